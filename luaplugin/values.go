@@ -1,0 +1,93 @@
+package luaplugin
+
+import (
+	"math"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Null is ngx.null (and cjson.null): the sentinel OpenResty uses for a JSON
+// null or a nil reply. It is a light userdata with no metatable and never
+// changes, so one value serves every Lua state.
+var Null = &lua.LUserData{}
+
+// FormatNumber formats n as LuaJIT does ("%.14g"), which is how OpenResty
+// prints numbers everywhere: tostring, ngx.say, string concatenation.
+func FormatNumber(n float64) string {
+	switch {
+	case math.IsInf(n, 1):
+		return "inf"
+	case math.IsInf(n, -1):
+		return "-inf"
+	case math.IsNaN(n):
+		return "nan"
+	}
+	if n == math.Trunc(n) && math.Abs(n) < 1e14 {
+		// Fast path: integral values below 10^14 print as plain integers.
+		return strconv.FormatInt(int64(n), 10)
+	}
+	return strconv.FormatFloat(n, 'g', 14, 64)
+}
+
+// AppendValue appends the text of v to b following the rules of ngx.print:
+// strings and numbers as text, nil as "nil", booleans as "true"/"false",
+// ngx.null as "null", and array tables flattened recursively. It returns an
+// error message (in OpenResty's words) for values ngx.print refuses.
+func AppendValue(b []byte, v lua.LValue) ([]byte, string) {
+	switch lv := v.(type) {
+	case lua.LString:
+		return append(b, lv...), ""
+	case lua.LNumber:
+		return append(b, FormatNumber(float64(lv))...), ""
+	case *lua.LNilType:
+		return append(b, "nil"...), ""
+	case lua.LBool:
+		if lv {
+			return append(b, "true"...), ""
+		}
+		return append(b, "false"...), ""
+	case *lua.LTable:
+		n := lv.Len()
+		for i := 1; i <= n; i++ {
+			var msg string
+			b, msg = AppendValue(b, lv.RawGetInt(i))
+			if msg != "" {
+				return b, msg
+			}
+		}
+		return b, ""
+	case *lua.LUserData:
+		if lv == Null {
+			return append(b, "null"...), ""
+		}
+	}
+	return b, "bad argument type: " + v.Type().String()
+}
+
+// ToString converts v to a string the way LuaJIT's tostring does for
+// strings, numbers, booleans and nil; other values use gopher-lua's text.
+func ToString(v lua.LValue) string {
+	switch lv := v.(type) {
+	case lua.LString:
+		return string(lv)
+	case lua.LNumber:
+		return FormatNumber(float64(lv))
+	case *lua.LUserData:
+		if lv == Null {
+			return "userdata: NULL"
+		}
+	}
+	return v.String()
+}
+
+// headerKey normalises a header name given from Lua: underscores become
+// dashes and the result is in canonical MIME form.
+func headerKey(name string) string {
+	if strings.IndexByte(name, '_') >= 0 {
+		name = strings.ReplaceAll(name, "_", "-")
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
+}
