@@ -4,5 +4,10 @@
 package caddyresty
 
 import (
-	_ "github.com/caddyserver/caddy/v2"
+	// The resty app: shared dicts and the Lua runtime.
+	_ "github.com/caddy-resty/caddy-resty/app"
+	// The Caddyfile global option and handler directive.
+	_ "github.com/caddy-resty/caddy-resty/caddyfile"
+	// The http.handlers.resty handler.
+	_ "github.com/caddy-resty/caddy-resty/phases"
 )

@@ -1,0 +1,189 @@
+// Package caddyfile adapts caddy-resty's Caddyfile syntax: the global
+// `resty { … }` option (the resty app) and the `resty { … }` handler
+// directive.
+package caddyfile
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-resty/caddy-resty/app"
+	"github.com/caddy-resty/caddy-resty/phases"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("resty", parseGlobal)
+	httpcaddyfile.RegisterHandlerDirective("resty", parseHandler)
+	// resty wraps the handlers that respond (reverse_proxy, respond,
+	// file_server, and handle/route blocks), so its filters and log phase
+	// see their responses, and sits inside encode, so body_filter sees the
+	// body before compression.
+	httpcaddyfile.RegisterDirectiveOrder("resty", httpcaddyfile.Before, "invoke")
+}
+
+// parseGlobal parses the global option:
+//
+//	resty {
+//		shared_dict <name> <size>
+//		lua_package_path <path>[;<path>...] [<path>...]
+//		lua_timeout <duration>
+//		lua_max_states <n>
+//		lua_max_pending_timers <n>
+//		lua_max_running_timers <n>
+//	}
+func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
+	a := new(app.App)
+	if existing != nil {
+		return nil, d.Err("the resty global option may be given only once")
+	}
+	d.Next() // option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	lua := func() *app.LuaConfig {
+		if a.Lua == nil {
+			a.Lua = new(app.LuaConfig)
+		}
+		return a.Lua
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "shared_dict":
+			var name, size string
+			if !d.Args(&name, &size) || d.NextArg() {
+				return nil, d.Err("usage: shared_dict <name> <size>")
+			}
+			n, err := app.ParseSize(size)
+			if err != nil {
+				return nil, d.Errf("shared_dict %s: %v", name, err)
+			}
+			if n < app.MinDictSize {
+				return nil, d.Errf("shared_dict %s: %s is too small (at least 8k)", name, size)
+			}
+			if a.SharedDicts == nil {
+				a.SharedDicts = make(map[string]*app.SharedDictConfig)
+			}
+			if _, dup := a.SharedDicts[name]; dup {
+				return nil, d.Errf("shared_dict %s: declared twice", name)
+			}
+			a.SharedDicts[name] = &app.SharedDictConfig{Size: app.FormatSize(n)}
+		case "lua_package_path":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			for _, arg := range args {
+				for _, p := range strings.Split(arg, ";") {
+					if p = strings.TrimSpace(p); p != "" {
+						lua().PackagePath = append(lua().PackagePath, p)
+					}
+				}
+			}
+		case "lua_timeout":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("lua_timeout: invalid duration %q", v)
+			}
+			lua().Timeout = caddy.Duration(dur)
+		case "lua_max_states", "lua_max_pending_timers", "lua_max_running_timers":
+			opt := d.Val()
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, d.Errf("%s: invalid number %q", opt, v)
+			}
+			switch opt {
+			case "lua_max_states":
+				lua().MaxStates = n
+			case "lua_max_pending_timers":
+				lua().MaxPendingTimers = n
+			default:
+				lua().MaxRunningTimers = n
+			}
+		default:
+			return nil, d.Errf("unrecognized resty option %q", d.Val())
+		}
+	}
+	return httpcaddyfile.App{Name: "resty", Value: caddyconfig.JSON(a, nil)}, nil
+}
+
+// parseHandler parses the handler directive:
+//
+//	resty {
+//		<phase>_by_lua <<TAG
+//			code
+//		TAG
+//		<phase>_by_lua "code"
+//		<phase>_by_lua_file <path>
+//	}
+//
+// with <phase> one of rewrite, access, content, header_filter,
+// body_filter, log. A phase may be given several times; the pieces run in
+// order.
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(phases.Handler)
+	if err := unmarshalHandler(h.Dispenser, handler); err != nil {
+		return nil, err
+	}
+	return handler, nil
+}
+
+func unmarshalHandler(d *caddyfile.Dispenser, handler *phases.Handler) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	targets := map[string]*[]phases.Script{
+		"rewrite":       &handler.Rewrite,
+		"access":        &handler.Access,
+		"content":       &handler.Content,
+		"header_filter": &handler.HeaderFilter,
+		"body_filter":   &handler.BodyFilter,
+		"log":           &handler.Log,
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if opt == "routes" {
+			return d.Err("routes: the route table is not available in this version of caddy-resty")
+		}
+		phase, file := "", false
+		switch {
+		case strings.HasSuffix(opt, "_by_lua_file"):
+			phase, file = strings.TrimSuffix(opt, "_by_lua_file"), true
+		case strings.HasSuffix(opt, "_by_lua_block"):
+			return d.Errf("%s: use %s_by_lua with a heredoc (<<LUA … LUA) instead", opt, strings.TrimSuffix(opt, "_by_lua_block"))
+		case strings.HasSuffix(opt, "_by_lua"):
+			phase = strings.TrimSuffix(opt, "_by_lua")
+		}
+		target, ok := targets[phase]
+		if !ok {
+			return d.Errf("unrecognized resty directive %q (phases: rewrite, access, content, header_filter, body_filter, log; forms: <phase>_by_lua, <phase>_by_lua_file)", opt)
+		}
+		var v string
+		if !d.Args(&v) {
+			return d.Errf("%s: missing %s", opt, map[bool]string{true: "file path", false: "Lua code"}[file])
+		}
+		if d.NextArg() {
+			return d.Errf("%s: too many arguments (quote the code or use a heredoc)", opt)
+		}
+		if file {
+			*target = append(*target, phases.Script{LuaFile: v})
+		} else {
+			*target = append(*target, phases.Script{Lua: v})
+		}
+	}
+	return nil
+}

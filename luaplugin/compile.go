@@ -1,0 +1,62 @@
+package luaplugin
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Chunk is a piece of Lua code compiled once, at config load. Every Lua
+// state that runs it instantiates a function from the same prototype.
+type Chunk struct {
+	// Name is how the chunk is named in errors and tracebacks: the file
+	// path for *_by_lua_file code, or a config path such as access[0].
+	Name  string
+	proto *lua.FunctionProto
+}
+
+// Compile compiles Lua source. A syntax error comes back as
+// "name:line: message", naming the place in the config or file.
+func Compile(name, src string) (*Chunk, error) {
+	stmts, err := parse.Parse(strings.NewReader(src), name)
+	if err != nil {
+		return nil, syntaxError(name, err)
+	}
+	proto, err := lua.Compile(stmts, name)
+	if err != nil {
+		return nil, syntaxError(name, err)
+	}
+	return &Chunk{Name: name, proto: proto}, nil
+}
+
+// CompileFile reads and compiles a Lua file; errors name the file.
+func CompileFile(path string) (*Chunk, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading Lua file: %w", err)
+	}
+	return Compile(path, string(src))
+}
+
+func syntaxError(name string, err error) error {
+	var perr *parse.Error
+	if errors.As(err, &perr) {
+		line := perr.Pos.Line
+		if line == parse.EOF {
+			return fmt.Errorf("%s: at end of file: %s", name, perr.Message)
+		}
+		if perr.Token != "" {
+			return fmt.Errorf("%s:%d: %s near '%s'", name, line, perr.Message, perr.Token)
+		}
+		return fmt.Errorf("%s:%d: %s", name, line, perr.Message)
+	}
+	var cerr *lua.CompileError
+	if errors.As(err, &cerr) {
+		return fmt.Errorf("%s:%d: %s", name, cerr.Line, cerr.Message)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}

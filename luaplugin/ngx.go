@@ -1,0 +1,400 @@
+package luaplugin
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// nginx constants exposed on ngx.
+var ngxIntConstants = map[string]int{
+	"OK": 0, "ERROR": -1, "AGAIN": -2, "DONE": -4, "DECLINED": -5,
+
+	"HTTP_GET": 2, "HTTP_HEAD": 4, "HTTP_POST": 8, "HTTP_PUT": 16, "HTTP_DELETE": 32,
+	"HTTP_MKCOL": 64, "HTTP_COPY": 128, "HTTP_MOVE": 256, "HTTP_OPTIONS": 512,
+	"HTTP_PROPFIND": 1024, "HTTP_PROPPATCH": 2048, "HTTP_LOCK": 4096, "HTTP_UNLOCK": 8192,
+	"HTTP_PATCH": 16384, "HTTP_TRACE": 32768,
+
+	"HTTP_CONTINUE": 100, "HTTP_SWITCHING_PROTOCOLS": 101,
+	"HTTP_OK": 200, "HTTP_CREATED": 201, "HTTP_ACCEPTED": 202, "HTTP_NO_CONTENT": 204,
+	"HTTP_PARTIAL_CONTENT": 206, "HTTP_SPECIAL_RESPONSE": 300,
+	"HTTP_MOVED_PERMANENTLY": 301, "HTTP_MOVED_TEMPORARILY": 302, "HTTP_SEE_OTHER": 303,
+	"HTTP_NOT_MODIFIED": 304, "HTTP_TEMPORARY_REDIRECT": 307, "HTTP_PERMANENT_REDIRECT": 308,
+	"HTTP_BAD_REQUEST": 400, "HTTP_UNAUTHORIZED": 401, "HTTP_PAYMENT_REQUIRED": 402,
+	"HTTP_FORBIDDEN": 403, "HTTP_NOT_FOUND": 404, "HTTP_NOT_ALLOWED": 405,
+	"HTTP_NOT_ACCEPTABLE": 406, "HTTP_REQUEST_TIMEOUT": 408, "HTTP_CONFLICT": 409,
+	"HTTP_GONE": 410, "HTTP_UPGRADE_REQUIRED": 426, "HTTP_TOO_MANY_REQUESTS": 429,
+	"HTTP_CLOSE": 444, "HTTP_ILLEGAL": 451, "HTTP_INTERNAL_SERVER_ERROR": 500,
+	"HTTP_METHOD_NOT_IMPLEMENTED": 501, "HTTP_BAD_GATEWAY": 502,
+	"HTTP_SERVICE_UNAVAILABLE": 503, "HTTP_GATEWAY_TIMEOUT": 504,
+	"HTTP_VERSION_NOT_SUPPORTED": 505, "HTTP_INSUFFICIENT_STORAGE": 507,
+
+	"STDERR": levelStderr, "EMERG": levelEmerg, "ALERT": levelAlert, "CRIT": levelCrit,
+	"ERR": levelErr, "WARN": levelWarn, "NOTICE": levelNotice, "INFO": levelInfo,
+	"DEBUG": levelDebug,
+}
+
+// nginx log levels.
+const (
+	levelStderr = iota
+	levelEmerg
+	levelAlert
+	levelCrit
+	levelErr
+	levelWarn
+	levelNotice
+	levelInfo
+	levelDebug
+)
+
+// installNgx builds the ngx table of this state.
+func (vm *VM) installNgx() {
+	L := vm.L
+	ngx := L.NewTable()
+	vm.ngx = ngx
+	for k, v := range ngxIntConstants {
+		ngx.RawSetString(k, lua.LNumber(v))
+	}
+	ngx.RawSetString("null", Null)
+
+	fns := map[string]lua.LGFunction{
+		"get_phase":    vm.ngxGetPhase,
+		"exit":         vm.ngxExit,
+		"redirect":     vm.ngxRedirect,
+		"say":          vm.ngxSay,
+		"print":        vm.ngxPrint,
+		"flush":        vm.ngxFlush,
+		"eof":          vm.ngxEOF,
+		"send_headers": vm.ngxSendHeaders,
+		"sleep":        vm.ngxSleep,
+		"log":          vm.ngxLog,
+		"exec":         notSupported("ngx.exec (internal redirects)"),
+		"on_abort":     func(L *lua.LState) int { L.Push(lua.LNil); L.Push(lua.LString("lua_check_client_abort is off")); return 2 },
+	}
+	for k, fn := range fns {
+		ngx.RawSetString(k, L.NewFunction(fn))
+	}
+	vm.installTime(ngx)
+	vm.installEncoding(ngx)
+
+	ngx.RawSetString("var", vm.newVarTable())
+	ngx.RawSetString("req", vm.newReqTable())
+	ngx.RawSetString("resp", vm.newRespTable())
+	ngx.RawSetString("header", vm.newHeaderTable())
+	ngx.RawSetString("arg", vm.newArgTable())
+	ngx.RawSetString("timer", vm.newTimerTable())
+	ngx.RawSetString("re", OpenNgxRe(L, vm.pool.regex))
+	vm.shared = NewSharedTable(L, vm.pool.Dict)
+	ngx.RawSetString("shared", vm.shared)
+
+	loc := L.NewTable()
+	loc.RawSetString("capture", L.NewFunction(notSupported("ngx.location.capture (subrequests)")))
+	loc.RawSetString("capture_multi", L.NewFunction(notSupported("ngx.location.capture_multi (subrequests)")))
+	ngx.RawSetString("location", loc)
+
+	worker := L.NewTable()
+	worker.RawSetString("id", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(0)); return 1 }))
+	worker.RawSetString("count", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(runtime.GOMAXPROCS(0))); return 1 }))
+	worker.RawSetString("pid", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(os.Getpid())); return 1 }))
+	worker.RawSetString("exiting", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LFalse); return 1 }))
+	ngx.RawSetString("worker", worker)
+
+	cfg := L.NewTable()
+	cfg.RawSetString("subsystem", lua.LString("http"))
+	cfg.RawSetString("debug", lua.LFalse)
+	cfg.RawSetString("is_console", lua.LFalse)
+	cfg.RawSetString("nginx_version", lua.LNumber(1025000))
+	cfg.RawSetString("ngx_lua_version", lua.LNumber(10025))
+	cfg.RawSetString("prefix", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LString("")); return 1 }))
+	cfg.RawSetString("nginx_configure", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LString("")); return 1 }))
+	ngx.RawSetString("config", cfg)
+
+	// status, ctx and headers_sent are computed per request.
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(vm.ngxIndex))
+	mt.RawSetString("__newindex", L.NewFunction(vm.ngxNewIndex))
+	L.SetMetatable(ngx, mt)
+
+	L.SetGlobal("ngx", ngx)
+	// ndk.set_var is not available; a table keeps `ndk` lookups from failing.
+	L.SetGlobal("ndk", L.NewTable())
+}
+
+func notSupported(what string) lua.LGFunction {
+	return func(L *lua.LState) int {
+		L.RaiseError("%s is not supported by caddy-resty", what)
+		return 0
+	}
+}
+
+func (vm *VM) ngxIndex(L *lua.LState) int {
+	key := L.CheckString(2)
+	req := vm.req
+	switch key {
+	case "status":
+		req = vm.checkPhase(L, phasesRequest)
+		if req.W == nil {
+			L.Push(lua.LNumber(0))
+			return 1
+		}
+		L.Push(lua.LNumber(req.W.Status()))
+		return 1
+	case "ctx":
+		if req == nil {
+			L.RaiseError("no request found")
+		}
+		if req.Ctx == nil {
+			req.Ctx = L.NewTable()
+		}
+		L.Push(req.Ctx)
+		return 1
+	case "headers_sent":
+		req = vm.checkPhase(L, phasesRequest)
+		L.Push(lua.LBool(req.W != nil && req.W.HeadersSent()))
+		return 1
+	case "is_subrequest":
+		L.Push(lua.LFalse)
+		return 1
+	}
+	L.Push(lua.LNil)
+	return 1
+}
+
+func (vm *VM) ngxNewIndex(L *lua.LState) int {
+	key := L.CheckString(2)
+	switch key {
+	case "status":
+		req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter|PhaseBodyFilter|PhaseLog)
+		code := int(L.CheckNumber(3))
+		if req.W == nil {
+			return 0
+		}
+		if req.W.HeadersSent() {
+			vm.log(L, levelErr, "attempt to set ngx.status after sending out response headers")
+			return 0
+		}
+		if code < 100 || code > 999 {
+			L.RaiseError("invalid HTTP status code %d", code)
+		}
+		req.W.SetStatus(code)
+		return 0
+	case "ctx":
+		if vm.req == nil {
+			L.RaiseError("no request found")
+		}
+		t, ok := L.Get(3).(*lua.LTable)
+		if !ok {
+			L.RaiseError("ctx should be a table while getting a %s", L.Get(3).Type())
+		}
+		vm.req.Ctx = t
+		return 0
+	}
+	L.RawSet(L.CheckTable(1), L.Get(2), L.Get(3))
+	return 0
+}
+
+func (vm *VM) ngxGetPhase(L *lua.LState) int {
+	if vm.req == nil {
+		L.Push(lua.LString("init"))
+		return 1
+	}
+	L.Push(lua.LString(vm.req.Phase.String()))
+	return 1
+}
+
+func (vm *VM) ngxExit(L *lua.LState) int {
+	req := vm.checkPhase(L, phasesOutput|PhaseHeaderFilter|PhaseTimer)
+	code := int(L.CheckNumber(1))
+	if req.Phase == PhaseHeaderFilter && code != 0 && code < 200 && code != -1 {
+		L.RaiseError("attempt to call ngx.exit with an invalid status %d in header_filter", code)
+	}
+	vm.raiseExit(L, code)
+	return 0
+}
+
+func (vm *VM) ngxRedirect(L *lua.LState) int {
+	req := vm.checkPhase(L, phasesOutput)
+	uri := L.CheckString(1)
+	code := int(L.OptNumber(2, 302))
+	switch code {
+	case 301, 302, 303, 307, 308:
+	default:
+		L.RaiseError("only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and ngx.HTTP_TEMPORARY_REDIRECT are allowed")
+	}
+	if req.W.HeadersSent() {
+		L.RaiseError("attempt to call ngx.redirect after sending out the headers")
+	}
+	if strings.ContainsAny(uri, "\r\n") {
+		uri = strings.NewReplacer("\r", "%0D", "\n", "%0A").Replace(uri)
+	}
+	req.W.Header().Set("Location", uri)
+	vm.raiseExit(L, code)
+	return 0
+}
+
+func (vm *VM) ngxSay(L *lua.LState) int  { return vm.output(L, true) }
+func (vm *VM) ngxPrint(L *lua.LState) int { return vm.output(L, false) }
+
+func (vm *VM) output(L *lua.LState, newline bool) int {
+	req := vm.checkPhase(L, phasesOutput)
+	n := L.GetTop()
+	buf := make([]byte, 0, 64)
+	for i := 1; i <= n; i++ {
+		var msg string
+		buf, msg = AppendValue(buf, L.Get(i))
+		if msg != "" {
+			name := "print"
+			if newline {
+				name = "say"
+			}
+			L.ArgError(i, "expected string, number, boolean, nil, ngx.null or array table; "+msg+" in "+name)
+		}
+	}
+	if newline {
+		buf = append(buf, '\n')
+	}
+	if err := req.W.Print(buf); err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(lua.LNumber(1))
+	return 1
+}
+
+func (vm *VM) ngxFlush(L *lua.LState) int {
+	req := vm.checkPhase(L, phasesOutput)
+	if err := req.W.FlushError(); err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(lua.LNumber(1))
+	return 1
+}
+
+func (vm *VM) ngxEOF(L *lua.LState) int {
+	req := vm.checkPhase(L, phasesOutput)
+	if err := req.W.EOF(); err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(lua.LNumber(1))
+	return 1
+}
+
+func (vm *VM) ngxSendHeaders(L *lua.LState) int {
+	req := vm.checkPhase(L, phasesOutput)
+	if err := req.W.SendHeaders(); err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(lua.LNumber(1))
+	return 1
+}
+
+func (vm *VM) ngxSleep(L *lua.LState) int {
+	req := vm.checkPhase(L, phasesYield)
+	secs := float64(L.CheckNumber(1))
+	if secs < 0 {
+		L.ArgError(1, "invalid sleep duration")
+	}
+	var done <-chan struct{}
+	if req != nil && req.R != nil {
+		done = req.R.Context().Done()
+	}
+	resume := vm.pauseBudget()
+	sleepCtx(done, time.Duration(secs*float64(time.Second)))
+	resume()
+	return 0
+}
+
+func sleepCtx(done <-chan struct{}, d time.Duration) {
+	if d <= 0 {
+		runtime.Gosched()
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-done:
+	}
+}
+
+func (vm *VM) ngxLog(L *lua.LState) int {
+	level := int(L.CheckNumber(1))
+	if level < levelStderr || level > levelDebug {
+		L.ArgError(1, "bad log level")
+	}
+	var b strings.Builder
+	for i := 2; i <= L.GetTop(); i++ {
+		v := L.Get(i)
+		if t, ok := v.(*lua.LTable); ok {
+			fn := L.GetMetaField(t, "__tostring")
+			if fn == lua.LNil {
+				L.ArgError(i, "expected table to have __tostring metamethod")
+			}
+			L.Push(fn)
+			L.Push(t)
+			L.Call(1, 1)
+			v = L.Get(-1)
+			L.Pop(1)
+		}
+		bs, msg := AppendValue(nil, v)
+		if msg != "" {
+			L.ArgError(i, msg)
+		}
+		b.Write(bs)
+	}
+	vm.log(L, level, b.String())
+	return 0
+}
+
+// log writes a message from Lua to the zap logger with the chunk:line of
+// the caller.
+func (vm *VM) log(L *lua.LState, level int, msg string) {
+	logger := vm.pool.Logger()
+	var phase string
+	if vm.req != nil {
+		if vm.req.Logger != nil {
+			logger = vm.req.Logger
+		}
+		phase = vm.req.Phase.String()
+	} else {
+		phase = "init"
+	}
+	var zl zapcore.Level
+	switch {
+	case level <= levelErr:
+		zl = zapcore.ErrorLevel
+	case level == levelWarn:
+		zl = zapcore.WarnLevel
+	case level <= levelInfo:
+		zl = zapcore.InfoLevel
+	default:
+		zl = zapcore.DebugLevel
+	}
+	ce := logger.Check(zl, msg)
+	if ce == nil {
+		return
+	}
+	where := strings.TrimSuffix(strings.TrimSpace(L.Where(1)), ":")
+	ce.Write(zap.String("source", where), zap.String("phase", phase))
+}
+
+// requestContext returns the request's context, or a background one.
+func (vm *VM) requestContext() context.Context {
+	if vm.req != nil && vm.req.R != nil {
+		return vm.req.R.Context()
+	}
+	return context.Background()
+}

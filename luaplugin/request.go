@@ -1,0 +1,130 @@
+package luaplugin
+
+import (
+	"net/http"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"go.uber.org/zap"
+)
+
+// Phase is an OpenResty request phase. Values are bits so that an API can
+// list the phases it is allowed in as a mask.
+type Phase uint16
+
+// The phases, in request order, plus the contexts that run outside requests.
+const (
+	PhaseInit Phase = 1 << iota
+	PhaseRewrite
+	PhaseAccess
+	PhaseContent
+	PhaseHeaderFilter
+	PhaseBodyFilter
+	PhaseLog
+	PhaseTimer
+)
+
+// String gives the name ngx.get_phase returns.
+func (p Phase) String() string {
+	switch p {
+	case PhaseInit:
+		return "init"
+	case PhaseRewrite:
+		return "rewrite"
+	case PhaseAccess:
+		return "access"
+	case PhaseContent:
+		return "content"
+	case PhaseHeaderFilter:
+		return "header_filter"
+	case PhaseBodyFilter:
+		return "body_filter"
+	case PhaseLog:
+		return "log"
+	case PhaseTimer:
+		return "timer"
+	}
+	return "unknown"
+}
+
+// Phase masks used by the API functions.
+const (
+	phasesRequest = PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter | PhaseLog
+	phasesOutput  = PhaseRewrite | PhaseAccess | PhaseContent
+	phasesYield   = PhaseRewrite | PhaseAccess | PhaseContent | PhaseTimer
+	phasesAll     = phasesRequest | PhaseTimer | PhaseInit
+)
+
+// Response is what the ngx API needs from the HTTP side of a request: the
+// phases package implements it around Caddy's ResponseWriter.
+type Response interface {
+	// Header is the response header map. Lua changes it only while
+	// HeadersSent is false.
+	Header() http.Header
+	// HeadersSent tells whether the status line and headers went out.
+	HeadersSent() bool
+	// Status is the status as ngx.status reads it (0 before one is set in
+	// the content phase, as in nginx).
+	Status() int
+	// SetStatus sets the status that will be sent.
+	SetStatus(code int)
+	// Print sends output produced by Lua (ngx.print, ngx.say): headers
+	// first if needed (running header_filter), then the data through
+	// body_filter.
+	Print(p []byte) error
+	// SendHeaders sends the headers now (ngx.send_headers).
+	SendHeaders() error
+	// FlushError flushes buffered output to the client.
+	FlushError() error
+	// EOF ends the response body (ngx.eof); later output is discarded.
+	EOF() error
+}
+
+// Request is the per-request state the ngx API acts on. The phases package
+// creates one per request and hands it to every Lua run of that request.
+type Request struct {
+	// R is the HTTP request. Lua changes it in place (headers, URI, body),
+	// so that the next handler (reverse_proxy...) sees the changes.
+	R *http.Request
+	// W is the response side; nil outside requests (timers).
+	W Response
+	// Logger receives ngx.log output and Lua errors.
+	Logger *zap.Logger
+	// Start is when the request started (ngx.req.start_time).
+	Start time.Time
+
+	// Phase is the phase running now.
+	Phase Phase
+	// Ctx is ngx.ctx, created on first use.
+	Ctx *lua.LTable
+
+	// ExitCode is the code given to ngx.exit (or ngx.redirect's status).
+	ExitCode int
+
+	// Arg1 and Arg2 are ngx.arg[1] and ngx.arg[2] in body_filter.
+	Arg1 lua.LValue
+	Arg2 bool
+
+	// body state for ngx.req.read_body / get_body_data.
+	bodyRead bool
+	body     []byte
+	bodyBig  bool
+	newBody  []byte
+
+	// uri caches the normalised request path for ngx.var.uri.
+	uri     string
+	uriFrom string
+
+	// vm is the Lua state of this request's last run, preferred for its
+	// next run so that ngx.ctx stays on one state when it can.
+	vm *VM
+}
+
+// Reset clears r for reuse from a pool.
+func (r *Request) Reset() {
+	*r = Request{}
+}
+
+// PreferredVM is the state the request last ran on: its next run prefers
+// it, so that ngx.ctx (a table of that state) usually stays on one state.
+func (r *Request) PreferredVM() *VM { return r.vm }

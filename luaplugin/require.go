@@ -1,0 +1,242 @@
+package luaplugin
+
+import (
+	"encoding/base64"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// fileCache holds the compiled prototypes of files loaded with `require`,
+// shared by every state of a pool: a module file is compiled once, and each
+// state runs its own instance of it.
+type fileCache struct {
+	mu    sync.Mutex
+	files map[string]*cachedFile
+}
+
+type cachedFile struct {
+	chunk *Chunk
+	mtime time.Time
+	size  int64
+}
+
+func newFileCache() *fileCache {
+	return &fileCache{files: make(map[string]*cachedFile)}
+}
+
+func (fc *fileCache) load(path string) (*Chunk, error) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if cf, ok := fc.files[path]; ok {
+		return cf.chunk, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	chunk, err := CompileFile(path)
+	if err != nil {
+		return nil, err
+	}
+	fc.files[path] = &cachedFile{chunk: chunk, mtime: st.ModTime(), size: st.Size()}
+	return chunk, nil
+}
+
+// changed reports whether a cached file changed on disk.
+func (fc *fileCache) changed() bool {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	for path, cf := range fc.files {
+		st, err := os.Stat(path)
+		if err != nil || !st.ModTime().Equal(cf.mtime) || st.Size() != cf.size {
+			return true
+		}
+	}
+	return false
+}
+
+func (fc *fileCache) reset() {
+	fc.mu.Lock()
+	clear(fc.files)
+	fc.mu.Unlock()
+}
+
+// installModules sets package.path, replaces the file loader with one that
+// uses the pool's compiled-file cache, and registers the built-in modules.
+func (vm *VM) installModules() {
+	L := vm.L
+	pkg := L.GetGlobal("package").(*lua.LTable)
+	pkg.RawSetString("path", lua.LString(strings.Join(vm.pool.cfg.PackagePath, ";")))
+	pkg.RawSetString("cpath", lua.LString(""))
+	if loaders, ok := pkg.RawGetString("loaders").(*lua.LTable); ok {
+		loaders.RawSetInt(2, L.NewFunction(vm.fileLoader))
+	}
+
+	preload := L.NewTable()
+	pkg.RawSetString("preload", preload)
+	mods := map[string]lua.LGFunction{
+		"cjson":      func(L *lua.LState) int { L.Push(OpenCjson(L, false)); return 1 },
+		"cjson.safe": func(L *lua.LState) int { L.Push(OpenCjson(L, true)); return 1 },
+		"ngx.re":     func(L *lua.LState) int { L.Push(OpenNgxReModule(L, vm.pool.regex)); return 1 },
+		"ngx.resp":   func(L *lua.LState) int { L.Push(vm.ngx.RawGetString("resp")); return 1 },
+		"ngx.base64": openNgxBase64,
+		"table.new": func(L *lua.LState) int {
+			L.Push(L.NewFunction(func(L *lua.LState) int {
+				L.Push(L.CreateTable(int(L.OptNumber(1, 0)), int(L.OptNumber(2, 0))))
+				return 1
+			}))
+			return 1
+		},
+		"table.clear": func(L *lua.LState) int {
+			L.Push(L.NewFunction(func(L *lua.LState) int {
+				t := L.CheckTable(1)
+				var keys []lua.LValue
+				t.ForEach(func(k, _ lua.LValue) { keys = append(keys, k) })
+				for _, k := range keys {
+					t.RawSet(k, lua.LNil)
+				}
+				return 0
+			}))
+			return 1
+		},
+		"table.nkeys": func(L *lua.LState) int {
+			L.Push(L.NewFunction(func(L *lua.LState) int {
+				n := 0
+				L.CheckTable(1).ForEach(func(_, _ lua.LValue) { n++ })
+				L.Push(lua.LNumber(n))
+				return 1
+			}))
+			return 1
+		},
+		// resty.core is built in: requiring it is a no-op, as on OpenResty
+		// where it is loaded by default.
+		"resty.core": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
+	}
+	for name, fn := range mods {
+		preload.RawSetString(name, L.NewFunction(fn))
+	}
+	bit := openBit(L)
+	L.SetGlobal("bit", bit)
+	preload.RawSetString("bit", L.NewFunction(func(L *lua.LState) int { L.Push(bit); return 1 }))
+}
+
+// fileLoader is the package.loaders entry for Lua files on package.path.
+func (vm *VM) fileLoader(L *lua.LState) int {
+	name := L.CheckString(1)
+	path, _ := L.GetField(L.GetGlobal("package"), "path").(lua.LString)
+	rel := strings.ReplaceAll(name, ".", "/")
+	var tried strings.Builder
+	for _, tmpl := range strings.Split(string(path), ";") {
+		if tmpl == "" {
+			continue
+		}
+		file := strings.ReplaceAll(tmpl, "?", rel)
+		if _, err := os.Stat(file); err != nil {
+			tried.WriteString("\n\tno file '" + file + "'")
+			continue
+		}
+		chunk, err := vm.pool.files.load(file)
+		if err != nil {
+			L.RaiseError("error loading module '%s' from file '%s':\n\t%s", name, file, err)
+		}
+		L.Push(vm.function(chunk))
+		return 1
+	}
+	L.Push(lua.LString(tried.String()))
+	return 1
+}
+
+func openNgxBase64(L *lua.LState) int {
+	t := L.NewTable()
+	t.RawSetString("encode_base64url", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(base64.RawURLEncoding.EncodeToString([]byte(L.CheckString(1)))))
+		return 1
+	}))
+	t.RawSetString("decode_base64url", L.NewFunction(func(L *lua.LState) int {
+		b, ok := decodeBase64(L.CheckString(1), base64.RawURLEncoding)
+		if !ok {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("invalid input"))
+			return 2
+		}
+		L.Push(lua.LString(b))
+		return 1
+	}))
+	L.Push(t)
+	return 1
+}
+
+// openBit is LuaJIT's bit module (32-bit operations on numbers).
+func openBit(L *lua.LState) *lua.LTable {
+	t := L.NewTable()
+	arg := func(L *lua.LState, n int) uint32 { return uint32(int64(L.CheckNumber(n))) }
+	ret := func(L *lua.LState, v uint32) int { L.Push(lua.LNumber(int32(v))); return 1 }
+	fold := func(op func(a, b uint32) uint32) lua.LGFunction {
+		return func(L *lua.LState) int {
+			v := arg(L, 1)
+			for i := 2; i <= L.GetTop(); i++ {
+				v = op(v, arg(L, i))
+			}
+			return ret(L, v)
+		}
+	}
+	fns := map[string]lua.LGFunction{
+		"tobit": func(L *lua.LState) int { return ret(L, arg(L, 1)) },
+		"bnot":  func(L *lua.LState) int { return ret(L, ^arg(L, 1)) },
+		"band":  fold(func(a, b uint32) uint32 { return a & b }),
+		"bor":   fold(func(a, b uint32) uint32 { return a | b }),
+		"bxor":  fold(func(a, b uint32) uint32 { return a ^ b }),
+		"lshift": func(L *lua.LState) int {
+			return ret(L, arg(L, 1)<<(arg(L, 2)&31))
+		},
+		"rshift": func(L *lua.LState) int {
+			return ret(L, arg(L, 1)>>(arg(L, 2)&31))
+		},
+		"arshift": func(L *lua.LState) int {
+			return ret(L, uint32(int32(arg(L, 1))>>(arg(L, 2)&31)))
+		},
+		"rol": func(L *lua.LState) int {
+			v, n := arg(L, 1), arg(L, 2)&31
+			return ret(L, v<<n|v>>(32-n))
+		},
+		"ror": func(L *lua.LState) int {
+			v, n := arg(L, 1), arg(L, 2)&31
+			return ret(L, v>>n|v<<(32-n))
+		},
+		"bswap": func(L *lua.LState) int {
+			v := arg(L, 1)
+			return ret(L, v>>24|(v>>8)&0xff00|(v<<8)&0xff0000|v<<24)
+		},
+		"tohex": func(L *lua.LState) int {
+			v := arg(L, 1)
+			n := int(L.OptNumber(2, 8))
+			upper := n < 0
+			if n < 0 {
+				n = -n
+			}
+			if n > 8 {
+				n = 8
+			}
+			const lo, hi = "0123456789abcdef", "0123456789ABCDEF"
+			digits := lo
+			if upper {
+				digits = hi
+			}
+			b := make([]byte, n)
+			for i := n - 1; i >= 0; i-- {
+				b[i] = digits[v&15]
+				v >>= 4
+			}
+			L.Push(lua.LString(b))
+			return 1
+		},
+	}
+	for name, fn := range fns {
+		t.RawSetString(name, L.NewFunction(fn))
+	}
+	return t
+}

@@ -1,0 +1,151 @@
+package luaplugin
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// setup opens the standard libraries a gateway script may use, removes the
+// dangerous ones (contract section 7: no io, no os.execute/exit/remove, no
+// debug, no bytecode) and installs ngx and the built-in modules.
+func (vm *VM) setup() error {
+	L := vm.L
+	for _, lib := range []struct {
+		name string
+		fn   lua.LGFunction
+	}{
+		{lua.LoadLibName, lua.OpenPackage},
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+		{lua.CoroutineLibName, lua.OpenCoroutine},
+		{lua.OsLibName, lua.OpenOs},
+	} {
+		L.Push(L.NewFunction(lib.fn))
+		L.Push(lua.LString(lib.name))
+		if err := L.PCall(1, 0, nil); err != nil {
+			return err
+		}
+	}
+
+	if os, ok := L.GetGlobal("os").(*lua.LTable); ok {
+		for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "setenv", "setlocale"} {
+			os.RawSetString(name, lua.LNil)
+		}
+	}
+	// gopher-lua cannot load bytecode; dofile/loadfile read source only.
+	// string.dump would hand out bytecode, which nothing here can load.
+	if s, ok := L.GetGlobal("string").(*lua.LTable); ok {
+		s.RawSetString("dump", lua.LNil)
+	}
+
+	L.SetGlobal("tostring", L.NewFunction(luaToString))
+	L.SetGlobal("pcall", L.NewFunction(vm.pcall))
+	L.SetGlobal("xpcall", L.NewFunction(vm.xpcall))
+	L.SetGlobal("print", L.NewFunction(vm.print))
+	if co, ok := L.GetGlobal("coroutine").(*lua.LTable); ok {
+		resume := co.RawGetString("resume")
+		co.RawSetString("resume", L.NewFunction(func(L *lua.LState) int {
+			return vm.guardCall(L, resume)
+		}))
+	}
+
+	vm.installNgx()
+	vm.installModules()
+	return nil
+}
+
+// luaToString is tostring with LuaJIT's number format.
+func luaToString(L *lua.LState) int {
+	v := L.CheckAny(1)
+	if n, ok := v.(lua.LNumber); ok {
+		L.Push(lua.LString(FormatNumber(float64(n))))
+		return 1
+	}
+	if fn := L.GetMetaField(v, "__tostring"); fn != lua.LNil {
+		L.Push(fn)
+		L.Push(v)
+		L.Call(1, 1)
+		return 1
+	}
+	L.Push(lua.LString(ToString(v)))
+	return 1
+}
+
+// pcall is Lua's pcall, except that ngx.exit and a budget overrun go
+// through it: OpenResty's ngx.exit ends the handler even inside pcall.
+func (vm *VM) pcall(L *lua.LState) int {
+	L.CheckAny(1)
+	v := L.Get(1)
+	if v.Type() != lua.LTFunction && L.GetMetaField(v, "__call").Type() != lua.LTFunction {
+		L.Push(lua.LFalse)
+		L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
+		return 2
+	}
+	nargs := L.GetTop() - 1
+	if err := L.PCall(nargs, lua.MultRet, nil); err != nil {
+		vm.reraise(L)
+		L.Push(lua.LFalse)
+		L.Push(errorObject(err))
+		return 2
+	}
+	L.Insert(lua.LTrue, 1)
+	return L.GetTop()
+}
+
+func (vm *VM) xpcall(L *lua.LState) int {
+	fn := L.CheckFunction(1)
+	handler := L.CheckFunction(2)
+	top := L.GetTop()
+	L.Push(fn)
+	if err := L.PCall(0, lua.MultRet, handler); err != nil {
+		vm.reraise(L)
+		L.Push(lua.LFalse)
+		L.Push(errorObject(err))
+		return 2
+	}
+	L.Insert(lua.LTrue, top+1)
+	return L.GetTop() - top
+}
+
+// guardCall calls fn (coroutine.resume) with the arguments on the stack and
+// re-raises an exit that happened inside it.
+func (vm *VM) guardCall(L *lua.LState, fn lua.LValue) int {
+	n := L.GetTop()
+	L.Insert(fn, 1)
+	L.Call(n, lua.MultRet)
+	vm.reraise(L)
+	return L.GetTop()
+}
+
+// reraise propagates ngx.exit or a budget overrun caught by pcall.
+func (vm *VM) reraise(L *lua.LState) {
+	if vm.timedOut.Load() {
+		L.RaiseError("%s", errBudget)
+	}
+	if vm.abort {
+		L.Error(vm.exitErr, 0)
+	}
+}
+
+func errorObject(err error) lua.LValue {
+	if aerr, ok := err.(*lua.ApiError); ok {
+		return aerr.Object
+	}
+	return lua.LString(err.Error())
+}
+
+// print is Lua's print sent to the log at NOTICE level, as in OpenResty.
+func (vm *VM) print(L *lua.LState) int {
+	var b strings.Builder
+	for i := 1; i <= L.GetTop(); i++ {
+		if i > 1 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(ToString(L.Get(i)))
+	}
+	vm.log(L, levelNotice, b.String())
+	return 0
+}

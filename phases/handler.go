@@ -1,0 +1,368 @@
+// Package phases is the resty HTTP handler: it runs Lua in OpenResty's
+// request phases (rewrite, access, content, header_filter, body_filter,
+// log) around the handler it wraps (reverse_proxy, respond, file_server).
+package phases
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-resty/caddy-resty/app"
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler runs Lua code in OpenResty's phases. Each phase takes a list of
+// scripts that run in order. Without a content phase, the request goes on
+// to the next handler, whose response passes through header_filter and
+// body_filter.
+type Handler struct {
+	// Rewrite scripts run first (rewrite_by_lua).
+	Rewrite []Script `json:"rewrite,omitempty"`
+	// Access scripts run after rewrite (access_by_lua): the place for
+	// authentication and rate limiting.
+	Access []Script `json:"access,omitempty"`
+	// Content scripts produce the response (content_by_lua). When set, the
+	// next handler is not called.
+	Content []Script `json:"content,omitempty"`
+	// HeaderFilter scripts run when the response headers go out
+	// (header_filter_by_lua).
+	HeaderFilter []Script `json:"header_filter,omitempty"`
+	// BodyFilter scripts run on each chunk of the response body, then once
+	// with eof (body_filter_by_lua).
+	BodyFilter []Script `json:"body_filter,omitempty"`
+	// Log scripts run after the response was sent (log_by_lua).
+	Log []Script `json:"log,omitempty"`
+
+	app    *app.App
+	pool   *luaplugin.Pool
+	logger *zap.Logger
+
+	rewrite, access, content, headerFilter, bodyFilter, log []*luaplugin.Chunk
+
+	// wrap is true when the response must pass through this handler's
+	// writer (filters or a log phase).
+	wrap bool
+	any  bool
+}
+
+// Script is one piece of Lua code: inline or a file.
+type Script struct {
+	// Lua is inline Lua source.
+	Lua string `json:"lua,omitempty"`
+	// LuaFile is the path of a Lua file, read and compiled at load.
+	LuaFile string `json:"lua_file,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.resty",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision compiles every script; a syntax error refuses the config with
+// the script's name and line.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	appIface, err := ctx.App("resty")
+	if err != nil {
+		return fmt.Errorf("loading resty app: %w", err)
+	}
+	h.app = appIface.(*app.App)
+	h.pool = h.app.Pool()
+	for _, ph := range []struct {
+		name    string
+		scripts []Script
+		out     *[]*luaplugin.Chunk
+	}{
+		{"rewrite", h.Rewrite, &h.rewrite},
+		{"access", h.Access, &h.access},
+		{"content", h.Content, &h.content},
+		{"header_filter", h.HeaderFilter, &h.headerFilter},
+		{"body_filter", h.BodyFilter, &h.bodyFilter},
+		{"log", h.Log, &h.log},
+	} {
+		for i, s := range ph.scripts {
+			c, err := compileScript(ph.name, i, s)
+			if err != nil {
+				return err
+			}
+			*ph.out = append(*ph.out, c)
+		}
+	}
+	h.wrap = len(h.headerFilter) > 0 || len(h.bodyFilter) > 0 || len(h.log) > 0
+	h.any = h.wrap || len(h.rewrite) > 0 || len(h.access) > 0 || len(h.content) > 0
+	return nil
+}
+
+func compileScript(phase string, i int, s Script) (*luaplugin.Chunk, error) {
+	place := fmt.Sprintf("%s[%d]", phase, i)
+	switch {
+	case s.Lua != "" && s.LuaFile != "":
+		return nil, fmt.Errorf("%s: lua and lua_file are mutually exclusive", place)
+	case s.LuaFile != "":
+		c, err := luaplugin.CompileFile(s.LuaFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", place, err)
+		}
+		return c, nil
+	case s.Lua != "":
+		return luaplugin.Compile(place, s.Lua)
+	}
+	return nil, fmt.Errorf("%s: empty script (set lua or lua_file)", place)
+}
+
+// reqState is the per-request state of the handler, pooled.
+type reqState struct {
+	h   *Handler
+	req luaplugin.Request
+	rw  responseWriter
+	// held is the Lua state this request is running on now, if any; a
+	// filter triggered by Lua output runs on it.
+	held *luaplugin.VM
+	next caddyhttp.Handler
+}
+
+var statePool = sync.Pool{New: func() any {
+	rs := new(reqState)
+	rs.rw.rs = rs
+	return rs
+}}
+
+// ServeHTTP runs the phases around next.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.any {
+		return next.ServeHTTP(w, r)
+	}
+	rs := statePool.Get().(*reqState)
+	rs.h = h
+	rs.next = next
+	rs.req.R = r
+	rs.req.Logger = h.logger
+	rs.req.Start = time.Now()
+	rs.rw.reset(w)
+	rs.req.W = &rs.rw
+
+	defer func() {
+		if p := recover(); p != nil {
+			// A filter aborted the response (http.ErrAbortHandler): the
+			// log phase still runs, then the panic closes the connection.
+			rs.done(nil)
+			panic(p)
+		}
+	}()
+	err := rs.serve()
+	rs.done(err)
+	return err
+}
+
+// done runs the log phase, if any, off the response path, and recycles
+// the request state.
+func (rs *reqState) done(err error) {
+	if len(rs.h.log) > 0 {
+		rs.rw.status = rs.rw.finalStatus(err)
+		rs.rw.finished = true
+		go rs.runLog()
+		return
+	}
+	rs.release()
+}
+
+func (rs *reqState) release() {
+	rs.req.Reset()
+	rs.rw.reset(nil)
+	rs.h, rs.next, rs.held = nil, nil, nil
+	statePool.Put(rs)
+}
+
+// serve runs rewrite, access and content, then finishes the response.
+func (rs *reqState) serve() error {
+	h := rs.h
+	for _, ph := range []struct {
+		phase  luaplugin.Phase
+		chunks []*luaplugin.Chunk
+	}{
+		{luaplugin.PhaseRewrite, h.rewrite},
+		{luaplugin.PhaseAccess, h.access},
+	} {
+		if len(ph.chunks) == 0 {
+			continue
+		}
+		done, err := rs.runRequestPhase(ph.phase, ph.chunks)
+		if done || err != nil {
+			return err
+		}
+	}
+
+	if len(h.content) > 0 {
+		rs.rw.luaResponse = true
+		if _, err := rs.runRequestPhase(luaplugin.PhaseContent, h.content); err != nil {
+			return err
+		}
+		return rs.rw.finish()
+	}
+
+	r := rs.req.R
+	if !h.wrap {
+		return rs.next.ServeHTTP(rs.rw.ResponseWriter, r)
+	}
+	err := rs.next.ServeHTTP(&rs.rw, r)
+	if err != nil {
+		if rs.rw.wroteHeader {
+			// The response started; it can only be ended.
+			h.logger.Error("handler error after the response started", zap.Error(err))
+			if ferr := rs.rw.finish(); ferr != nil {
+				return ferr
+			}
+			return nil
+		}
+		return rs.errorResponse(err)
+	}
+	return rs.rw.finish()
+}
+
+// runRequestPhase runs the scripts of rewrite, access or content. done is
+// true when the request ended there (output, ngx.exit, an error).
+func (rs *reqState) runRequestPhase(phase luaplugin.Phase, chunks []*luaplugin.Chunk) (done bool, err error) {
+	vm, owned, err := rs.acquire()
+	if err != nil {
+		return true, caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	defer rs.releaseVM(vm, owned)
+	for _, c := range chunks {
+		res := vm.Run(c, &rs.req, phase)
+		if res.Err != nil {
+			luaplugin.LogError(rs.h.logger, phase, res.Err)
+			if rs.rw.wroteHeader {
+				return true, rs.rw.finish()
+			}
+			return true, rs.exitResponse(http.StatusInternalServerError, res.Err)
+		}
+		if res.Exited {
+			code := res.Code
+			switch {
+			case code == 0 || code == -5: // ngx.OK, ngx.DECLINED: this piece only
+				continue
+			case rs.rw.wroteHeader:
+				return true, rs.rw.finish()
+			case code >= 200 && code < 300:
+				rs.rw.status = code
+				return true, rs.rw.finish()
+			case code >= 300:
+				return true, rs.exitResponse(code, nil)
+			case code == -1: // ngx.ERROR
+				return true, rs.exitResponse(http.StatusInternalServerError, errors.New("ngx.exit(ngx.ERROR)"))
+			default:
+				err := fmt.Errorf("%s: ngx.exit called with bad status %d", c.Name, code)
+				rs.h.logger.Error("lua error", zap.Error(err))
+				return true, rs.exitResponse(http.StatusInternalServerError, err)
+			}
+		}
+	}
+	if phase != luaplugin.PhaseContent && rs.rw.wroteHeader {
+		// Output in rewrite/access ends the request.
+		return true, rs.rw.finish()
+	}
+	return false, nil
+}
+
+// acquire returns the Lua state to run on: the one this request already
+// runs on (a filter triggered by Lua output), or one from the pool. owned
+// tells whether the caller must give it back with releaseVM.
+func (rs *reqState) acquire() (vm *luaplugin.VM, owned bool, err error) {
+	if rs.held != nil {
+		return rs.held, false, nil
+	}
+	vm, err = rs.h.pool.Acquire(rs.req.PreferredVM())
+	if err != nil {
+		return nil, false, err
+	}
+	rs.held = vm
+	return vm, true, nil
+}
+
+func (rs *reqState) releaseVM(vm *luaplugin.VM, owned bool) {
+	if owned {
+		rs.held = nil
+		rs.h.pool.Release(vm)
+	}
+}
+
+// exitResponse answers with an error status made by Lua (ngx.exit(>=300),
+// a Lua error). Error statuses go to Caddy's error handling when the
+// server has handle_errors routes; otherwise (and for redirects) they are
+// written through this handler, so that header_filter, body_filter and log
+// see them.
+func (rs *reqState) exitResponse(code int, cause error) error {
+	if code >= 400 && hasErrorRoutes(rs.req.R) {
+		if cause == nil {
+			cause = fmt.Errorf("ngx.exit(%d)", code)
+		}
+		rs.rw.status = code
+		return caddyhttp.Error(code, cause)
+	}
+	rs.rw.luaResponse = false
+	rs.rw.clearForError()
+	rs.rw.status = code
+	return rs.rw.finish()
+}
+
+// errorResponse handles an error returned by the next handler.
+func (rs *reqState) errorResponse(err error) error {
+	if hasErrorRoutes(rs.req.R) {
+		return err
+	}
+	code := http.StatusInternalServerError
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) && he.StatusCode != 0 {
+		code = he.StatusCode
+	}
+	if code >= 500 {
+		rs.h.logger.Error("upstream handler error", zap.Int("status", code), zap.Error(err))
+	} else {
+		rs.h.logger.Debug("upstream handler error", zap.Int("status", code), zap.Error(err))
+	}
+	rs.rw.clearForError()
+	rs.rw.status = code
+	return rs.rw.finish()
+}
+
+func hasErrorRoutes(r *http.Request) bool {
+	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	return ok && srv != nil && srv.Errors != nil && len(srv.Errors.Routes) > 0
+}
+
+// runLog runs the log phase after the response went out. It runs on its
+// own goroutine so the response is not held up, and recycles the state.
+func (rs *reqState) runLog() {
+	defer rs.release()
+	vm, err := rs.h.pool.Acquire(rs.req.PreferredVM())
+	if err != nil {
+		rs.h.logger.Error("log phase skipped", zap.Error(err))
+		return
+	}
+	for _, c := range rs.h.log {
+		if res := vm.Run(c, &rs.req, luaplugin.PhaseLog); res.Err != nil {
+			luaplugin.LogError(rs.h.logger, luaplugin.PhaseLog, res.Err)
+		}
+	}
+	rs.h.pool.Release(vm)
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

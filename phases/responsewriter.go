@@ -1,0 +1,343 @@
+package phases
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	lua "github.com/yuin/gopher-lua"
+	"go.uber.org/zap"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+)
+
+// errSeenEOF is what output after ngx.eof (or a truncating body_filter)
+// gets, as in OpenResty.
+var errSeenEOF = errors.New("seen eof")
+
+// responseWriter passes the response through header_filter and body_filter
+// and is the luaplugin.Response of the request's Lua code.
+type responseWriter struct {
+	caddyhttp.ResponseWriterWrapper
+	rs *reqState
+
+	// status is the status to send, then the one sent; 0 until set.
+	status int
+	// wroteHeader is true once the headers went downstream.
+	wroteHeader bool
+	// eof is true once the body ended (ngx.eof, body_filter truncation);
+	// later writes are discarded.
+	eof bool
+	// discard is true when header_filter replaced the response: the
+	// wrapped handler's body is dropped.
+	discard bool
+	// luaResponse is true when Lua makes the response: without a
+	// Content-Type it gets text/plain (nginx's default_type).
+	luaResponse bool
+	// finished is true after finish ran.
+	finished bool
+	// aborted is true when a filter failed; the connection is cut.
+	aborted bool
+	// bytes counts body bytes sent.
+	bytes int64
+}
+
+func (rw *responseWriter) reset(w http.ResponseWriter) {
+	rs := rw.rs
+	*rw = responseWriter{rs: rs}
+	rw.ResponseWriter = w
+}
+
+// finalStatus is the status the log phase sees.
+func (rw *responseWriter) finalStatus(err error) int {
+	if err != nil {
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode != 0 {
+			return he.StatusCode
+		}
+		if !rw.wroteHeader {
+			return http.StatusInternalServerError
+		}
+	}
+	if rw.status == 0 {
+		return http.StatusOK
+	}
+	return rw.status
+}
+
+// Status implements luaplugin.Response.
+func (rw *responseWriter) Status() int { return rw.status }
+
+// SetStatus implements luaplugin.Response.
+func (rw *responseWriter) SetStatus(code int) {
+	if !rw.wroteHeader {
+		rw.status = code
+	}
+}
+
+// HeadersSent implements luaplugin.Response.
+func (rw *responseWriter) HeadersSent() bool { return rw.wroteHeader }
+
+// WriteHeader is called by the wrapped handler. Informational responses
+// pass straight through; the final header runs header_filter.
+func (rw *responseWriter) WriteHeader(code int) {
+	if rw.wroteHeader {
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		rw.ResponseWriter.WriteHeader(code)
+		return
+	}
+	rw.status = code
+	rw.sendHeaders()
+}
+
+// SendHeaders implements luaplugin.Response (ngx.send_headers).
+func (rw *responseWriter) SendHeaders() error {
+	if rw.wroteHeader {
+		return nil
+	}
+	rw.sendHeaders()
+	if rw.aborted {
+		return errors.New("header filter failed")
+	}
+	return nil
+}
+
+// clearForError drops the headers that described a body that will not be
+// sent, before an error or exit response.
+func (rw *responseWriter) clearForError() {
+	h := rw.Header()
+	for _, k := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range",
+		"Transfer-Encoding", "Etag", "Last-Modified", "Accept-Ranges"} {
+		delete(h, k)
+	}
+}
+
+// sendHeaders runs header_filter and sends the status line and headers.
+func (rw *responseWriter) sendHeaders() {
+	if rw.wroteHeader {
+		return
+	}
+	rs := rw.rs
+	h := rs.h
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	if len(h.headerFilter) > 0 {
+		rw.runHeaderFilter()
+	}
+	hdr := rw.Header()
+	if rw.luaResponse && len(hdr["Content-Type"]) == 0 && !rw.discard {
+		hdr.Set("Content-Type", "text/plain")
+	}
+	if len(h.bodyFilter) > 0 {
+		// body_filter may change the length; nginx leaves clearing
+		// Content-Length to the script, Go would fail the response.
+		hdr.Del("Content-Length")
+	}
+	rw.wroteHeader = true
+	rw.ResponseWriter.WriteHeader(rw.status)
+}
+
+func (rw *responseWriter) runHeaderFilter() {
+	rs := rw.rs
+	vm, owned, err := rs.acquire()
+	if err != nil {
+		rs.h.logger.Error("header_filter skipped", zap.Error(err))
+		return
+	}
+	defer rs.releaseVM(vm, owned)
+	for _, c := range rs.h.headerFilter {
+		res := vm.Run(c, &rs.req, luaplugin.PhaseHeaderFilter)
+		if res.Err != nil {
+			luaplugin.LogError(rs.h.logger, luaplugin.PhaseHeaderFilter, res.Err)
+			rw.aborted = true
+			return
+		}
+		if res.Exited && res.Code >= 200 {
+			// The original response is replaced by this status, with
+			// an empty body.
+			rw.clearForError()
+			rw.status = res.Code
+			rw.discard = true
+			rw.luaResponse = false
+			return
+		}
+		if res.Exited && res.Code == -1 {
+			rw.aborted = true
+			return
+		}
+	}
+}
+
+// Write is called by the wrapped handler with body data.
+func (rw *responseWriter) Write(p []byte) (int, error) {
+	if !rw.wroteHeader {
+		rw.sendHeaders()
+	}
+	if rw.aborted {
+		panic(http.ErrAbortHandler)
+	}
+	if rw.discard || rw.eof {
+		return len(p), nil
+	}
+	if err := rw.writeBody(p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Print implements luaplugin.Response: output from ngx.print/ngx.say,
+// each call one body_filter chunk.
+func (rw *responseWriter) Print(p []byte) error {
+	if rw.eof || rw.finished {
+		return errSeenEOF
+	}
+	if !rw.wroteHeader {
+		rw.luaResponse = true
+		rw.sendHeaders()
+	}
+	if rw.aborted {
+		return errors.New("response aborted")
+	}
+	if rw.discard {
+		return nil
+	}
+	return rw.writeBody(p, false)
+}
+
+// writeBody passes a chunk through body_filter and writes the result.
+func (rw *responseWriter) writeBody(p []byte, last bool) error {
+	rs := rw.rs
+	if len(rs.h.bodyFilter) == 0 {
+		if len(p) == 0 {
+			return nil
+		}
+		n, err := rw.ResponseWriter.Write(p)
+		rw.bytes += int64(n)
+		return err
+	}
+	out, eof, err := rw.runBodyFilter(p, last)
+	if err != nil {
+		rw.aborted = true
+		panic(http.ErrAbortHandler)
+	}
+	if len(out) > 0 {
+		n, werr := rw.ResponseWriter.Write(out)
+		rw.bytes += int64(n)
+		if werr != nil {
+			return werr
+		}
+	}
+	if eof && !last {
+		rw.eof = true
+	}
+	return nil
+}
+
+// runBodyFilter runs the body_filter scripts on one chunk.
+func (rw *responseWriter) runBodyFilter(p []byte, last bool) (out []byte, eof bool, err error) {
+	rs := rw.rs
+	vm, owned, err := rs.acquire()
+	if err != nil {
+		return nil, false, err
+	}
+	defer rs.releaseVM(vm, owned)
+	req := &rs.req
+	orig := string(p)
+	req.Arg1 = lua.LString(orig)
+	req.Arg2 = last
+	for _, c := range rs.h.bodyFilter {
+		res := vm.Run(c, req, luaplugin.PhaseBodyFilter)
+		if res.Err != nil {
+			luaplugin.LogError(rs.h.logger, luaplugin.PhaseBodyFilter, res.Err)
+			return nil, false, res.Err
+		}
+	}
+	eof = req.Arg2
+	s, _ := req.Arg1.(lua.LString)
+	req.Arg1 = nil
+	if string(s) == orig {
+		return p, eof, nil
+	}
+	return []byte(s), eof, nil
+}
+
+// ReadFrom makes io.Copy go through Write (and so through body_filter)
+// instead of the underlying writer's ReadFrom.
+func (rw *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !rw.wroteHeader {
+		rw.sendHeaders()
+	}
+	if len(rw.rs.h.bodyFilter) == 0 && !rw.discard && !rw.eof && !rw.aborted {
+		n, err := rw.ResponseWriterWrapper.ReadFrom(src)
+		rw.bytes += n
+		return n, err
+	}
+	buf := make([]byte, 32<<10)
+	return io.CopyBuffer(writerOnly{rw}, src, buf)
+}
+
+type writerOnly struct{ io.Writer }
+
+// FlushError flushes the response (http.ResponseController), sending the
+// headers first if needed.
+func (rw *responseWriter) FlushError() error {
+	if !rw.wroteHeader {
+		rw.sendHeaders()
+	}
+	return http.NewResponseController(rw.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher.
+func (rw *responseWriter) Flush() { _ = rw.FlushError() }
+
+// Hijack hands the connection over (websocket upgrades).
+func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(rw.ResponseWriter).Hijack()
+}
+
+// EOF implements luaplugin.Response (ngx.eof): the body ends now.
+func (rw *responseWriter) EOF() error {
+	if rw.eof || rw.finished {
+		return nil
+	}
+	err := rw.finish()
+	rw.eof = true
+	return err
+}
+
+// finish ends the response: headers if not sent, the last body_filter call
+// with eof, and a flush.
+func (rw *responseWriter) finish() error {
+	if rw.finished {
+		return nil
+	}
+	rw.finished = true
+	if !rw.wroteHeader {
+		rw.sendHeaders()
+	}
+	if rw.aborted {
+		panic(http.ErrAbortHandler)
+	}
+	if len(rw.rs.h.bodyFilter) > 0 && !rw.eof {
+		if err := rw.writeBody(nil, true); err != nil {
+			return err
+		}
+	}
+	rw.eof = true
+	return nil
+}
+
+// Interface guards.
+var (
+	_ luaplugin.Response  = (*responseWriter)(nil)
+	_ http.Flusher        = (*responseWriter)(nil)
+	_ http.Hijacker       = (*responseWriter)(nil)
+	_ io.ReaderFrom       = (*responseWriter)(nil)
+	_ http.ResponseWriter = (*responseWriter)(nil)
+)
