@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Starts the example gateway (examples/Caddyfile) with the Caddy built by
+# `make build`, and says what to curl. Ctrl-C stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CADDY=${1:-./caddy}
+export NEWLINE=$'\n'
+cat <<'TXT'
+
+caddy-resty example gateway
+  gateway   http://localhost:8080  (API keys: demo-key, other-key)
+  stats     http://localhost:8081
+  backends  :9001 and :9002, served by the same Caddy
+
+Try:
+  curl -i localhost:8080/hello                              # 401: no key (access phase)
+  curl -i -H 'X-Api-Key: nope' localhost:8080/hello         # 403: unknown key
+  curl -i -H 'X-Api-Key: demo-key' localhost:8080/hello     # 200 via a backend; X-Gateway header,
+                                                            # body rewritten by body_filter
+  for i in $(seq 12); do curl -s -o /dev/null -w '%{http_code} ' -H 'X-Api-Key: other-key' localhost:8080/; done; echo
+                                                            # 429 after 10 in 10s (shared dict)
+  curl -s localhost:8081                                    # counters kept by the log phase
+  curl -s localhost:2019/config/apps/resty                  # the resty app's config (admin API)
+
+TXT
+exec "$CADDY" run --config examples/Caddyfile --adapter caddyfile
