@@ -30,7 +30,18 @@ func Compile(name, src string) (*Chunk, error) {
 	if err != nil {
 		return nil, syntaxError(name, err)
 	}
+	dropImplicitArg(proto)
 	return &Chunk{Name: name, proto: proto}, nil
+}
+
+// dropImplicitArg turns off Lua 5.0's implicit `arg` table in vararg
+// functions, which gopher-lua builds on every call of a chunk (a table and
+// a map). LuaJIT, and so OpenResty, has no implicit `arg` either.
+func dropImplicitArg(p *lua.FunctionProto) {
+	p.IsVarArg &^= lua.VarArgNeedsArg
+	for _, sub := range p.FunctionPrototypes {
+		dropImplicitArg(sub)
+	}
 }
 
 // CompileFile reads and compiles a Lua file; errors name the file.

@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,11 @@ type Pool struct {
 	dictGen atomic.Uint64
 
 	timers timerState
+
+	bgOnce   sync.Once
+	bgMu     sync.RWMutex
+	bgClosed bool
+	bg       chan func()
 
 	watchdogDone chan struct{}
 
@@ -272,6 +278,15 @@ func (p *Pool) Close() {
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	p.timers.close()
+	p.bgOnce.Do(func() {})
+	p.bgMu.Lock()
+	p.bgClosed = true
+	if p.bg != nil {
+		// Workers finish the queued jobs, then exit. A job queued after
+		// this runs on its own goroutine (see Background).
+		close(p.bg)
+	}
+	p.bgMu.Unlock()
 	for _, vm := range idle {
 		p.destroy(vm)
 	}
@@ -341,4 +356,38 @@ func (p *Pool) Stats() Stats {
 	s.Discarded = p.discarded.Load()
 	s.Timers = p.timers.pending.Load()
 	return s
+}
+
+// Background runs job off the caller's goroutine, on one of a few
+// long-lived workers (the log phase uses it: a fresh goroutine per request
+// would pay for stack growth on every Lua run). When the queue is full the
+// job gets a goroutine of its own, so callers never block.
+func (p *Pool) Background(job func()) {
+	p.bgOnce.Do(p.startBackground)
+	p.bgMu.RLock()
+	defer p.bgMu.RUnlock()
+	if p.bgClosed {
+		go job()
+		return
+	}
+	select {
+	case p.bg <- job:
+	default:
+		go job()
+	}
+}
+
+func (p *Pool) startBackground() {
+	p.bg = make(chan func(), 4096)
+	n := runtime.GOMAXPROCS(0)
+	if n < 2 {
+		n = 2
+	}
+	for i := 0; i < n; i++ {
+		go func() {
+			for job := range p.bg {
+				job()
+			}
+		}()
+	}
 }

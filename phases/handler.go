@@ -81,7 +81,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading resty app: %w", err)
 	}
 	h.app = appIface.(*app.App)
-	h.pool = h.app.Pool()
+	return h.setup(h.app.Pool(), h.logger)
+}
+
+// setup compiles the scripts and binds the handler to a Lua pool.
+func (h *Handler) setup(pool *luaplugin.Pool, logger *zap.Logger) error {
+	h.pool = pool
+	h.logger = logger
 	for _, ph := range []struct {
 		name    string
 		scripts []Script
@@ -174,7 +180,7 @@ func (rs *reqState) done(err error) {
 	if len(rs.h.log) > 0 {
 		rs.rw.status = rs.rw.finalStatus(err)
 		rs.rw.finished = true
-		go rs.runLog()
+		rs.h.pool.Background(rs.runLog)
 		return
 	}
 	rs.release()
