@@ -1,0 +1,334 @@
+package luaplugin
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-resty/caddy-resty/shdict"
+)
+
+// fakeResponse records what Lua does to the response.
+type fakeResponse struct {
+	header http.Header
+	status int
+	sent   bool
+	body   strings.Builder
+	eof    bool
+}
+
+func newFakeResponse() *fakeResponse { return &fakeResponse{header: http.Header{}} }
+
+func (f *fakeResponse) Header() http.Header { return f.header }
+func (f *fakeResponse) HeadersSent() bool   { return f.sent }
+func (f *fakeResponse) Status() int         { return f.status }
+func (f *fakeResponse) SetStatus(c int)     { f.status = c }
+func (f *fakeResponse) Print(p []byte) error {
+	f.sent = true
+	f.body.Write(p)
+	return nil
+}
+func (f *fakeResponse) SendHeaders() error { f.sent = true; return nil }
+func (f *fakeResponse) FlushError() error  { return nil }
+func (f *fakeResponse) EOF() error         { f.eof = true; return nil }
+
+func newTestPool(t *testing.T, cfg Config) *Pool {
+	t.Helper()
+	p := NewPool(cfg)
+	d, err := shdict.New("d", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetDicts(map[string]*shdict.Dict{"d": d})
+	t.Cleanup(p.Close)
+	return p
+}
+
+// run compiles code and runs it in phase on a borrowed state.
+func run(t *testing.T, p *Pool, phase Phase, code string) (Result, *fakeResponse) {
+	t.Helper()
+	c, err := Compile("test", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newFakeResponse()
+	req := &Request{R: httptest.NewRequest("GET", "/a/b?x=1&y=%20z", nil), W: w, Start: time.Now()}
+	req.R.Header.Set("X-Key", "v1")
+	vm, err := p.Acquire(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Release(vm)
+	return vm.Run(c, req, phase), w
+}
+
+func TestExitIsNotCaughtByPcall(t *testing.T) {
+	p := newTestPool(t, Config{})
+	res, w := run(t, p, PhaseAccess, `
+		local ok, err = pcall(function() ngx.exit(403) end)
+		ngx.say("after pcall: ", tostring(ok))
+	`)
+	if !res.Exited || res.Code != 403 {
+		t.Fatalf("want exit 403, got %+v", res)
+	}
+	if w.body.Len() != 0 {
+		t.Fatalf("code after the exit ran: %q", w.body.String())
+	}
+	res, _ = run(t, p, PhaseAccess, `
+		local co = coroutine.create(function() ngx.exit(401) end)
+		coroutine.resume(co)
+		error("not reached")
+	`)
+	if !res.Exited || res.Code != 401 {
+		t.Fatalf("exit inside a coroutine: %+v", res)
+	}
+	res, _ = run(t, p, PhaseAccess, `xpcall(function() ngx.exit(429) end, function(e) return e end) error("not reached")`)
+	if !res.Exited || res.Code != 429 {
+		t.Fatalf("exit inside xpcall: %+v", res)
+	}
+}
+
+func TestPcallStillCatchesErrors(t *testing.T) {
+	p := newTestPool(t, Config{})
+	res, w := run(t, p, PhaseContent, `
+		local ok, err = pcall(function() error({code = 7}) end)
+		ngx.say(tostring(ok), " ", err.code)
+		ok, err = pcall(function() local t = nil; return t.x end)
+		ngx.say(tostring(ok), " ", type(err))
+	`)
+	if res.Err != nil || res.Exited {
+		t.Fatalf("unexpected %+v", res)
+	}
+	if got := w.body.String(); got != "false 7\nfalse string\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestRuntimeErrorHasPlaceAndTraceback(t *testing.T) {
+	p := newTestPool(t, Config{})
+	res, _ := run(t, p, PhaseAccess, "local x = 1\nlocal t = nil\nreturn t.field\n")
+	var le *Error
+	if res.Err == nil {
+		t.Fatal("no error")
+	}
+	le, ok := res.Err.(*Error)
+	if !ok {
+		t.Fatalf("error type %T", res.Err)
+	}
+	if !strings.Contains(le.Message, "test:3:") {
+		t.Fatalf("message without chunk:line: %q", le.Message)
+	}
+	if !strings.Contains(le.Traceback, "stack traceback") {
+		t.Fatalf("no traceback: %q", le.Traceback)
+	}
+}
+
+func TestSyntaxErrorNamesLine(t *testing.T) {
+	_, err := Compile("access[0]", "local a = 1\nlocal b = = 2\n")
+	if err == nil || !strings.HasPrefix(err.Error(), "access[0]:2:") {
+		t.Fatalf("got %v", err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.lua")
+	if err := os.WriteFile(path, []byte("if x then\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = CompileFile(path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestBudgetStopsRunawayScript(t *testing.T) {
+	p := newTestPool(t, Config{Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	res, _ := run(t, p, PhaseAccess, `while true do pcall(function() end) end`)
+	if res.Err == nil || !res.Err.(*Error).Timeout {
+		t.Fatalf("want timeout error, got %+v", res)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %s", d)
+	}
+	// The pool keeps working with a new state.
+	res, w := run(t, p, PhaseContent, `ngx.print("ok")`)
+	if res.Err != nil || w.body.String() != "ok" {
+		t.Fatalf("after timeout: %+v %q", res, w.body.String())
+	}
+	if st := p.Stats(); st.Discarded < 1 {
+		t.Fatalf("timed-out state was not discarded: %+v", st)
+	}
+}
+
+func TestSleepDoesNotCountAgainstBudget(t *testing.T) {
+	p := newTestPool(t, Config{Timeout: 100 * time.Millisecond})
+	res, w := run(t, p, PhaseAccess, `ngx.sleep(0.3) ngx.print("woke")`)
+	if res.Err != nil || w.body.String() != "woke" {
+		t.Fatalf("%+v %q", res, w.body.String())
+	}
+}
+
+func TestSandbox(t *testing.T) {
+	p := newTestPool(t, Config{})
+	res, w := run(t, p, PhaseContent, `
+		ngx.say(type(io), type(debug), type(os.execute), type(os.exit), type(os.remove), type(string.dump))
+		ngx.say(type(os.time), type(string.format), type(bit.band), type(require("cjson").encode))
+	`)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := "nilnilnilnilnilnil\nfunctionfunctionfunctionfunction\n"
+	if w.body.String() != want {
+		t.Fatalf("got %q", w.body.String())
+	}
+}
+
+func TestNumberFormatting(t *testing.T) {
+	p := newTestPool(t, Config{})
+	res, w := run(t, p, PhaseContent, `
+		ngx.say(0.1 + 0.2, " ", 1e15, " ", 2^53, " ", 1/0, " ", -1/0, " ", 42, " ", -7.5)
+		ngx.say(tostring(0.1 + 0.2), " ", tostring(1e100))
+	`)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := "0.3 1e+15 9.007199254741e+15 inf -inf 42 -7.5\n0.3 1e+100\n"
+	if w.body.String() != want {
+		t.Fatalf("got %q want %q", w.body.String(), want)
+	}
+}
+
+func TestPhaseContexts(t *testing.T) {
+	p := newTestPool(t, Config{})
+	for _, tc := range []struct {
+		phase Phase
+		code  string
+		want  string
+	}{
+		{PhaseLog, `ngx.say("x")`, "API disabled in the context of log"},
+		{PhaseBodyFilter, `ngx.exit(200)`, "API disabled in the context of body_filter"},
+		{PhaseHeaderFilter, `ngx.sleep(0)`, "API disabled in the context of header_filter"},
+		{PhaseLog, `ngx.redirect("/x")`, "API disabled in the context of log"},
+		{PhaseTimer, `local x = ngx.var.uri`, "API disabled in the context of timer"},
+	} {
+		res, _ := run(t, p, tc.phase, tc.code)
+		if res.Err == nil || !strings.Contains(res.Err.Error(), tc.want) {
+			t.Errorf("%s in %s: got %v, want %q", tc.code, tc.phase, res.Err, tc.want)
+		}
+	}
+}
+
+func TestRequireUsesPackagePathAndKeepsModuleState(t *testing.T) {
+	dir := t.TempDir()
+	mod := "local M = {n = 0}\nfunction M.bump() M.n = M.n + 1 return M.n end\nreturn M\n"
+	if err := os.WriteFile(filepath.Join(dir, "counter.lua"), []byte(mod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPool(t, Config{PackagePath: []string{filepath.Join(dir, "?.lua")}, MaxStates: 1})
+	for i, want := range []string{"1", "2", "3"} {
+		res, w := run(t, p, PhaseContent, `ngx.print(require("counter").bump())`)
+		if res.Err != nil || w.body.String() != want {
+			t.Fatalf("run %d: %+v %q", i, res, w.body.String())
+		}
+	}
+	if p.FilesChanged() {
+		t.Fatal("files reported changed")
+	}
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "counter.lua"), future, future); err != nil {
+		t.Fatal(err)
+	}
+	if !p.FilesChanged() {
+		t.Fatal("file change not seen")
+	}
+	p.Reset()
+	res, w := run(t, p, PhaseContent, `ngx.print(require("counter").bump())`)
+	if res.Err != nil || w.body.String() != "1" {
+		t.Fatalf("after reset: %+v %q", res, w.body.String())
+	}
+	res, _ = run(t, p, PhaseContent, `require("no.such.module")`)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "no file") {
+		t.Fatalf("missing module: %v", res.Err)
+	}
+}
+
+func TestTimerRunsOffRequest(t *testing.T) {
+	p := newTestPool(t, Config{})
+	res, _ := run(t, p, PhaseContent, `
+		local ok, err = ngx.timer.at(0.01, function(premature, key, val)
+			ngx.shared.d:set(key, val .. ":" .. ngx.get_phase() .. ":" .. tostring(premature))
+		end, "timer_key", "hello")
+		assert(ok, err)
+	`)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	d := p.Dict("d")
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		v, _, _ := d.Get("timer_key")
+		if !v.IsNil() {
+			if v.Str() != "hello:timer:false" {
+				t.Fatalf("got %q", v.Str())
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("timer did not run")
+}
+
+func TestPendingTimersAreBounded(t *testing.T) {
+	p := newTestPool(t, Config{MaxPendingTimers: 2})
+	res, w := run(t, p, PhaseContent, `
+		for i = 1, 3 do
+			local ok, err = ngx.timer.at(60, function() end)
+			ngx.say(tostring(ok), " ", tostring(err))
+		end
+	`)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if got := w.body.String(); got != "true nil\ntrue nil\nnil too many pending timers\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestConcurrentRunsShareDict(t *testing.T) {
+	p := newTestPool(t, Config{MaxStates: 4})
+	c, err := Compile("incr", `ngx.shared.d:incr("n", 1, 0)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				vm, err := p.Acquire(nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req := &Request{R: httptest.NewRequest("GET", "/", nil), W: newFakeResponse(), Start: time.Now()}
+				if res := vm.Run(c, req, PhaseAccess); res.Err != nil {
+					t.Error(res.Err)
+				}
+				p.Release(vm)
+			}
+		}()
+	}
+	wg.Wait()
+	v, _, _ := p.Dict("d").Get("n")
+	if v.Num() != 16*200 {
+		t.Fatalf("got %v", v.Num())
+	}
+	if st := p.Stats(); st.States > 4 {
+		t.Fatalf("more states than MaxStates: %+v", st)
+	}
+}
