@@ -75,7 +75,11 @@ func (vm *VM) installNgx() {
 		"sleep":        vm.ngxSleep,
 		"log":          vm.ngxLog,
 		"exec":         notSupported("ngx.exec (internal redirects)"),
-		"on_abort":     func(L *lua.LState) int { L.Push(lua.LNil); L.Push(lua.LString("lua_check_client_abort is off")); return 2 },
+		"on_abort": func(L *lua.LState) int {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("lua_check_client_abort is off"))
+			return 2
+		},
 	}
 	for k, fn := range fns {
 		ngx.RawSetString(k, L.NewFunction(fn))
@@ -238,7 +242,7 @@ func (vm *VM) ngxRedirect(L *lua.LState) int {
 	return 0
 }
 
-func (vm *VM) ngxSay(L *lua.LState) int  { return vm.output(L, true) }
+func (vm *VM) ngxSay(L *lua.LState) int   { return vm.output(L, true) }
 func (vm *VM) ngxPrint(L *lua.LState) int { return vm.output(L, false) }
 
 func (vm *VM) output(L *lua.LState, newline bool) int {

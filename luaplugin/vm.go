@@ -36,8 +36,8 @@ type VM struct {
 
 	ngx       *lua.LTable
 	headersMT *lua.LTable
-	shared  *lua.LTable
-	dictGen uint64
+	shared    *lua.LTable
+	dictGen   uint64
 
 	// depth counts nested runs (a filter that runs while Lua output is
 	// being sent from another phase).

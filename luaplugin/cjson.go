@@ -1,0 +1,1046 @@
+package luaplugin
+
+// cjson and cjson.safe: lua-cjson 2.1 (OpenResty's fork) on gopher-lua.
+//
+// The encoder and decoder follow lua_cjson.c: the same array detection and
+// sparse-array rules, number formatting ("%.14g" by default), string
+// escaping (including "\/" and "\u007f"), configuration functions with the
+// same defaults, argument checks and error messages ("Expected value but
+// found invalid token at character 1", "Cannot serialise function: type not
+// supported", ...).
+//
+// Differences: keys of an object are written in the table's insertion order
+// (gopher-lua iterates tables that way; C cjson uses Lua's hash order), and
+// encode_escape_forward_slash is a setting of each instance rather than a
+// process-wide switch.
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// CjsonVersion is the lua-cjson version reported as cjson._VERSION.
+const CjsonVersion = "2.1.0.11"
+
+// CjsonEmptyArray is cjson.empty_array: a sentinel userdata that encodes as
+// an empty JSON array. Like Null it is shared by every Lua state.
+var CjsonEmptyArray = &lua.LUserData{}
+
+const (
+	cjsonArrayMTKey      = "caddy-resty.cjson.array_mt"
+	cjsonEmptyArrayMTKey = "caddy-resty.cjson.empty_array_mt"
+)
+
+// cjsonConfig is the per-instance configuration (json_config_t).
+type cjsonConfig struct {
+	sparseConvert          bool
+	sparseRatio            int
+	sparseSafe             int
+	encodeMaxDepth         int
+	decodeMaxDepth         int
+	encodeInvalidNumbers   int // 0 off, 1 on, 2 "null"
+	decodeInvalidNumbers   bool
+	numberPrecision        int
+	keepBuffer             bool
+	emptyTableAsObject     bool
+	decodeArrayWithArrayMT bool
+	decodeJSONNull         bool
+	escapeSlash            bool
+
+	buf []byte // kept between encodes when keepBuffer is set
+
+	arrayMT      *lua.LTable
+	emptyArrayMT *lua.LTable
+}
+
+func newCjsonConfig(arrayMT, emptyArrayMT *lua.LTable) *cjsonConfig {
+	return &cjsonConfig{
+		sparseRatio:          2,
+		sparseSafe:           10,
+		encodeMaxDepth:       1000,
+		decodeMaxDepth:       1000,
+		decodeInvalidNumbers: true,
+		numberPrecision:      14,
+		keepBuffer:           true,
+		emptyTableAsObject:   true,
+		decodeJSONNull:       true,
+		escapeSlash:          true,
+		arrayMT:              arrayMT,
+		emptyArrayMT:         emptyArrayMT,
+	}
+}
+
+// cjsonMetatables returns the array_mt and empty_array_mt tables of L,
+// creating them in the registry on first use so that every cjson instance
+// of a state (cjson, cjson.safe, cjson.new()) shares them.
+func cjsonMetatables(L *lua.LState) (*lua.LTable, *lua.LTable) {
+	reg := L.G.Registry
+	a, ok1 := reg.RawGetString(cjsonArrayMTKey).(*lua.LTable)
+	e, ok2 := reg.RawGetString(cjsonEmptyArrayMTKey).(*lua.LTable)
+	if !ok1 || !ok2 {
+		a, e = L.NewTable(), L.NewTable()
+		reg.RawSetString(cjsonArrayMTKey, a)
+		reg.RawSetString(cjsonEmptyArrayMTKey, e)
+	}
+	return a, e
+}
+
+// OpenCjson returns the table `require "cjson"` gives, or with safe set the
+// one of `require "cjson.safe"`, whose encode and decode return nil and an
+// error message instead of raising errors. Each call makes an independent
+// instance (its own configuration), as cjson.new() does.
+func OpenCjson(L *lua.LState, safe bool) *lua.LTable {
+	arrayMT, emptyArrayMT := cjsonMetatables(L)
+	cfg := newCjsonConfig(arrayMT, emptyArrayMT)
+	t := L.CreateTable(0, 24)
+	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int { return cjsonEncode(L, cfg, safe) }))
+	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int { return cjsonDecode(L, cfg, safe) }))
+	boolOpt := func(name string, setting *bool) {
+		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			cjsonArgInit(L, 1, name)
+			L.Push(cjsonBoolOption(L, L.Get(1), 1, name, setting))
+			return 1
+		}))
+	}
+	intOpt := func(name string, setting *int, lo, hi int) {
+		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			cjsonArgInit(L, 1, name)
+			L.Push(cjsonIntOption(L, L.Get(1), 1, name, setting, lo, hi))
+			return 1
+		}))
+	}
+	boolOpt("encode_empty_table_as_object", &cfg.emptyTableAsObject)
+	boolOpt("decode_array_with_array_mt", &cfg.decodeArrayWithArrayMT)
+	boolOpt("decode_json_null", &cfg.decodeJSONNull)
+	boolOpt("decode_invalid_numbers", &cfg.decodeInvalidNumbers)
+	boolOpt("encode_escape_forward_slash", &cfg.escapeSlash)
+	intOpt("encode_max_depth", &cfg.encodeMaxDepth, 1, math.MaxInt32)
+	intOpt("decode_max_depth", &cfg.decodeMaxDepth, 1, math.MaxInt32)
+	intOpt("encode_number_precision", &cfg.numberPrecision, 1, 16)
+	t.RawSetString("encode_sparse_array", L.NewFunction(func(L *lua.LState) int {
+		const name = "encode_sparse_array"
+		cjsonArgInit(L, 3, name)
+		a1, a2, a3 := L.Get(1), L.Get(2), L.Get(3)
+		r1 := cjsonBoolOption(L, a1, 1, name, &cfg.sparseConvert)
+		r2 := cjsonIntOption(L, a2, 2, name, &cfg.sparseRatio, 0, math.MaxInt32)
+		r3 := cjsonIntOption(L, a3, 3, name, &cfg.sparseSafe, 0, math.MaxInt32)
+		L.Push(r1)
+		L.Push(r2)
+		L.Push(r3)
+		return 3
+	}))
+	t.RawSetString("encode_keep_buffer", L.NewFunction(func(L *lua.LState) int {
+		cjsonArgInit(L, 1, "encode_keep_buffer")
+		r := cjsonBoolOption(L, L.Get(1), 1, "encode_keep_buffer", &cfg.keepBuffer)
+		if !cfg.keepBuffer {
+			cfg.buf = nil
+		}
+		L.Push(r)
+		return 1
+	}))
+	t.RawSetString("encode_invalid_numbers", L.NewFunction(func(L *lua.LState) int {
+		cjsonArgInit(L, 1, "encode_invalid_numbers")
+		L.Push(cjsonEnumOption(L, L.Get(1), 1, "encode_invalid_numbers", &cfg.encodeInvalidNumbers, []string{"off", "on", "null"}))
+		return 1
+	}))
+	t.RawSetString("new", L.NewFunction(func(L *lua.LState) int {
+		L.Push(OpenCjson(L, safe))
+		return 1
+	}))
+	t.RawSetString("null", Null)
+	t.RawSetString("empty_array", CjsonEmptyArray)
+	t.RawSetString("array_mt", arrayMT)
+	t.RawSetString("empty_array_mt", emptyArrayMT)
+	t.RawSetString("_NAME", lua.LString("cjson"))
+	t.RawSetString("_VERSION", lua.LString(CjsonVersion))
+	return t
+}
+
+// ---------------------------------------------------------------------------
+// Configuration helpers (json_arg_init, json_enum_option,
+// json_integer_option).
+
+func cjsonArgInit(L *lua.LState, args int, fname string) {
+	if L.GetTop() > args {
+		reArgError(L, args+1, fname, "found too many arguments")
+	}
+}
+
+// cjsonEnumOption handles an on/off style option backed by an index into
+// options (options[0] = "off", options[1] = "on"); booleans are accepted.
+// v is argument n; the current value is returned.
+func cjsonEnumOption(L *lua.LState, v lua.LValue, n int, fname string, setting *int, options []string) lua.LValue {
+	switch x := v.(type) {
+	case *lua.LNilType:
+	case lua.LBool:
+		if x {
+			*setting = 1
+		} else {
+			*setting = 0
+		}
+	case lua.LString, lua.LNumber:
+		s := ToString(x)
+		found := false
+		for i, o := range options {
+			if o == s {
+				*setting, found = i, true
+				break
+			}
+		}
+		if !found {
+			reArgError(L, n, fname, "invalid option '"+s+"'")
+		}
+	default:
+		reArgError(L, n, fname, "string expected, got "+v.Type().String())
+	}
+	if *setting <= 1 {
+		return lua.LBool(*setting == 1)
+	}
+	return lua.LString(options[*setting])
+}
+
+func cjsonBoolOption(L *lua.LState, v lua.LValue, n int, fname string, setting *bool) lua.LValue {
+	i := 0
+	if *setting {
+		i = 1
+	}
+	r := cjsonEnumOption(L, v, n, fname, &i, []string{"off", "on"})
+	*setting = i == 1
+	return r
+}
+
+func cjsonIntOption(L *lua.LState, v lua.LValue, n int, fname string, setting *int, lo, hi int) lua.LValue {
+	if v != lua.LNil {
+		var num float64
+		switch x := v.(type) {
+		case lua.LNumber:
+			num = float64(x)
+		case lua.LString:
+			f, err := strconv.ParseFloat(strings.TrimSpace(string(x)), 64)
+			if err != nil {
+				reArgError(L, n, fname, "number expected, got string")
+			}
+			num = f
+		default:
+			reArgError(L, n, fname, "number expected, got "+v.Type().String())
+		}
+		value := int(num)
+		if num < float64(lo) || num > float64(hi) || value < lo || value > hi {
+			// As lua-cjson, the range error always names argument #1.
+			reArgError(L, 1, fname, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
+		}
+		*setting = value
+	}
+	return lua.LNumber(*setting)
+}
+
+// cjsonFail reports an encode/decode error: raised as a Lua error without
+// position (as luaL_error from a C function), or returned as nil, msg by
+// cjson.safe.
+func cjsonFail(L *lua.LState, safe bool, msg string) int {
+	if safe {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(msg))
+		return 2
+	}
+	L.Error(lua.LString(msg), 0)
+	return 0
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+
+func cjsonEncode(L *lua.LState, cfg *cjsonConfig, safe bool) int {
+	if L.GetTop() != 1 {
+		reArgError(L, 1, "encode", "expected 1 argument")
+	}
+	var buf []byte
+	if cfg.keepBuffer {
+		buf = cfg.buf[:0]
+	}
+	e := cjsonEncoder{cfg: cfg, buf: buf}
+	e.value(L.Get(1), 0)
+	if cfg.keepBuffer && cap(e.buf) <= 1<<20 {
+		cfg.buf = e.buf[:0]
+	}
+	if e.err != "" {
+		return cjsonFail(L, safe, e.err)
+	}
+	L.Push(lua.LString(string(e.buf)))
+	return 1
+}
+
+type cjsonEncoder struct {
+	cfg *cjsonConfig
+	buf []byte
+	err string
+}
+
+func (e *cjsonEncoder) fail(typ, reason string) {
+	if e.err == "" {
+		e.err = "Cannot serialise " + typ + ": " + reason
+	}
+}
+
+// cjsonEscape[c] is the escape sequence of byte c, or "" when c is written
+// as is. "/" is handled separately (encode_escape_forward_slash).
+var cjsonEscape = func() [256]string {
+	var t [256]string
+	const hex = "0123456789abcdef"
+	for c := 0; c < 0x20; c++ {
+		t[c] = `\u00` + string(hex[c>>4]) + string(hex[c&15])
+	}
+	t['\b'], t['\t'], t['\n'], t['\f'], t['\r'] = `\b`, `\t`, `\n`, `\f`, `\r`
+	t['"'], t['\\'] = `\"`, `\\`
+	t[0x7f] = `\u007f`
+	return t
+}()
+
+func (e *cjsonEncoder) appendString(s string) {
+	e.buf = append(e.buf, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		esc := cjsonEscape[c]
+		if esc == "" {
+			if c != '/' || !e.cfg.escapeSlash {
+				continue
+			}
+			esc = `\/`
+		}
+		e.buf = append(e.buf, s[start:i]...)
+		e.buf = append(e.buf, esc...)
+		start = i + 1
+	}
+	e.buf = append(e.buf, s[start:]...)
+	e.buf = append(e.buf, '"')
+}
+
+// appendNumber formats n as "%.<precision>g" (fpconv_g_fmt).
+func (e *cjsonEncoder) appendNumber(n float64) {
+	if math.IsInf(n, 0) || math.IsNaN(n) {
+		switch e.cfg.encodeInvalidNumbers {
+		case 0:
+			e.fail("number", "must not be NaN or Infinity")
+		case 1:
+			switch {
+			case math.IsNaN(n):
+				e.buf = append(e.buf, "NaN"...)
+			case n < 0:
+				e.buf = append(e.buf, "-Infinity"...)
+			default:
+				e.buf = append(e.buf, "Infinity"...)
+			}
+		default:
+			e.buf = append(e.buf, "null"...)
+		}
+		return
+	}
+	e.buf = cjsonFormatG(e.buf, n, e.cfg.numberPrecision)
+}
+
+var cjsonPow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17}
+
+// cjsonFormatG appends n formatted as C's "%.<prec>g".
+func cjsonFormatG(b []byte, n float64, prec int) []byte {
+	if n == 0 {
+		if math.Signbit(n) {
+			return append(b, "-0"...)
+		}
+		return append(b, '0')
+	}
+	if n == math.Trunc(n) && math.Abs(n) < cjsonPow10[prec] {
+		return strconv.AppendInt(b, int64(n), 10)
+	}
+	return strconv.AppendFloat(b, n, 'g', prec, 64)
+}
+
+func (e *cjsonEncoder) value(v lua.LValue, depth int) {
+	if e.err != "" {
+		return
+	}
+	switch lv := v.(type) {
+	case lua.LString:
+		e.appendString(string(lv))
+	case lua.LNumber:
+		e.appendNumber(float64(lv))
+	case lua.LBool:
+		if lv {
+			e.buf = append(e.buf, "true"...)
+		} else {
+			e.buf = append(e.buf, "false"...)
+		}
+	case *lua.LNilType:
+		e.buf = append(e.buf, "null"...)
+	case *lua.LTable:
+		e.table(lv, depth+1)
+	case *lua.LUserData:
+		switch lv {
+		case Null:
+			e.buf = append(e.buf, "null"...)
+		case CjsonEmptyArray:
+			e.buf = append(e.buf, "[]"...)
+		default:
+			e.fail("userdata", "type not supported")
+		}
+	default:
+		e.fail(v.Type().String(), "type not supported")
+	}
+}
+
+func (e *cjsonEncoder) table(t *lua.LTable, depth int) {
+	if depth > e.cfg.encodeMaxDepth {
+		e.err = "Cannot serialise, excessive nesting (" + strconv.Itoa(depth) + ")"
+		return
+	}
+	mt, _ := t.Metatable.(*lua.LTable)
+	if mt != nil && mt == e.cfg.arrayMT {
+		e.array(t, t.Len(), depth)
+		return
+	}
+	n := e.arrayLength(t)
+	if e.err != "" {
+		return
+	}
+	if n > 0 || n == 0 && !e.cfg.emptyTableAsObject {
+		e.array(t, n, depth)
+		return
+	}
+	// As lua_cjson.c: a table with empty_array_mt is written as [] when it
+	// is not an array with elements (even if it has other keys).
+	if mt != nil && mt == e.cfg.emptyArrayMT {
+		e.buf = append(e.buf, "[]"...)
+		return
+	}
+	e.object(t, depth)
+}
+
+// arrayLength returns the length of t as a JSON array, or -1 when t must be
+// encoded as an object (lua_array_length).
+func (e *cjsonEncoder) arrayLength(t *lua.LTable) int {
+	maxK, items := 0.0, 0
+	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
+		num, ok := k.(lua.LNumber)
+		if !ok || float64(num) < 1 || float64(num) != math.Floor(float64(num)) {
+			return -1
+		}
+		if float64(num) > maxK {
+			maxK = float64(num)
+		}
+		items++
+	}
+	cfg := e.cfg
+	if cfg.sparseRatio > 0 && maxK > float64(items)*float64(cfg.sparseRatio) && maxK > float64(cfg.sparseSafe) {
+		if !cfg.sparseConvert {
+			e.fail("table", "excessively sparse array")
+		}
+		return -1
+	}
+	if maxK > math.MaxInt32 {
+		e.fail("table", "excessively sparse array")
+		return -1
+	}
+	return int(maxK)
+}
+
+func (e *cjsonEncoder) array(t *lua.LTable, n int, depth int) {
+	e.buf = append(e.buf, '[')
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			e.buf = append(e.buf, ',')
+		}
+		var v lua.LValue
+		if i < lua.MaxArrayIndex {
+			v = t.RawGetInt(i)
+		} else {
+			v = t.RawGet(lua.LNumber(i))
+		}
+		e.value(v, depth)
+		if e.err != "" {
+			return
+		}
+	}
+	e.buf = append(e.buf, ']')
+}
+
+func (e *cjsonEncoder) object(t *lua.LTable, depth int) {
+	e.buf = append(e.buf, '{')
+	first := true
+	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+		if !first {
+			e.buf = append(e.buf, ',')
+		}
+		first = false
+		switch key := k.(type) {
+		case lua.LString:
+			e.appendString(string(key))
+			e.buf = append(e.buf, ':')
+		case lua.LNumber:
+			e.buf = append(e.buf, '"')
+			e.appendNumber(float64(key))
+			e.buf = append(e.buf, '"', ':')
+		default:
+			e.fail(k.Type().String(), "table key must be a number or string")
+		}
+		e.value(v, depth)
+		if e.err != "" {
+			return
+		}
+	}
+	e.buf = append(e.buf, '}')
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+const (
+	jtObjBegin = iota
+	jtObjEnd
+	jtArrBegin
+	jtArrEnd
+	jtString
+	jtNumber
+	jtBoolean
+	jtNull
+	jtColon
+	jtComma
+	jtEnd
+	jtWhitespace
+	jtError
+	jtUnknown
+)
+
+var jtNames = [...]string{"T_OBJ_BEGIN", "T_OBJ_END", "T_ARR_BEGIN", "T_ARR_END", "T_STRING",
+	"T_NUMBER", "T_BOOLEAN", "T_NULL", "T_COLON", "T_COMMA", "T_END", "T_WHITESPACE", "T_ERROR", "T_UNKNOWN"}
+
+var jtChar = func() [256]uint8 {
+	var t [256]uint8
+	for i := range t {
+		t[i] = jtError
+	}
+	t['{'], t['}'], t['['], t[']'], t[','], t[':'] = jtObjBegin, jtObjEnd, jtArrBegin, jtArrEnd, jtComma, jtColon
+	t[0] = jtEnd
+	t[' '], t['\t'], t['\n'], t['\r'] = jtWhitespace, jtWhitespace, jtWhitespace, jtWhitespace
+	for _, c := range "fiInNt\"+-0123456789" {
+		t[c] = jtUnknown
+	}
+	return t
+}()
+
+type jtoken struct {
+	typ   int
+	index int // 0-based offset of the token
+	str   lua.LString
+	num   float64
+	b     bool
+	err   string // for jtError
+}
+
+type cjsonDecoder struct {
+	L     *lua.LState
+	cfg   *cjsonConfig
+	s     string
+	i     int
+	depth int
+	tmp   []byte
+	err   string
+}
+
+// at returns the byte at i, or 0 past the end (C strings end with NUL; a
+// NUL inside the input also ends it, as in lua_cjson.c).
+func (d *cjsonDecoder) at(i int) byte {
+	if i < len(d.s) {
+		return d.s[i]
+	}
+	return 0
+}
+
+func cjsonDecode(L *lua.LState, cfg *cjsonConfig, safe bool) int {
+	if L.GetTop() != 1 {
+		reArgError(L, 1, "decode", "expected 1 argument")
+	}
+	var s string
+	switch v := L.Get(1).(type) {
+	case lua.LString:
+		s = string(v)
+	case lua.LNumber:
+		s = FormatNumber(float64(v))
+	default:
+		msg := "bad argument #1 to 'decode' (string expected, got " + v.Type().String() + ")"
+		if safe {
+			return cjsonFail(L, true, msg)
+		}
+		reArgTypeError(L, 1, "decode", "string")
+	}
+	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
+		return cjsonFail(L, safe, "JSON parser does not support UTF-16 or UTF-32")
+	}
+	d := cjsonDecoder{L: L, cfg: cfg, s: s}
+	var tok jtoken
+	d.next(&tok)
+	v := d.value(&tok)
+	if d.err == "" {
+		d.next(&tok)
+		if tok.typ != jtEnd {
+			d.parseError("the end", &tok)
+		}
+	}
+	if d.err != "" {
+		return cjsonFail(L, safe, d.err)
+	}
+	L.Push(v)
+	return 1
+}
+
+func (d *cjsonDecoder) parseError(expected string, tok *jtoken) {
+	if d.err != "" {
+		return
+	}
+	found := jtNames[tok.typ]
+	if tok.typ == jtError {
+		found = tok.err
+	}
+	d.err = "Expected " + expected + " but found " + found + " at character " + strconv.Itoa(tok.index+1)
+}
+
+func (d *cjsonDecoder) tokenError(tok *jtoken, msg string) {
+	tok.typ = jtError
+	tok.index = d.i
+	tok.err = msg
+}
+
+// isInvalidNumber reports numbers strtod accepts but strict JSON does not
+// (json_is_invalid_number).
+func (d *cjsonDecoder) isInvalidNumber() bool {
+	p := d.i
+	c := d.at(p)
+	if c == '+' {
+		return true
+	}
+	if c == '-' {
+		p++
+		c = d.at(p)
+	}
+	if c == '0' {
+		c2 := d.at(p + 1)
+		return c2|0x20 == 'x' || c2 >= '0' && c2 <= '9'
+	}
+	if c <= '9' {
+		return false
+	}
+	return hasPrefixFold(d.s[p:], "inf") || hasPrefixFold(d.s[p:], "nan")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if s[i]|0x20 != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *cjsonDecoder) next(tok *jtoken) {
+	var c byte
+	for {
+		c = d.at(d.i)
+		tok.typ = int(jtChar[c])
+		if tok.typ != jtWhitespace {
+			break
+		}
+		d.i++
+	}
+	tok.index = d.i
+	switch tok.typ {
+	case jtError:
+		d.tokenError(tok, "invalid token")
+		return
+	case jtEnd:
+		return
+	case jtUnknown:
+	default:
+		d.i++
+		return
+	}
+	rest := d.s[d.i:]
+	switch {
+	case c == '"':
+		d.stringToken(tok)
+	case c == '-' || c >= '0' && c <= '9':
+		if !d.cfg.decodeInvalidNumbers && d.isInvalidNumber() {
+			d.tokenError(tok, "invalid number")
+			return
+		}
+		d.numberToken(tok)
+	case len(rest) >= 4 && rest[:4] == "true":
+		tok.typ, tok.b = jtBoolean, true
+		d.i += 4
+	case len(rest) >= 5 && rest[:5] == "false":
+		tok.typ, tok.b = jtBoolean, false
+		d.i += 5
+	case len(rest) >= 4 && rest[:4] == "null":
+		tok.typ = jtNull
+		d.i += 4
+	case d.cfg.decodeInvalidNumbers && d.isInvalidNumber():
+		d.numberToken(tok)
+	default:
+		d.tokenError(tok, "invalid token")
+	}
+}
+
+func (d *cjsonDecoder) numberToken(tok *jtoken) {
+	v, n := cStrtod(d.s[d.i:])
+	if n == 0 {
+		d.tokenError(tok, "invalid number")
+		return
+	}
+	tok.typ = jtNumber
+	tok.num = v
+	d.i += n
+}
+
+func cjsonIsHexDigit(c byte) bool { return reHexVal(c) >= 0 }
+
+// cStrtod parses the longest prefix of s that C's strtod accepts ("C"
+// locale) and returns its value and length (0 when nothing is accepted).
+func cStrtod(s string) (float64, int) {
+	at := func(i int) byte {
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	}
+	i := 0
+	if c := at(0); c == '+' || c == '-' {
+		i++
+	}
+	neg := at(0) == '-'
+	// Fast path: plain integers.
+	j := i
+	var iv int64
+	for j < len(s) && j-i < 16 && reIsDigit(s[j]) {
+		iv = iv*10 + int64(s[j]-'0')
+		j++
+	}
+	if j > i && (j >= len(s) || !reIsDigit(s[j]) && s[j] != '.' && s[j]|0x20 != 'e' && s[j]|0x20 != 'x') {
+		if neg {
+			if iv == 0 {
+				return math.Copysign(0, -1), j
+			}
+			return -float64(iv), j
+		}
+		return float64(iv), j
+	}
+	rest := s[i:]
+	switch {
+	case hasPrefixFold(rest, "inf"):
+		n := i + 3
+		if hasPrefixFold(s[n:], "inity") {
+			n += 5
+		}
+		if neg {
+			return math.Inf(-1), n
+		}
+		return math.Inf(1), n
+	case hasPrefixFold(rest, "nan"):
+		n := i + 3
+		if at(n) == '(' {
+			k := n + 1
+			for k < len(s) && reIsWordByte(s[k]) {
+				k++
+			}
+			if at(k) == ')' {
+				n = k + 1
+			}
+		}
+		return math.NaN(), n
+	case at(i) == '0' && at(i+1)|0x20 == 'x' && (cjsonIsHexDigit(at(i+2)) || at(i+2) == '.' && cjsonIsHexDigit(at(i+3))):
+		k := i + 2
+		for cjsonIsHexDigit(at(k)) {
+			k++
+		}
+		if at(k) == '.' {
+			k++
+			for cjsonIsHexDigit(at(k)) {
+				k++
+			}
+		}
+		mant := s[i+2 : k]
+		exp := "p0"
+		if at(k)|0x20 == 'p' {
+			e := k + 1
+			if at(e) == '+' || at(e) == '-' {
+				e++
+			}
+			if reIsDigit(at(e)) {
+				for reIsDigit(at(e)) {
+					e++
+				}
+				exp = s[k:e]
+				k = e
+			}
+		}
+		v, _ := strconv.ParseFloat("0x"+mant+exp, 64)
+		if neg {
+			v = -v
+		}
+		return v, k
+	}
+	k := i
+	digits := 0
+	for reIsDigit(at(k)) {
+		k++
+		digits++
+	}
+	if at(k) == '.' {
+		k++
+		for reIsDigit(at(k)) {
+			k++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return 0, 0
+	}
+	if at(k)|0x20 == 'e' {
+		e := k + 1
+		if at(e) == '+' || at(e) == '-' {
+			e++
+		}
+		if reIsDigit(at(e)) {
+			for reIsDigit(at(e)) {
+				e++
+			}
+			k = e
+		}
+	}
+	v, _ := strconv.ParseFloat(s[:k], 64)
+	return v, k
+}
+
+func (d *cjsonDecoder) stringToken(tok *jtoken) {
+	d.i++ // opening quote
+	start := d.i
+	// Fast path: no escapes.
+	for {
+		c := d.at(d.i)
+		if c == '"' {
+			tok.typ = jtString
+			tok.str = lua.LString(d.s[start:d.i])
+			d.i++
+			return
+		}
+		if c == 0 {
+			d.tokenError(tok, "unexpected end of string")
+			return
+		}
+		if c == '\\' {
+			break
+		}
+		d.i++
+	}
+	b := append(d.tmp[:0], d.s[start:d.i]...)
+	for {
+		c := d.at(d.i)
+		if c == '"' {
+			break
+		}
+		if c == 0 {
+			d.tokenError(tok, "unexpected end of string")
+			return
+		}
+		if c != '\\' {
+			b = append(b, c)
+			d.i++
+			continue
+		}
+		switch d.at(d.i + 1) {
+		case '"':
+			b = append(b, '"')
+		case '\\':
+			b = append(b, '\\')
+		case '/':
+			b = append(b, '/')
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			var ok bool
+			if b, ok = d.unicodeEscape(b); !ok {
+				d.tokenError(tok, "invalid unicode escape code")
+				return
+			}
+			continue
+		default:
+			d.tokenError(tok, "invalid escape code")
+			return
+		}
+		d.i += 2
+	}
+	d.i++
+	d.tmp = b
+	tok.typ = jtString
+	tok.str = lua.LString(string(b))
+}
+
+func (d *cjsonDecoder) hex4(i int) int {
+	v := 0
+	for k := 0; k < 4; k++ {
+		h := reHexVal(d.at(i + k))
+		if h < 0 {
+			return -1
+		}
+		v = v<<4 | h
+	}
+	return v
+}
+
+// unicodeEscape decodes \uXXXX (and a following low surrogate) at d.i.
+func (d *cjsonDecoder) unicodeEscape(b []byte) ([]byte, bool) {
+	cp := d.hex4(d.i + 2)
+	if cp < 0 {
+		return b, false
+	}
+	n := 6
+	if cp&0xF800 == 0xD800 {
+		if cp&0x400 != 0 {
+			return b, false
+		}
+		if d.at(d.i+6) != '\\' || d.at(d.i+7) != 'u' {
+			return b, false
+		}
+		low := d.hex4(d.i + 8)
+		if low < 0 || low&0xFC00 != 0xDC00 {
+			return b, false
+		}
+		cp = ((cp&0x3FF)<<10 | low&0x3FF) + 0x10000
+		n = 12
+	}
+	b = utf8.AppendRune(b, rune(cp))
+	d.i += n
+	return b, true
+}
+
+func (d *cjsonDecoder) descend() bool {
+	d.depth++
+	if d.depth > d.cfg.decodeMaxDepth {
+		if d.err == "" {
+			d.err = "Found too many nested data structures (" + strconv.Itoa(d.depth) + ") at character " + strconv.Itoa(d.i)
+		}
+		return false
+	}
+	return true
+}
+
+func (d *cjsonDecoder) value(tok *jtoken) lua.LValue {
+	switch tok.typ {
+	case jtString:
+		return tok.str
+	case jtNumber:
+		return lua.LNumber(tok.num)
+	case jtBoolean:
+		return lua.LBool(tok.b)
+	case jtNull:
+		if d.cfg.decodeJSONNull {
+			return Null
+		}
+		return lua.LNil
+	case jtObjBegin:
+		return d.object()
+	case jtArrBegin:
+		return d.array()
+	}
+	d.parseError("value", tok)
+	return lua.LNil
+}
+
+func (d *cjsonDecoder) object() lua.LValue {
+	if !d.descend() {
+		return lua.LNil
+	}
+	t := d.L.CreateTable(0, 4)
+	var tok jtoken
+	d.next(&tok)
+	if tok.typ == jtObjEnd {
+		d.depth--
+		return t
+	}
+	for d.err == "" {
+		if tok.typ != jtString {
+			d.parseError("object key string", &tok)
+			break
+		}
+		key := tok.str
+		d.next(&tok)
+		if tok.typ != jtColon {
+			d.parseError("colon", &tok)
+			break
+		}
+		d.next(&tok)
+		v := d.value(&tok)
+		if d.err != "" {
+			break
+		}
+		t.RawSetString(string(key), v)
+		d.next(&tok)
+		if tok.typ == jtObjEnd {
+			d.depth--
+			return t
+		}
+		if tok.typ != jtComma {
+			d.parseError("comma or object end", &tok)
+			break
+		}
+		d.next(&tok)
+	}
+	return lua.LNil
+}
+
+func (d *cjsonDecoder) array() lua.LValue {
+	if !d.descend() {
+		return lua.LNil
+	}
+	t := d.L.CreateTable(4, 0)
+	if d.cfg.decodeArrayWithArrayMT {
+		t.Metatable = d.cfg.arrayMT
+	}
+	var tok jtoken
+	d.next(&tok)
+	if tok.typ == jtArrEnd {
+		d.depth--
+		return t
+	}
+	for i := 1; d.err == ""; i++ {
+		v := d.value(&tok)
+		if d.err != "" {
+			break
+		}
+		t.RawSetInt(i, v)
+		d.next(&tok)
+		if tok.typ == jtArrEnd {
+			d.depth--
+			return t
+		}
+		if tok.typ != jtComma {
+			d.parseError("comma or array end", &tok)
+			break
+		}
+		d.next(&tok)
+	}
+	return lua.LNil
+}
