@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,9 @@ type Pool struct {
 	dictGen atomic.Uint64
 
 	timers timerState
+
+	resMu     sync.Mutex
+	resources map[string]any
 
 	bgOnce   sync.Once
 	bgMu     sync.RWMutex
@@ -319,6 +323,7 @@ func (p *Pool) watchdog() {
 		p.mu.Lock()
 		if p.closed && p.count == 0 {
 			p.mu.Unlock()
+			p.closeResources()
 			return
 		}
 		for vm := range p.all {
@@ -389,5 +394,35 @@ func (p *Pool) startBackground() {
 				job()
 			}
 		}()
+	}
+}
+
+// Resource returns the pool-wide resource stored under key, creating it
+// with create on first use. Lua libraries keep what their states share
+// here (an HTTP transport, Redis connection pools); a resource that
+// implements io.Closer is closed with the pool.
+func (p *Pool) Resource(key string, create func() any) any {
+	p.resMu.Lock()
+	defer p.resMu.Unlock()
+	if r, ok := p.resources[key]; ok {
+		return r
+	}
+	if p.resources == nil {
+		p.resources = make(map[string]any)
+	}
+	r := create()
+	p.resources[key] = r
+	return r
+}
+
+func (p *Pool) closeResources() {
+	p.resMu.Lock()
+	res := p.resources
+	p.resources = nil
+	p.resMu.Unlock()
+	for _, r := range res {
+		if c, ok := r.(io.Closer); ok {
+			_ = c.Close()
+		}
 	}
 }

@@ -112,6 +112,18 @@ func (vm *VM) installModules() {
 			}))
 			return 1
 		},
+		// lua-resty libraries, implemented in Go (resty_*.go).
+		"resty.limit.req":     vm.openRestyLimitReq,
+		"resty.limit.count":   vm.openRestyLimitCount,
+		"resty.limit.conn":    vm.openRestyLimitConn,
+		"resty.limit.traffic": vm.openRestyLimitTraffic,
+		"resty.http":          vm.openRestyHTTP,
+		"resty.redis":         vm.openRestyRedis,
+		"resty.string":        vm.openRestyString,
+		"resty.sha1":          vm.openRestySHA1,
+		"resty.sha256":        vm.openRestySHA256,
+		"resty.md5":           vm.openRestyMD5,
+		"resty.random":        vm.openRestyRandom,
 		// resty.core is built in: requiring it is a no-op, as on OpenResty
 		// where it is loaded by default.
 		"resty.core": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
