@@ -8,6 +8,8 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/app"
 	// The Caddyfile global option and handler directive.
 	_ "github.com/caddy-resty/caddy-resty/caddyfile"
+	// The upstream registry's upstream source and admin routes.
+	_ "github.com/caddy-resty/caddy-resty/dynupstream"
 	// The http.handlers.resty handler.
 	_ "github.com/caddy-resty/caddy-resty/phases"
 )

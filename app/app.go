@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-resty/caddy-resty/dynupstream"
 	"github.com/caddy-resty/caddy-resty/luaplugin"
 	"github.com/caddy-resty/caddy-resty/shdict"
 )
@@ -37,9 +38,16 @@ type App struct {
 	// Lua configures the Lua runtime shared by every resty handler.
 	Lua *LuaConfig `json:"lua,omitempty"`
 
+	// Upstreams is the upstream registry: named clusters of servers that
+	// reverse_proxy uses through `dynamic resty`. It can be changed at
+	// runtime through /config/apps/resty/upstreams and the
+	// /resty/upstreams admin routes.
+	Upstreams map[string]*dynupstream.ClusterConfig `json:"upstreams,omitempty"`
+
 	dicts    map[string]*shdict.Dict
 	dictKeys []string
 	pool     *luaplugin.Pool
+	registry *dynupstream.Registry
 	poolKey  string
 	logger   *zap.Logger
 }
@@ -96,6 +104,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionLua(); err != nil {
 		return err
 	}
+	reg, err := dynupstream.Provision(ctx, a.Upstreams)
+	if err != nil {
+		return err
+	}
+	a.registry = reg
 	return nil
 }
 
@@ -202,8 +215,14 @@ func (a *App) Cleanup() error {
 	if a.poolKey != "" {
 		_, _ = luaPool.Delete(a.poolKey)
 	}
+	if a.registry != nil {
+		a.registry.Cleanup()
+	}
 	return nil
 }
+
+// Registry returns the upstream registry.
+func (a *App) Registry() *dynupstream.Registry { return a.registry }
 
 // Pool returns the Lua runtime.
 func (a *App) Pool() *luaplugin.Pool { return a.pool }

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-resty/caddy-resty/app"
+	"github.com/caddy-resty/caddy-resty/dynupstream"
 	"github.com/caddy-resty/caddy-resty/phases"
 )
 
@@ -113,6 +114,18 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			default:
 				lua().MaxRunningTimers = n
 			}
+		case "upstream":
+			name, cluster, err := dynupstream.ParseCaddyfileCluster(d)
+			if err != nil {
+				return nil, err
+			}
+			if a.Upstreams == nil {
+				a.Upstreams = make(map[string]*dynupstream.ClusterConfig)
+			}
+			if _, dup := a.Upstreams[name]; dup {
+				return nil, d.Errf("upstream %s: declared twice", name)
+			}
+			a.Upstreams[name] = cluster
 		default:
 			return nil, d.Errf("unrecognized resty option %q", d.Val())
 		}
