@@ -1,9 +1,9 @@
 package phases
 
 import (
-	"runtime"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 )

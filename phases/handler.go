@@ -263,6 +263,8 @@ func (rs *reqState) runRequestPhase(phase luaplugin.Phase, chunks []*luaplugin.C
 				continue
 			case rs.rw.wroteHeader:
 				return true, rs.rw.finish()
+			case code == 444: // ngx.HTTP_CLOSE: close without a response
+				panic(http.ErrAbortHandler)
 			case code >= 200 && code < 300:
 				rs.rw.status = code
 				return true, rs.rw.finish()
