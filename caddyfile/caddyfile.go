@@ -195,8 +195,37 @@ func unmarshalHandler(d *caddyfile.Dispenser, handler *phases.Handler) error {
 		if file {
 			*target = append(*target, phases.Script{LuaFile: v})
 		} else {
-			*target = append(*target, phases.Script{Lua: v})
+			*target = append(*target, phases.Script{Lua: dedent(v)})
 		}
 	}
 	return nil
+}
+
+// dedent removes the indentation common to every non-blank line of inline
+// code (a heredoc keeps the indentation beyond its closing tag's) and
+// trailing blank space, keeping line numbers as they are.
+func dedent(code string) string {
+	lines := strings.Split(code, "\n")
+	prefix := ""
+	first := true
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		ind := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if first {
+			prefix, first = ind, false
+			continue
+		}
+		for !strings.HasPrefix(ind, prefix) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	if prefix == "" {
+		return strings.TrimRight(code, " \t\n")
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(l, prefix)
+	}
+	return strings.TrimRight(strings.Join(lines, "\n"), " \t\n")
 }
