@@ -263,7 +263,11 @@ func (vm *VM) output(L *lua.LState, newline bool) int {
 	if newline {
 		buf = append(buf, '\n')
 	}
-	if err := req.W.Print(buf); err != nil {
+	// Sending may wait on a slow client: that wait is not Lua work.
+	resume := vm.pauseBudget()
+	err := req.W.Print(buf)
+	resume()
+	if err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err.Error()))
 		return 2
@@ -274,7 +278,10 @@ func (vm *VM) output(L *lua.LState, newline bool) int {
 
 func (vm *VM) ngxFlush(L *lua.LState) int {
 	req := vm.checkPhase(L, phasesOutput)
-	if err := req.W.FlushError(); err != nil {
+	resume := vm.pauseBudget()
+	err := req.W.FlushError()
+	resume()
+	if err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err.Error()))
 		return 2

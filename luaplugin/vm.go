@@ -137,8 +137,10 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	req.Phase = phase
 	req.vm = vm
 	vm.abort = false
-	outer := vm.depth == 0
-	if outer {
+	// The budget clock runs from the outermost run; a run nested in a
+	// paused wait (a filter run by output sent from Lua) starts its own.
+	clock := vm.runStart.Load() == 0
+	if clock {
 		vm.runStart.Store(time.Now().UnixNano())
 	}
 	vm.depth++
@@ -149,7 +151,7 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	}
 	err := L.PCall(len(args), 0, nil)
 	vm.depth--
-	if outer {
+	if clock {
 		vm.runStart.Store(0)
 	}
 	var res Result
