@@ -121,7 +121,11 @@ func (vm *VM) installModules() {
 		"resty.redis":         vm.openRestyRedis,
 		"resty.string":        vm.openRestyString,
 		"resty.sha1":          vm.openRestySHA1,
+		"resty.sha":           vm.openRestySHA,
+		"resty.sha224":        vm.openRestySHA224,
 		"resty.sha256":        vm.openRestySHA256,
+		"resty.sha384":        vm.openRestySHA384,
+		"resty.sha512":        vm.openRestySHA512,
 		"resty.md5":           vm.openRestyMD5,
 		"resty.random":        vm.openRestyRandom,
 		// resty.core is built in: requiring it is a no-op, as on OpenResty

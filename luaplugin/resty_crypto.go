@@ -1,10 +1,229 @@
 package luaplugin
 
-import lua "github.com/yuin/gopher-lua"
+// resty.string, resty.md5, resty.sha1, resty.sha224, resty.sha256,
+// resty.sha384, resty.sha512 and resty.random: the API of
+// lua-resty-string, implemented in Go with the standard library's hashes
+// and crypto/rand.
 
-// Placeholders until the library lands: requiring the module raises an error.
-func (vm *VM) openRestyString(L *lua.LState) int { L.RaiseError("module not available yet"); return 0 }
-func (vm *VM) openRestySHA1(L *lua.LState) int   { L.RaiseError("module not available yet"); return 0 }
-func (vm *VM) openRestySHA256(L *lua.LState) int { L.RaiseError("module not available yet"); return 0 }
-func (vm *VM) openRestyMD5(L *lua.LState) int    { L.RaiseError("module not available yet"); return 0 }
-func (vm *VM) openRestyRandom(L *lua.LState) int { L.RaiseError("module not available yet"); return 0 }
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"hash"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// stringVersion is the _VERSION of the lua-resty-string modules.
+const stringVersion = "0.16"
+
+// restyStringArg is a string argument used with #s in the library: any
+// other type raises LuaJIT's "attempt to get length" error.
+func restyStringArg(L *lua.LState, n int, name string) string {
+	v := L.Get(n)
+	s, ok := v.(lua.LString)
+	if !ok {
+		L.RaiseError("attempt to get length of local '%s' (a %s value)", name, v.Type().String())
+	}
+	return string(s)
+}
+
+// ---- resty.string ----
+
+func (vm *VM) openRestyString(L *lua.LState) int {
+	mod := L.CreateTable(0, 3)
+	mod.RawSetString("_VERSION", lua.LString(stringVersion))
+	// to_hex(s): lower-case hex digits of the bytes of s.
+	mod.RawSetString("to_hex", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(hex.EncodeToString([]byte(restyStringArg(L, 1, "s")))))
+		return 1
+	}))
+	// atoi(s): nginx's ngx_atoi: the decimal number s, or -1 when s is
+	// empty, has anything but digits or overflows.
+	mod.RawSetString("atoi", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LNumber(ngxAtoi(restyStringArg(L, 1, "s"))))
+		return 1
+	}))
+	L.Push(mod)
+	return 1
+}
+
+// ngxAtoi is nginx's ngx_atoi on a 64-bit system.
+func ngxAtoi(s string) float64 {
+	if s == "" {
+		return -1
+	}
+	const cutoff, cutlim = math.MaxInt64 / 10, math.MaxInt64 % 10
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return -1
+		}
+		d := int64(c - '0')
+		if v >= cutoff && (v > cutoff || d > cutlim) {
+			return -1
+		}
+		v = v*10 + d
+	}
+	return float64(v)
+}
+
+// ---- digests ----
+
+// restyDigest is a digest object of resty.md5, resty.sha1, resty.sha256...
+type restyDigest struct {
+	h hash.Hash
+}
+
+// restyDigestModule builds a module with lua-resty-string's object API:
+//
+//	local sha = resty_sha256:new()  -- or resty_sha256.new()
+//	sha:update(s)                   -- true
+//	local digest = sha:final()      -- the binary digest
+//	sha:reset()                     -- true
+//
+// Objects use the module table as their __index, as in the library.
+// final() does not disturb the state: calling it again, or after more
+// update() calls, gives the digest of everything fed since new() or reset().
+func restyDigestModule(L *lua.LState, class string, newHash func() hash.Hash) *lua.LTable {
+	mod := L.CreateTable(0, 5)
+	mt := L.CreateTable(0, 1)
+	mt.RawSetString("__index", mod)
+	mod.RawSetString("_VERSION", lua.LString(stringVersion))
+	mod.RawSetString("new", L.NewFunction(func(L *lua.LState) int {
+		ud := L.NewUserData()
+		ud.Value = &restyDigest{h: newHash()}
+		ud.Metatable = mt
+		L.Push(ud)
+		return 1
+	}))
+	mod.RawSetString("update", L.NewFunction(func(L *lua.LState) int {
+		d := restySelf[restyDigest](L, class, "update")
+		_, _ = io.WriteString(d.h, restyStringArg(L, 2, "s"))
+		L.Push(lua.LTrue)
+		return 1
+	}))
+	mod.RawSetString("final", L.NewFunction(func(L *lua.LState) int {
+		d := restySelf[restyDigest](L, class, "final")
+		var buf [sha512.Size]byte
+		L.Push(lua.LString(d.h.Sum(buf[:0])))
+		return 1
+	}))
+	mod.RawSetString("reset", L.NewFunction(func(L *lua.LState) int {
+		d := restySelf[restyDigest](L, class, "reset")
+		d.h.Reset()
+		L.Push(lua.LTrue)
+		return 1
+	}))
+	return mod
+}
+
+func (vm *VM) openRestyMD5(L *lua.LState) int {
+	L.Push(restyDigestModule(L, "resty.md5", md5.New))
+	return 1
+}
+
+func (vm *VM) openRestySHA1(L *lua.LState) int {
+	L.Push(restyDigestModule(L, "resty.sha1", sha1.New))
+	return 1
+}
+
+func (vm *VM) openRestySHA256(L *lua.LState) int {
+	L.Push(restyDigestModule(L, "resty.sha256", sha256.New))
+	return 1
+}
+
+// openRestySHA224, openRestySHA384 and openRestySHA512 are the loaders of
+// resty.sha224, resty.sha384 and resty.sha512, and openRestySHA the one of
+// resty.sha (the library's common base module, which only carries
+// _VERSION); require.go registers them.
+func (vm *VM) openRestySHA224(L *lua.LState) int {
+	L.Push(restyDigestModule(L, "resty.sha224", sha256.New224))
+	return 1
+}
+
+func (vm *VM) openRestySHA384(L *lua.LState) int {
+	L.Push(restyDigestModule(L, "resty.sha384", sha512.New384))
+	return 1
+}
+
+func (vm *VM) openRestySHA512(L *lua.LState) int {
+	L.Push(restyDigestModule(L, "resty.sha512", sha512.New))
+	return 1
+}
+
+func (vm *VM) openRestySHA(L *lua.LState) int {
+	mod := L.CreateTable(0, 1)
+	mod.RawSetString("_VERSION", lua.LString(stringVersion))
+	L.Push(mod)
+	return 1
+}
+
+// ---- resty.random ----
+
+// restyRandomMax caps random.bytes: the library passes the length to
+// OpenSSL as a C int.
+const restyRandomMax = math.MaxInt32
+
+func (vm *VM) openRestyRandom(L *lua.LState) int {
+	mod := L.CreateTable(0, 3)
+	mod.RawSetString("_VERSION", lua.LString(stringVersion))
+	// bytes(len, strong): len random bytes. Both kinds come from
+	// crypto/rand (OpenSSL's pseudo-random bytes are cryptographically
+	// strong too), so this never fails.
+	mod.RawSetString("bytes", L.NewFunction(func(L *lua.LState) int {
+		n := float64(L.CheckNumber(1))
+		if !(n >= 0 && n <= restyRandomMax) {
+			L.RaiseError("bad argument #1 to 'bytes' (size of C type is unknown or too large)")
+		}
+		buf := make([]byte, int(n))
+		_, _ = rand.Read(buf)
+		L.Push(lua.LString(buf))
+		return 1
+	}))
+	// number(min, max, reseed): math.random's contract with a generator
+	// seeded from the operating system: no argument, a float in [0, 1);
+	// min only, an integer in [1, min]; both, an integer in [min, max].
+	// reseed is accepted and ignored (the generator needs no seeding).
+	mod.RawSetString("number", L.NewFunction(func(L *lua.LState) int {
+		minV, maxV := L.Get(1), L.Get(2)
+		switch {
+		case lua.LVAsBool(minV) && lua.LVAsBool(maxV):
+			lo := math.Floor(float64(L.CheckNumber(1)))
+			hi := math.Floor(float64(L.CheckNumber(2)))
+			if lo > hi {
+				L.RaiseError("bad argument #2 to 'number' (interval is empty)")
+			}
+			L.Push(lua.LNumber(restyRandomRange(lo, hi)))
+		case lua.LVAsBool(minV):
+			hi := math.Floor(float64(L.CheckNumber(1)))
+			if hi < 1 {
+				L.RaiseError("bad argument #1 to 'number' (interval is empty)")
+			}
+			L.Push(lua.LNumber(restyRandomRange(1, hi)))
+		default:
+			L.Push(lua.LNumber(mrand.Float64()))
+		}
+		return 1
+	}))
+	L.Push(mod)
+	return 1
+}
+
+// restyRandomRange returns a uniformly chosen integer in [lo, hi] (both
+// whole numbers, lo <= hi).
+func restyRandomRange(lo, hi float64) float64 {
+	span := hi - lo
+	if span >= 1<<62 || math.IsInf(span, 0) {
+		// Beyond exact integer arithmetic: scale a float.
+		return math.Min(math.Floor(lo+mrand.Float64()*(span+1)), hi)
+	}
+	return lo + float64(mrand.Int64N(int64(span)+1))
+}
