@@ -24,11 +24,11 @@ type Chunk struct {
 func Compile(name, src string) (*Chunk, error) {
 	stmts, err := parse.Parse(strings.NewReader(src), name)
 	if err != nil {
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, src, err)
 	}
 	proto, err := lua.Compile(stmts, name)
 	if err != nil {
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, src, err)
 	}
 	dropImplicitArg(proto)
 	return &Chunk{Name: name, proto: proto}, nil
@@ -53,12 +53,14 @@ func CompileFile(path string) (*Chunk, error) {
 	return Compile(path, string(src))
 }
 
-func syntaxError(name string, err error) error {
+func syntaxError(name, src string, err error) error {
 	var perr *parse.Error
 	if errors.As(err, &perr) {
 		line := perr.Pos.Line
 		if line == parse.EOF {
-			return fmt.Errorf("%s: at end of file: %s", name, perr.Message)
+			// LuaJIT names the last line: "x.lua:3: 'end' expected near <eof>".
+			last := strings.Count(src, "\n") + 1
+			return fmt.Errorf("%s:%d: %s near <eof>", name, last, perr.Message)
 		}
 		if perr.Token != "" {
 			return fmt.Errorf("%s:%d: %s near '%s'", name, line, perr.Message, perr.Token)

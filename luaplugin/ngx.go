@@ -267,43 +267,36 @@ func (vm *VM) output(L *lua.LState, newline bool) int {
 	resume := vm.pauseBudget()
 	err := req.W.Print(buf)
 	resume()
-	if err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(err.Error()))
-		return 2
-	}
-	L.Push(lua.LNumber(1))
-	return 1
+	return pushOK(L, err)
 }
 
 func (vm *VM) ngxFlush(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesOutput)
-	resume := vm.pauseBudget()
-	err := req.W.FlushError()
-	resume()
-	if err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(err.Error()))
-		return 2
-	}
-	L.Push(lua.LNumber(1))
-	return 1
+	return vm.respCall(L, true, Response.FlushError)
 }
 
-func (vm *VM) ngxEOF(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesOutput)
-	if err := req.W.EOF(); err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(err.Error()))
-		return 2
-	}
-	L.Push(lua.LNumber(1))
-	return 1
-}
+func (vm *VM) ngxEOF(L *lua.LState) int { return vm.respCall(L, false, Response.EOF) }
 
 func (vm *VM) ngxSendHeaders(L *lua.LState) int {
+	return vm.respCall(L, false, Response.SendHeaders)
+}
+
+// respCall runs a response operation for ngx.flush/eof/send_headers and
+// returns 1 or nil, err to Lua. wait marks operations that may block on the
+// client, which do not count against the budget.
+func (vm *VM) respCall(L *lua.LState, wait bool, op func(Response) error) int {
 	req := vm.checkPhase(L, phasesOutput)
-	if err := req.W.SendHeaders(); err != nil {
+	resume := func() {}
+	if wait {
+		resume = vm.pauseBudget()
+	}
+	err := op(req.W)
+	resume()
+	return pushOK(L, err)
+}
+
+// pushOK pushes 1, or nil and the error's text.
+func pushOK(L *lua.LState, err error) int {
+	if err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err.Error()))
 		return 2

@@ -102,48 +102,66 @@ func argMax(L *lua.LState, n int) int {
 
 func (vm *VM) reqGetHeaders(L *lua.LState) int {
 	req := vm.checkPhase(L, phasesRequest)
-	max := argMax(L, 1)
-	raw := lua.LVAsBool(L.Get(2))
 	r := req.R
-	t := L.CreateTable(0, len(r.Header)+1)
-	count := 0
-	truncated := false
-	add := func(name, value string) {
-		if max > 0 && count >= max {
-			truncated = true
-			return
-		}
-		count++
-		if !raw {
-			name = strings.ToLower(name)
-		}
-		key := lua.LString(name)
-		switch cur := t.RawGetString(name).(type) {
-		case *lua.LNilType:
-			t.RawSetH(key, lua.LString(value))
-		case lua.LString:
-			arr := L.CreateTable(2, 0)
-			arr.Append(cur)
-			arr.Append(lua.LString(value))
-			t.RawSetH(key, arr)
-		case *lua.LTable:
-			cur.Append(lua.LString(value))
-		}
-	}
+	hb := vm.newHeaderBuilder(L, argMax(L, 1), lua.LVAsBool(L.Get(2)), len(r.Header)+1)
 	if r.Host != "" {
-		add("Host", r.Host)
+		hb.add("Host", r.Host)
 	}
 	for name, vals := range r.Header {
 		for _, v := range vals {
-			add(name, v)
+			hb.add(name, v)
 		}
 	}
-	if !raw {
-		L.SetMetatable(t, vm.headersMT)
+	return hb.push()
+}
+
+// headerBuilder builds the tables of ngx.req.get_headers and
+// ngx.resp.get_headers: lower-case keys (unless raw) with a lookup
+// metatable, repeated headers as arrays, at most max lines.
+type headerBuilder struct {
+	L         *lua.LState
+	vm        *VM
+	t         *lua.LTable
+	max       int
+	raw       bool
+	count     int
+	truncated bool
+}
+
+func (vm *VM) newHeaderBuilder(L *lua.LState, max int, raw bool, size int) *headerBuilder {
+	return &headerBuilder{L: L, vm: vm, t: L.CreateTable(0, size), max: max, raw: raw}
+}
+
+func (hb *headerBuilder) add(name, value string) {
+	if hb.max > 0 && hb.count >= hb.max {
+		hb.truncated = true
+		return
 	}
-	L.Push(t)
-	if truncated {
-		L.Push(lua.LString("truncated"))
+	hb.count++
+	if !hb.raw {
+		name = strings.ToLower(name)
+	}
+	key := lua.LString(name)
+	switch cur := hb.t.RawGetString(name).(type) {
+	case *lua.LNilType:
+		hb.t.RawSetH(key, lua.LString(value))
+	case lua.LString:
+		arr := hb.L.CreateTable(2, 0)
+		arr.Append(cur)
+		arr.Append(lua.LString(value))
+		hb.t.RawSetH(key, arr)
+	case *lua.LTable:
+		cur.Append(lua.LString(value))
+	}
+}
+
+func (hb *headerBuilder) push() int {
+	if !hb.raw {
+		hb.L.SetMetatable(hb.t, hb.vm.headersMT)
+	}
+	hb.L.Push(hb.t)
+	if hb.truncated {
+		hb.L.Push(lua.LString("truncated"))
 		return 2
 	}
 	return 1

@@ -2,7 +2,6 @@ package luaplugin
 
 import (
 	"net/http"
-	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -10,11 +9,17 @@ import (
 // newHeaderTable builds ngx.header: response headers by name, case- and
 // underscore-insensitive; a table sets several lines, nil removes.
 func (vm *VM) newHeaderTable() *lua.LTable {
+	return vm.newProxyTable(vm.headerIndex, vm.headerNewIndex)
+}
+
+// newProxyTable returns an empty table whose reads and writes go to Go
+// (ngx.var, ngx.header, ngx.arg).
+func (vm *VM) newProxyTable(index, newindex lua.LGFunction) *lua.LTable {
 	L := vm.L
 	t := L.NewTable()
 	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(vm.headerIndex))
-	mt.RawSetString("__newindex", L.NewFunction(vm.headerNewIndex))
+	mt.RawSetString("__index", L.NewFunction(index))
+	mt.RawSetString("__newindex", L.NewFunction(newindex))
 	L.SetMetatable(t, mt)
 	return t
 }
@@ -76,48 +81,17 @@ func (vm *VM) newRespTable() *lua.LTable {
 
 func (vm *VM) respGetHeaders(L *lua.LState) int {
 	req := vm.checkPhase(L, phasesRequest)
-	max := argMax(L, 1)
-	raw := lua.LVAsBool(L.Get(2))
-	t := L.NewTable()
-	if req.W == nil {
-		L.Push(t)
-		return 1
+	var h http.Header
+	if req.W != nil {
+		h = req.W.Header()
 	}
-	count := 0
-	truncated := false
-	for name, vals := range req.W.Header() {
-		key := name
-		if !raw {
-			key = strings.ToLower(name)
-		}
+	hb := vm.newHeaderBuilder(L, argMax(L, 1), lua.LVAsBool(L.Get(2)), len(h))
+	for name, vals := range h {
 		for _, v := range vals {
-			if max > 0 && count >= max {
-				truncated = true
-				break
-			}
-			count++
-			switch cur := t.RawGetString(key).(type) {
-			case *lua.LNilType:
-				t.RawSetString(key, lua.LString(v))
-			case lua.LString:
-				arr := L.CreateTable(2, 0)
-				arr.Append(cur)
-				arr.Append(lua.LString(v))
-				t.RawSetString(key, arr)
-			case *lua.LTable:
-				cur.Append(lua.LString(v))
-			}
+			hb.add(name, v)
 		}
 	}
-	if !raw {
-		L.SetMetatable(t, vm.headersMT)
-	}
-	L.Push(t)
-	if truncated {
-		L.Push(lua.LString("truncated"))
-		return 2
-	}
-	return 1
+	return hb.push()
 }
 
 // respAddHeader is ngx.resp.add_header: adds a line without replacing.
@@ -138,13 +112,7 @@ func (vm *VM) respAddHeader(L *lua.LState) int {
 // newArgTable builds ngx.arg, meaningful in body_filter: [1] is the chunk,
 // [2] the eof flag.
 func (vm *VM) newArgTable() *lua.LTable {
-	L := vm.L
-	t := L.NewTable()
-	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(vm.argIndex))
-	mt.RawSetString("__newindex", L.NewFunction(vm.argNewIndex))
-	L.SetMetatable(t, mt)
-	return t
+	return vm.newProxyTable(vm.argIndex, vm.argNewIndex)
 }
 
 func (vm *VM) argIndex(L *lua.LState) int {

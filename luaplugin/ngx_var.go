@@ -18,13 +18,7 @@ import (
 // newVarTable builds ngx.var: reads compute nginx variables from the
 // request; writes of unknown names set Caddy vars ({http.vars.NAME}).
 func (vm *VM) newVarTable() *lua.LTable {
-	L := vm.L
-	t := L.NewTable()
-	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(vm.varIndex))
-	mt.RawSetString("__newindex", L.NewFunction(vm.varNewIndex))
-	L.SetMetatable(t, mt)
-	return t
+	return vm.newProxyTable(vm.varIndex, vm.varNewIndex)
 }
 
 func (vm *VM) varIndex(L *lua.LState) int {

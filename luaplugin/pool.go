@@ -148,6 +148,15 @@ func (p *Pool) Reset() {
 	for vm := range p.all {
 		vm.stale = true
 	}
+	idle := p.takeIdle()
+	p.mu.Unlock()
+	for _, vm := range idle {
+		p.destroy(vm)
+	}
+}
+
+// takeIdle removes every idle state from the pool; p.mu must be held.
+func (p *Pool) takeIdle() []*VM {
 	idle := p.idle
 	p.idle = nil
 	for _, vm := range idle {
@@ -156,10 +165,7 @@ func (p *Pool) Reset() {
 		p.count--
 	}
 	p.cond.Broadcast()
-	p.mu.Unlock()
-	for _, vm := range idle {
-		p.destroy(vm)
-	}
+	return idle
 }
 
 // Acquire borrows a state, preferring prefer when it is idle. It blocks
@@ -272,14 +278,7 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
-	idle := p.idle
-	p.idle = nil
-	for _, vm := range idle {
-		vm.idleIdx = -1
-		delete(p.all, vm)
-		p.count--
-	}
-	p.cond.Broadcast()
+	idle := p.takeIdle()
 	p.mu.Unlock()
 	p.timers.close()
 	p.bgOnce.Do(func() {})

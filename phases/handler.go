@@ -178,6 +178,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // the request state.
 func (rs *reqState) done(err error) {
 	if len(rs.h.log) > 0 {
+		if err != nil {
+			// Caddy's error handling goes on with the request (it restores
+			// the original URL, runs handle_errors) while the log phase
+			// runs: give the log phase its own copy.
+			rs.req.R = rs.req.R.Clone(rs.req.R.Context())
+		}
 		rs.rw.status = rs.rw.finalStatus(err)
 		rs.rw.finished = true
 		rs.h.pool.Background(rs.runLog)
@@ -252,7 +258,10 @@ func (rs *reqState) runRequestPhase(phase luaplugin.Phase, chunks []*luaplugin.C
 		if res.Err != nil {
 			luaplugin.LogError(rs.h.logger, phase, res.Err)
 			if rs.rw.wroteHeader {
-				return true, rs.rw.finish()
+				// The response started: cut it short, as nginx does, so
+				// the client can tell it is incomplete.
+				rs.rw.aborted = true
+				panic(http.ErrAbortHandler)
 			}
 			return true, rs.exitResponse(http.StatusInternalServerError, res.Err)
 		}

@@ -1,0 +1,782 @@
+package luaplugin
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// countingServer is an httptest server that counts the connections it
+// accepted.
+type countingServer struct {
+	*httptest.Server
+	conns atomic.Int64
+}
+
+func newCountingServer(t *testing.T, h http.Handler) *countingServer {
+	t.Helper()
+	s := &countingServer{Server: httptest.NewUnstartedServer(h)}
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// hostPort returns the host and port of a test server.
+func hostPort(t *testing.T, s *httptest.Server) (string, int) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(s.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(port)
+	return host, n
+}
+
+// runOK runs code in the content phase and returns what it printed.
+func runOK(t *testing.T, p *Pool, code string) string {
+	t.Helper()
+	res, w := run(t, p, PhaseContent, code)
+	if res.Err != nil {
+		t.Fatalf("lua error: %v", res.Err)
+	}
+	return w.body.String()
+}
+
+func echoHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Add("X-Multi", "a")
+		w.Header().Add("X-Multi", "b")
+		w.Header().Set("X-Echo-Header", r.Header.Get("X-Test"))
+		w.WriteHeader(201)
+		fmt.Fprintf(w, "%s %s?%s host=%s ua=%s cl=%d body=%s", r.Method, r.URL.Path, r.URL.RawQuery,
+			r.Host, r.UserAgent(), r.ContentLength, body)
+	})
+}
+
+func TestRestyHTTPRequestURI(t *testing.T) {
+	s := newCountingServer(t, echoHandler())
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, `
+		local http = require "resty.http"
+		local httpc = http.new()
+		local res, err = httpc:request_uri("`+s.URL+`/get/this?ignored=1", {
+			query = { b = "x y", a = 1 },
+			headers = { ["X-Test"] = "hello", x_other = "u" },
+		})
+		assert(res, err)
+		ngx.say(res.status, " ", res.reason)
+		ngx.say(res.body)
+		ngx.say(res.headers["content-type"], " ", res.headers.Content_Type, " ", res.headers["X-Echo-Header"])
+		ngx.say(type(res.headers["x-multi"]), " ", table.concat(res.headers["x-multi"], ","))
+		ngx.say(tostring(res.has_body))
+
+		res, err = http.new():request_uri("`+s.URL+`/post", { method = "post", body = "a=1&b=2",
+			headers = { ["Content-Type"] = "application/x-www-form-urlencoded" } })
+		assert(res, err)
+		ngx.say(res.body)
+		res, err = http.new():request_uri("`+s.URL+`/t", { method = "PUT", body = { "ab", "cd", 5 } })
+		ngx.say(res.body)
+		local parts = { "x", "y", "z" }
+		local i = 0
+		res, err = http.new():request_uri("`+s.URL+`/f", { method = "POST", body = function()
+			i = i + 1
+			return parts[i]
+		end })
+		ngx.say(res.body)
+		res, err = http.new():request_uri("`+s.URL+`/h", { method = "HEAD" })
+		ngx.say(res.status, " [", res.body, "] ", tostring(res.has_body))
+	`)
+	host, port := hostPort(t, s.Server)
+	hostHdr := host + ":" + strconv.Itoa(port)
+	want := "201 Created\n" +
+		"GET /get/this?a=1&b=x%20y host=" + hostHdr + " ua=lua-resty-http/0.17.2 (Lua) ngx_lua/10025 cl=0 body=\n" +
+		"text/plain text/plain hello\n" +
+		"table a,b\n" +
+		"true\n" +
+		"POST /post? host=" + hostHdr + " ua=lua-resty-http/0.17.2 (Lua) ngx_lua/10025 cl=7 body=a=1&b=2\n" +
+		"PUT /t? host=" + hostHdr + " ua=lua-resty-http/0.17.2 (Lua) ngx_lua/10025 cl=5 body=abcd5\n" +
+		"POST /f? host=" + hostHdr + " ua=lua-resty-http/0.17.2 (Lua) ngx_lua/10025 cl=3 body=xyz\n" +
+		"201 [] false\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestRestyHTTPQueryStringAndHostHeader(t *testing.T) {
+	var gotHost, gotURI string
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHost, gotURI = r.Host, r.RequestURI
+	}))
+	p := newTestPool(t, Config{})
+	runOK(t, p, `
+		local httpc = require("resty.http").new()
+		local res, err = httpc:request_uri("`+s.URL+`/p", { query = "?x=1&y=2", headers = { Host = "example.org" } })
+		assert(res, err)
+	`)
+	if gotHost != "example.org" || gotURI != "/p?x=1&y=2" {
+		t.Fatalf("host %q uri %q", gotHost, gotURI)
+	}
+}
+
+func TestRestyHTTPStreamingBodyReader(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := w.(http.Flusher)
+		for i := 1; i <= 3; i++ {
+			fmt.Fprintf(w, "chunk%d;", i)
+			f.Flush()
+			time.Sleep(30 * time.Millisecond)
+		}
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	code := fmt.Sprintf(`
+		local httpc = require("resty.http").new()
+		local ok, err = httpc:connect({ scheme = "http", host = %q, port = %d })
+		assert(ok, err)
+		ngx.say("reused ", httpc:get_reused_times())
+		local res, err = httpc:request({ path = "/stream" })
+		assert(res, err)
+		ngx.say(res.status, " ", res.headers["Transfer-Encoding"])
+		local chunks = {}
+		repeat
+			local chunk, err = res.body_reader()
+			assert(not err, err)
+			if chunk then chunks[#chunks + 1] = chunk end
+		until not chunk
+		ngx.say(#chunks, " ", table.concat(chunks))
+		ngx.say(httpc:set_keepalive())
+
+		-- the same connection again, with a size given to the reader
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		ngx.say("reused ", httpc:get_reused_times())
+		res = assert(httpc:request({ path = "/again" }))
+		ngx.say("reused ", httpc:get_reused_times())
+		local total, max = 0, 0
+		repeat
+			local chunk = res.body_reader(4)
+			if chunk then
+				total = total + #chunk
+				if #chunk > max then max = #chunk end
+			end
+		until not chunk
+		ngx.say(total, " ", max)
+		ngx.say(httpc:set_keepalive())
+		ngx.say(httpc:get_reused_times())
+	`, host, port, host, port)
+	out := runOK(t, p, code)
+	want := "reused 0\n200 chunked\n3 chunk1;chunk2;chunk3;\n1\n" +
+		"reused 1\nreused 1\n21 4\n1\nnilclosed\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("server saw %d connections, want 1", n)
+	}
+}
+
+func TestRestyHTTPKeepaliveReuseCountedByServer(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, `
+		local http = require "resty.http"
+		for i = 1, 10 do
+			local res, err = http.new():request_uri("`+s.URL+`/")
+			assert(res and res.body == "ok", err)
+		end
+		ngx.print("done")
+	`)
+	if out != "done" {
+		t.Fatal(out)
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("keepalive: server saw %d connections, want 1", n)
+	}
+
+	s2 := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	runOK(t, p, `
+		local http = require "resty.http"
+		for i = 1, 10 do
+			local res, err = http.new():request_uri("`+s2.URL+`/", { keepalive = false })
+			assert(res and res.body == "ok", err)
+		end
+	`)
+	if n := s2.conns.Load(); n != 10 {
+		t.Fatalf("keepalive=false: server saw %d connections, want 10", n)
+	}
+}
+
+func TestRestyHTTPCloseDoesNotPool(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "body")
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		for i = 1, 3 do
+			local httpc = http.new()
+			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+			local res = assert(httpc:request({ path = "/" }))
+			ngx.say(res:read_body())
+			ngx.say(httpc:close())
+		end
+		ngx.say(http.new():close())
+	`, host, port))
+	if out != "body\n1\nbody\n1\nbody\n1\nnilclosed\n" {
+		t.Fatalf("got %q", out)
+	}
+	if n := s.conns.Load(); n != 3 {
+		t.Fatalf("server saw %d connections, want 3", n)
+	}
+}
+
+func TestRestyHTTPSetKeepaliveResults(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/close" {
+			w.Header().Set("Connection", "close")
+		}
+		io.WriteString(w, strings.Repeat("x", 100))
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, fmt.Sprintf(`
+		local httpc = require("resty.http").new()
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		local res = assert(httpc:request({ path = "/close" }))
+		assert(res:read_body())
+		ngx.say(httpc:set_keepalive())
+
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		res = assert(httpc:request({ path = "/unread" }))
+		ngx.say(res.body_reader(10))
+		ngx.say(httpc:set_keepalive())
+	`, host, port, host, port))
+	want := "2connection must be closed\nxxxxxxxxxx\nnilunread data in buffer\n"
+	if out != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+}
+
+func TestRestyHTTPTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow-body" {
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "12345")
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer close(release)
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	out := runOK(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		local httpc = http.new()
+		httpc:set_timeout(200)
+		local res, err = httpc:request_uri("%s/slow")
+		ngx.say(tostring(res), " ", err)
+
+		httpc = http.new()
+		httpc:set_timeouts(1000, 1000, 200)
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		res, err = httpc:request({ path = "/slow-body" })
+		assert(res, err)
+		local body, err, partial = res:read_body()
+		ngx.say(tostring(body), " ", err, " ", partial)
+	`, s.URL, host, port))
+	if out != "nil timeout\nnil timeout 12345\n" {
+		t.Fatalf("got %q", out)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("two 200 ms timeouts took %s", d)
+	}
+}
+
+func TestRestyHTTPConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	p := newTestPool(t, Config{})
+	start := time.Now()
+	out := runOK(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		local res, err = http.new():request_uri("http://127.0.0.1:%d/")
+		ngx.say(tostring(res), " ", err)
+		local httpc = http.new()
+		local ok, err = httpc:connect({ scheme = "http", host = "127.0.0.1", port = %d })
+		ngx.say(tostring(ok), " ", err)
+		ok, err = httpc:connect("127.0.0.1", %d)
+		ngx.say(tostring(ok), " ", err)
+		ngx.say(httpc:request({ path = "/" }))
+	`, addr.Port, addr.Port, addr.Port))
+	want := "nil connection refused\nnil connection refused\nnil connection refused\nnilclosed\n"
+	if out != want {
+		t.Fatalf("got %q", out)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+// blackholeAddr returns the address of a listening socket whose accept
+// queue is full, so that connecting to it times out.
+func blackholeAddr(t testing.TB) (string, int) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	// Fill the queue: connections beyond it get no SYN-ACK.
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return "127.0.0.1", port
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatal("could not fill the accept queue")
+	return "", 0
+}
+
+func TestRestyHTTPConnectTimeout(t *testing.T) {
+	host, port := blackholeAddr(t)
+	p := newTestPool(t, Config{})
+	start := time.Now()
+	out := runOK(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		local httpc = http.new()
+		httpc:set_timeouts(150, 1000, 1000)
+		local ok, err = httpc:connect({ scheme = "http", host = %q, port = %d })
+		ngx.say(tostring(ok), " ", err)
+		httpc = http.new()
+		httpc:set_timeout(150)
+		local res, err = httpc:request_uri("http://%s:%d/")
+		ngx.say(tostring(res), " ", err)
+	`, host, port, host, port))
+	d := time.Since(start)
+	if out != "nil timeout\nnil timeout\n" {
+		t.Fatalf("got %q", out)
+	}
+	if d < 300*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("two 150 ms connect timeouts took %s", d)
+	}
+}
+
+func TestRestyHTTPBodyTooLarge(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 1<<20)
+		if r.URL.Path == "/declared" {
+			w.Header().Set("Content-Length", strconv.Itoa(httpMaxBodySize+1))
+		}
+		for i := 0; i <= httpMaxBodySize>>20; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, `
+		local http = require "resty.http"
+		local res, err = http.new():request_uri("`+s.URL+`/declared")
+		ngx.say(tostring(res), " ", err)
+		res, err = http.new():request_uri("`+s.URL+`/chunked")
+		ngx.say(tostring(res), " ", err)
+	`)
+	if out != "nil response body too large\nnil response body too large\n" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestRestyHTTPBodyReaderStreamsPastTheCap(t *testing.T) {
+	const size = httpMaxBodySize + 5<<20
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		chunk := make([]byte, 1<<20)
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk[:min(len(chunk), size-n)]); err != nil {
+				return
+			}
+		}
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, fmt.Sprintf(`
+		local httpc = require("resty.http").new()
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		local res = assert(httpc:request({ path = "/" }))
+		local total, calls = 0, 0
+		repeat
+			local chunk, err = res.body_reader()
+			assert(not err, err)
+			if chunk then total, calls = total + #chunk, calls + 1 end
+		until not chunk
+		ngx.say(total, " ", calls > 1)
+		ngx.say(httpc:set_keepalive())
+		ngx.say(httpc:request_uri("%s/"))
+	`, host, port, s.URL))
+	if want := strconv.Itoa(size) + " true\n1\nnilresponse body too large\n"; out != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+}
+
+func TestRestyHTTPPhases(t *testing.T) {
+	s := newCountingServer(t, echoHandler())
+	p := newTestPool(t, Config{})
+	for _, phase := range []Phase{PhaseLog, PhaseHeaderFilter, PhaseBodyFilter} {
+		res, _ := run(t, p, phase, `require("resty.http").new()`)
+		want := "API disabled in the context of " + phase.String()
+		if res.Err == nil || !strings.Contains(res.Err.Error(), want) {
+			t.Fatalf("%s: got %v", phase, res.Err)
+		}
+	}
+	// an object made in content cannot be used in log
+	res, _ := run(t, p, PhaseContent, `HTTPC = require("resty.http").new()`)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	res, _ = run(t, p, PhaseLog, `HTTPC:request_uri("`+s.URL+`/")`)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "API disabled in the context of log") {
+		t.Fatalf("got %v", res.Err)
+	}
+	// timers may use it
+	res, _ = run(t, p, PhaseTimer, `
+		local res, err = require("resty.http").new():request_uri("`+s.URL+`/x")
+		assert(res and res.status == 201, err)
+	`)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+}
+
+func TestRestyHTTPWaitDoesNotCountAgainstBudget(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "late")
+	}))
+	p := newTestPool(t, Config{Timeout: 100 * time.Millisecond})
+	out := runOK(t, p, `
+		local res, err = require("resty.http").new():request_uri("`+s.URL+`/")
+		ngx.print(res and res.body or err)
+	`)
+	if out != "late" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestRestyHTTPParseURI(t *testing.T) {
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, `
+		local httpc = require("resty.http").new()
+		local function show(...)
+			local t, err = httpc:parse_uri(...)
+			if not t then return ngx.say("err: ", err) end
+			ngx.say(t[1], " ", t[2], " ", t[3], " ", t[4], " ", tostring(t[5]))
+		end
+		show("http://example.com")
+		show("https://example.com:8443/a/b?c=d")
+		show("https://example.com/a?c=d", false)
+		show("http://[::1]:81/x")
+		show("//example.com/rel")
+		show("ftp://example.com/")
+		show("http:/x")
+	`)
+	want := "http example.com 80 / nil\n" +
+		"https example.com 8443 /a/b?c=d nil\n" +
+		"https example.com 443 /a c=d\n" +
+		"http [::1] 81 /x nil\n" +
+		"http example.com 80 /rel nil\n" + // the test request is http
+		"err: bad uri: ftp://example.com/\n" +
+		"err: bad uri: http:/x\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestRestyHTTPS(t *testing.T) {
+	var mu sync.Mutex
+	var sni []string
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secure")
+	}))
+	s.TLS = &tls.Config{GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		mu.Lock()
+		sni = append(sni, h.ServerName)
+		mu.Unlock()
+		return nil, nil
+	}}
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed verifications
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	_, port := hostPort(t, s)
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		local res, err = http.new():request_uri("https://127.0.0.1:%d/")
+		ngx.say(tostring(res), " ", err)
+		res, err = http.new():request_uri("https://localhost:%d/")
+		ngx.say(tostring(res), " ", err)
+		res, err = http.new():request_uri("https://localhost:%d/", { ssl_verify = false })
+		ngx.say(res.status, " ", res.body)
+		res, err = http.new():request_uri("https://127.0.0.1:%d/", { ssl_verify = false, ssl_server_name = "sni.test" })
+		ngx.say(res.status, " ", res.body)
+		local httpc = http.new()
+		ok, err = httpc:connect({ scheme = "https", host = "localhost", port = %d, ssl_verify = false })
+		assert(ok, err)
+		res = assert(httpc:request({ path = "/", headers = { Host = "localhost" } }))
+		ngx.say(res:read_body())
+		assert(httpc:set_keepalive())
+	`, port, port, port, port, port))
+	want := "nil 20: unable to get local issuer certificate\nnil certificate host mismatch\n200 secure\n200 secure\nsecure\n"
+	if out != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sni) < 4 || sni[0] != "" || sni[1] != "localhost" || sni[3] != "sni.test" {
+		t.Fatalf("SNI seen: %q", sni)
+	}
+}
+
+func TestRestyHTTPUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewUnstartedServer(echoHandler())
+	s.Listener = ln
+	s.Start()
+	t.Cleanup(s.Close)
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, `
+		local httpc = require("resty.http").new()
+		assert(httpc:connect("unix:`+path+`"))
+		local res, err = httpc:request({ path = "/u" })
+		ngx.say(tostring(res), " ", err)
+		assert(httpc:connect({ host = "unix:`+path+`" }))
+		res = assert(httpc:request({ path = "/u", headers = { Host = "sock.local" } }))
+		ngx.say(res:read_body())
+	`)
+	want := "nil Unable to generate a useful Host header for a unix domain socket. Please provide one.\n" +
+		"GET /u? host=sock.local ua=lua-resty-http/0.17.2 (Lua) ngx_lua/10025 cl=0 body=\n"
+	if out != want {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestRestyHTTPProxy(t *testing.T) {
+	target := newCountingServer(t, echoHandler())
+	var seen atomic.Value
+	proxy := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.RequestURI + " auth=" + r.Header.Get("Proxy-Authorization"))
+		io.WriteString(w, "via proxy")
+	}))
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, `
+		local httpc = require("resty.http").new()
+		httpc:set_proxy_options({ http_proxy = "`+proxy.URL+`", http_proxy_authorization = "Basic eA==" })
+		local res = assert(httpc:request_uri("`+target.URL+`/p?q=1"))
+		ngx.say(res.body)
+		httpc:set_proxy_options({ http_proxy = "`+proxy.URL+`", no_proxy = "127.0.0.1" })
+		res = assert(httpc:request_uri("`+target.URL+`/direct"))
+		ngx.say(res.status)
+	`)
+	if out != "via proxy\n201\n" {
+		t.Fatalf("got %q", out)
+	}
+	if got := seen.Load(); got != target.URL+"/p?q=1 auth=Basic eA==" {
+		t.Fatalf("proxy saw %v", got)
+	}
+}
+
+func TestRestyHTTPSThroughConnectProxy(t *testing.T) {
+	target := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tunnelled "+r.Host)
+	}))
+	t.Cleanup(target.Close)
+	var connects atomic.Int64
+	stuck := make(chan struct{})
+	proxy := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", 405)
+			return
+		}
+		connects.Add(1)
+		if r.Header.Get("Proxy-Authorization") == "stuck" {
+			<-stuck
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		w.WriteHeader(200)
+		down, buffered, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		// what the client sent after the CONNECT may be buffered already
+		go func() { io.Copy(up, buffered); up.Close() }()
+		go func() { io.Copy(down, up); down.Close() }()
+	}))
+	t.Cleanup(func() { close(stuck) }) // before the proxy's Close, which waits for it
+	_, port := hostPort(t, target)
+	p := newTestPool(t, Config{})
+	start := time.Now()
+	out := runOK(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		for i = 1, 3 do
+			local httpc = http.new()
+			httpc:set_proxy_options({ https_proxy = "%s" })
+			local res, err = httpc:request_uri("https://127.0.0.1:%d/x", { ssl_verify = false })
+			ngx.say(res and res.body or err)
+		end
+		local httpc = http.new()
+		httpc:set_timeout(200)
+		httpc:set_proxy_options({ https_proxy = "%s", https_proxy_authorization = "stuck" })
+		local res, err = httpc:request_uri("https://127.0.0.1:%d/x", { ssl_verify = false })
+		ngx.say(tostring(res), " ", err)
+	`, proxy.URL, port, proxy.URL, port))
+	host := "127.0.0.1:" + strconv.Itoa(port)
+	want := strings.Repeat("tunnelled "+host+"\n", 3) + "nil timeout\n"
+	if out != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+	// the tunnel is kept alive: one CONNECT for the three requests, one
+	// for the stuck one
+	if n := connects.Load(); n != 2 {
+		t.Fatalf("%d CONNECTs", n)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+// runConcurrently runs code from several goroutines on a pool of a few
+// states.
+func runConcurrently(t *testing.T, p *Pool, code string, goroutines, runs int) {
+	t.Helper()
+	c, err := Compile("concurrent", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < runs; i++ {
+				vm, err := p.Acquire(nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req := &Request{R: httptest.NewRequest("GET", "/", nil), W: newFakeResponse(), Start: time.Now()}
+				res := vm.Run(c, req, PhaseContent)
+				p.Release(vm)
+				if res.Err != nil {
+					t.Error(res.Err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestRestyHTTPConcurrent(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Query().Get("n"))
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{MaxStates: 4})
+	runConcurrently(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		local n = tostring(math.random(1000))
+		local res, err = http.new():request_uri("%s/?n=" .. n)
+		assert(res and res.body == n, err)
+		local httpc = http.new()
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		res = assert(httpc:request({ path = "/", query = { n = n } }))
+		assert(res:read_body() == n)
+		assert(httpc:set_keepalive())
+	`, s.URL, host, port), 8, 25)
+	if n := s.conns.Load(); n > 16 {
+		t.Fatalf("%d connections for 8 concurrent clients", n)
+	}
+}
+
+func BenchmarkRestyHTTPRequestURI(b *testing.B) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	defer s.Close()
+	p := NewPool(Config{})
+	defer p.Close()
+	c, err := Compile("bench", `
+		local res, err = require("resty.http").new():request_uri("`+s.URL+`/bench")
+		if not res or res.body ~= "hello" then error(err) end
+	`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vm, err := p.Acquire(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Release(vm)
+	req := &Request{R: httptest.NewRequest("GET", "/", nil), W: newFakeResponse(), Start: time.Now()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := vm.Run(c, req, PhaseContent); res.Err != nil {
+			b.Fatal(res.Err)
+		}
+	}
+}
