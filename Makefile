@@ -14,6 +14,7 @@ MODULE := github.com/caddy-resty/caddy-resty
 # fall back to the local replacement instead of failing ("|off").
 BUILD_GOPROXY := $(shell go env GOPROXY | cut -d, -f1)|off
 COMPAT := ../shared/compat/run.py
+FUZZTIME ?= 20s
 
 .PHONY: build run test unit compat bench fuzz fmt vet clean
 
@@ -33,14 +34,15 @@ compat: build
 	@if [ -f $(COMPAT) ]; then python3 $(COMPAT) --target caddy --caddy-bin $(CURDIR)/caddy; \
 	else echo "compat suite not found at $(COMPAT); skipped"; fi
 
-test: vet unit compat
+test: vet unit fuzz compat
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	go vet ./...
 
+# A bounded fuzz run of the dyups body parser (its seed corpus also runs in unit).
 fuzz:
-	@echo "no fuzz targets yet"
+	go test -run '^$$' -fuzz FuzzParseDyups -fuzztime $(FUZZTIME) ./dynupstream/
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
