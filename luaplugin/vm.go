@@ -39,6 +39,10 @@ type VM struct {
 	shared    *lua.LTable
 	dictGen   uint64
 
+	// runEnd holds what must happen when the outermost run ends (closing
+	// the sockets a script left open, as OpenResty does at handler end).
+	runEnd []func()
+
 	// depth counts nested runs (a filter that runs while Lua output is
 	// being sent from another phase).
 	depth int
@@ -154,6 +158,13 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	if clock {
 		vm.runStart.Store(0)
 	}
+	if vm.depth == 0 && len(vm.runEnd) > 0 {
+		fns := vm.runEnd
+		vm.runEnd = nil
+		for _, f := range fns {
+			f()
+		}
+	}
 	var res Result
 	if vm.abort && !vm.timedOut.Load() {
 		res = Result{Exited: true, Code: req.ExitCode}
@@ -184,6 +195,14 @@ func (vm *VM) wrapError(name string, err error) *Error {
 	}
 	e.Message = name + ": " + err.Error()
 	return e
+}
+
+// AtRunEnd registers f to run when the current outermost Lua run ends
+// (the handler of a phase, or a timer callback). Libraries use it to close
+// connections a script neither closed nor kept alive, as OpenResty closes
+// cosockets when their handler finishes.
+func (vm *VM) AtRunEnd(f func()) {
+	vm.runEnd = append(vm.runEnd, f)
 }
 
 // pauseBudget stops the budget clock while Go code waits (ngx.sleep, socket
