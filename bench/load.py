@@ -33,11 +33,16 @@ GLOBAL = """{
 """
 ACCESS = 'if ngx.var.http_x_api_key ~= "secret" then return ngx.exit(403) end'
 SHDICT = 'ngx.shared.limits:incr(ngx.var.remote_addr, 1, 0, 60)'
+LIMIT_REQ = ("local lim = require('resty.limit.req').new('limits', 1000000, 1000000) "
+             "local delay, err = lim:incoming(ngx.var.binary_remote_addr, true) "
+             "if not delay then return ngx.exit(503) end")
 SCENARIOS = {
     "proxy": "",
     "resty-noop": "resty {\n\t}",
     "resty-access": "resty {\n\t\taccess_by_lua <<LUA\n\t\t\t%s\n\t\tLUA\n\t}" % ACCESS,
     "resty-shdict": "resty {\n\t\taccess_by_lua <<LUA\n\t\t\t%s\n\t\tLUA\n\t}" % SHDICT,
+    # lua-resty-limit-traffic's limit.req with a rate nothing reaches.
+    "resty-limit-req": "resty {\n\t\taccess_by_lua <<LUA\n\t\t\t%s\n\t\tLUA\n\t}" % LIMIT_REQ,
     "resty-filters": """resty {
 		header_filter_by_lua <<LUA
 			ngx.header["X-Bench-Filter"] = "1"
