@@ -10,6 +10,10 @@ package luaplugin
 // read timeouts as a deadline on every socket read and write, the way
 // cosocket timeouts work. A connection waiting in the transport's idle pool
 // has no deadline. The connect timeout is the dialer's.
+//
+// As OpenResty does with cosockets, a connection the script neither closed
+// nor handed to set_keepalive is closed when the run (phase handler or
+// timer callback) that connected ends (see closeAtRunEnd).
 
 import (
 	"bytes"
@@ -27,7 +31,6 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -506,10 +509,12 @@ type httpClient struct {
 	connected bool
 	target    httpTarget
 	keepalive bool // false once a response said the connection must close
+	// atRunEnd is set while a close at the end of the current run is
+	// registered (see closeAtRunEnd).
+	atRunEnd bool
 
-	// res holds what must be closed if the object is garbage collected
-	// while connected.
-	res *httpClientRes
+	// predial is the connection dialed by connect for the first request.
+	predial *httpConn
 	// last request on this connection
 	token  uint64
 	uses   int
@@ -518,43 +523,31 @@ type httpClient struct {
 	resp   *httpResponse
 }
 
-type httpClientRes struct {
-	mu      sync.Mutex
-	predial *httpConn
-	body    io.Closer
+// takePredial returns the connection dialed by connect, if it is still
+// unused, and forgets it.
+func (c *httpClient) takePredial() *httpConn {
+	p := c.predial
+	c.predial = nil
+	return p
 }
 
-func (r *httpClientRes) setPredial(c *httpConn) {
-	r.mu.Lock()
-	r.predial = c
-	r.mu.Unlock()
-}
-
-func (r *httpClientRes) takePredial() *httpConn {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.predial
-	r.predial = nil
-	return c
-}
-
-func (r *httpClientRes) setBody(b io.Closer) {
-	r.mu.Lock()
-	r.body = b
-	r.mu.Unlock()
-}
-
-func (r *httpClientRes) closeAll() {
-	r.mu.Lock()
-	p, b := r.predial, r.body
-	r.predial, r.body = nil, nil
-	r.mu.Unlock()
-	if p != nil {
-		p.Close()
+// closeAtRunEnd registers, once per run, the close of the client's
+// connection at the end of the current run: OpenResty closes a cosocket
+// that its handler (or timer callback) left open when the handler ends.
+// A connection the script closed or handed to set_keepalive by then is
+// left alone; an object kept across runs (in a module-level table) then
+// reports "closed", as a cosocket of an ended handler does.
+func (c *httpClient) closeAtRunEnd(vm *VM) {
+	if c.atRunEnd {
+		return
 	}
-	if b != nil {
-		b.Close()
-	}
+	c.atRunEnd = true
+	vm.AtRunEnd(func() {
+		c.atRunEnd = false
+		if c.connected {
+			c.dropConnection(true)
+		}
+	})
 }
 
 // httpResponse is the state of a response of the connect/request API.
@@ -648,9 +641,7 @@ func (m *httpModule) new(L *lua.LState) int {
 		connectTO: httpDefaultTimeout,
 		sendTO:    httpDefaultTimeout,
 		readTO:    httpDefaultTimeout,
-		res:       &httpClientRes{},
 	}
-	runtime.AddCleanup(c, (*httpClientRes).closeAll, c.res)
 	ud := L.NewUserData()
 	ud.Value = c
 	ud.Metatable = m.objMT
@@ -703,15 +694,24 @@ func (m *httpModule) setProxyOptions(L *lua.LState) int {
 	return 0
 }
 
+// discardResponse closes the body of the current response if it was not
+// read to the end (its connection cannot be reused then); reading on with
+// that response's body_reader or read_body reports "closed".
+func (c *httpClient) discardResponse() {
+	if hr := c.resp; hr != nil && !hr.eof {
+		hr.r.Body.Close()
+		if hr.err == nil {
+			hr.err = net.ErrClosed
+		}
+	}
+	c.resp = nil
+}
+
 // dropConnection forgets the current connection; close says whether to
 // close it (close(), errors) rather than leave it to the pool.
 func (c *httpClient) dropConnection(closeIt bool) {
-	if c.resp != nil && !c.resp.eof {
-		c.resp.r.Body.Close()
-	}
-	c.resp = nil
-	c.res.setBody(nil)
-	if p := c.res.takePredial(); p != nil {
+	c.discardResponse()
+	if p := c.takePredial(); p != nil {
 		p.Close()
 	}
 	if closeIt && c.conn != nil {
@@ -898,11 +898,12 @@ func (c *httpClient) open(vm *VM, t httpTarget) error {
 		if err != nil {
 			return err
 		}
-		c.res.setPredial(conn)
+		c.predial = conn
 	} else if t.proxy == nil {
 		c.reused = 1
 	}
 	c.connected = true
+	c.closeAtRunEnd(vm)
 	return nil
 }
 
@@ -1149,7 +1150,7 @@ func (c *httpClient) roundTrip(vm *VM, r *httpRequest, closeConn bool, idleTO ti
 	use := &httpUse{token: c.pools.token.Add(1), readTO: c.readTO, sendTO: c.sendTO, idleTO: idleTO}
 	o := &httpDialOpts{connect: c.connectTO, handshk: c.readTO, read: c.readTO, send: c.sendTO,
 		unixPath: t.unixPath, proxy: t.proxy, proxyHdr: t.proxyHdr}
-	predial := c.res.takePredial()
+	predial := c.takePredial()
 	if predial != nil {
 		o.predialKey = predial.key
 		o.predial.Store(predial)
@@ -1259,12 +1260,8 @@ func (m *httpModule) request(L *lua.LState) int {
 		L.Push(lua.LString("closed"))
 		return 2
 	}
-	if c.resp != nil && !c.resp.eof {
-		// The previous body was not read: its connection cannot be reused.
-		c.resp.r.Body.Close()
-		c.resp = nil
-		c.res.setBody(nil)
-	}
+	// A previous body that was not read: its connection cannot be reused.
+	c.discardResponse()
 	r, msg := parseHTTPParams(L, params, "/", "")
 	if msg != "" {
 		L.Push(lua.LNil)
@@ -1288,13 +1285,12 @@ func (m *httpModule) request(L *lua.LState) int {
 	c.keepalive = !resp.Close
 	hr := &httpResponse{r: resp, method: r.method}
 	c.resp = hr
-	c.res.setBody(resp.Body)
 	res := m.responseTable(L, resp, r.method)
 	res.RawSetString("body_reader", L.NewFunction(func(L *lua.LState) int {
-		return m.bodyReader(L, c, hr)
+		return m.bodyReader(L, hr)
 	}))
 	res.RawSetString("read_body", L.NewFunction(func(L *lua.LState) int {
-		return m.readBody(L, c, hr)
+		return m.readBody(L, hr)
 	}))
 	res.RawSetString("read_trailers", L.NewFunction(func(L *lua.LState) int {
 		if hr.eof && len(hr.r.Trailer) > 0 {
@@ -1311,7 +1307,7 @@ func (m *httpModule) request(L *lua.LState) int {
 }
 
 // bodyReader: chunk, err = res.body_reader(max_chunk_size?)
-func (m *httpModule) bodyReader(L *lua.LState, c *httpClient, hr *httpResponse) int {
+func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 	m.vm.checkPhase(L, phasesYield)
 	if hr.eof {
 		L.Push(lua.LNil)
@@ -1368,7 +1364,6 @@ func (m *httpModule) bodyReader(L *lua.LState, c *httpClient, hr *httpResponse) 
 	if err == io.EOF {
 		hr.eof = true
 		hr.r.Body.Close()
-		c.res.setBody(nil)
 		if len(buf) == 0 {
 			L.Push(lua.LNil)
 			return 1
@@ -1376,7 +1371,6 @@ func (m *httpModule) bodyReader(L *lua.LState, c *httpClient, hr *httpResponse) 
 	} else if err != nil {
 		hr.err = err
 		hr.r.Body.Close()
-		c.res.setBody(nil)
 		if len(buf) == 0 {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(cosocketError(err)))
@@ -1388,7 +1382,7 @@ func (m *httpModule) bodyReader(L *lua.LState, c *httpClient, hr *httpResponse) 
 }
 
 // readBody: body, err = res:read_body()
-func (m *httpModule) readBody(L *lua.LState, c *httpClient, hr *httpResponse) int {
+func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
 	m.vm.checkPhase(L, phasesYield)
 	if hr.eof {
 		L.Push(lua.LString(""))
@@ -1403,7 +1397,6 @@ func (m *httpModule) readBody(L *lua.LState, c *httpClient, hr *httpResponse) in
 	body, err := readAllCapped(hr.r.Body, hr.r.ContentLength)
 	resume()
 	hr.r.Body.Close()
-	c.res.setBody(nil)
 	if err != nil {
 		hr.err = err
 		L.Push(lua.LNil)
@@ -1531,8 +1524,8 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 		c.keepalive = !resp.Close
 		res := m.responseTable(L, resp, r.method)
 		hr := &httpResponse{r: &http.Response{Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}, method: r.method}
-		res.RawSetString("body_reader", L.NewFunction(func(L *lua.LState) int { return m.bodyReader(L, c, hr) }))
-		res.RawSetString("read_body", L.NewFunction(func(L *lua.LState) int { return m.readBody(L, c, hr) }))
+		res.RawSetString("body_reader", L.NewFunction(func(L *lua.LState) int { return m.bodyReader(L, hr) }))
+		res.RawSetString("read_body", L.NewFunction(func(L *lua.LState) int { return m.readBody(L, hr) }))
 		out.RawSetInt(i, res)
 	}
 	L.Push(out)

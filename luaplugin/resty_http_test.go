@@ -19,23 +19,54 @@ import (
 )
 
 // countingServer is an httptest server that counts the connections it
-// accepted.
+// accepted, and those still open.
 type countingServer struct {
 	*httptest.Server
 	conns atomic.Int64
+	open  atomic.Int64
 }
 
 func newCountingServer(t *testing.T, h http.Handler) *countingServer {
 	t.Helper()
 	s := &countingServer{Server: httptest.NewUnstartedServer(h)}
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
+		switch st {
+		case http.StateNew:
 			s.conns.Add(1)
+			s.open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			s.open.Add(-1)
 		}
 	}
 	s.Start()
 	t.Cleanup(s.Close)
 	return s
+}
+
+// waitConns waits (up to 2 s) until the server accepted conns connections
+// in all and open of them are still open.
+func (s *countingServer) waitConns(t *testing.T, conns, open int64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for s.conns.Load() != conns || s.open.Load() != open {
+		if time.Now().After(deadline) {
+			t.Fatalf("server: %d connections accepted, %d open; want %d, %d",
+				s.conns.Load(), s.open.Load(), conns, open)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stayConns checks that the server's counts stay conns and open for a
+// while (a connection that must not be closed is not closed late).
+func (s *countingServer) stayConns(t *testing.T, conns, open int64) {
+	t.Helper()
+	s.waitConns(t, conns, open)
+	time.Sleep(100 * time.Millisecond)
+	if s.conns.Load() != conns || s.open.Load() != open {
+		t.Fatalf("server: %d connections accepted, %d open; want %d, %d",
+			s.conns.Load(), s.open.Load(), conns, open)
+	}
 }
 
 // hostPort returns the host and port of a test server.
@@ -696,6 +727,178 @@ func TestRestyHTTPSThroughConnectProxy(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("took %s", d)
 	}
+}
+
+// OpenResty closes a cosocket its handler left open when the handler ends:
+// so does resty.http at the end of the run, without waiting for the GC.
+func TestRestyHTTPRunEndClosesUnclosedConnections(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 100))
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	connect := fmt.Sprintf(`
+		local http = require "resty.http"
+		local httpc = http.new()
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+	`, host, port)
+	var conns int64
+	for _, c := range []struct{ name, code string }{
+		{"connected only", ``},
+		{"body read", `
+			local res = assert(httpc:request({ path = "/" }))
+			assert(#res:read_body() == 100)`},
+		{"body unread", `
+			local res = assert(httpc:request({ path = "/" }))
+			assert(res.body_reader(10) == "xxxxxxxxxx")`},
+		{"error after request", `
+			assert(httpc:request({ path = "/" }))
+			error("boom")`},
+		{"ngx.exit in a coroutine", `
+			coroutine.wrap(function()
+				assert(httpc:request({ path = "/" }))
+				ngx.exit(200)
+			end)()`},
+		{"reconnected", fmt.Sprintf(`
+			assert(httpc:request({ path = "/" }))
+			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))`, host, port)},
+	} {
+		res, _ := run(t, p, PhaseContent, connect+c.code)
+		if res.Err != nil && !strings.Contains(res.Err.Error(), "boom") {
+			t.Fatalf("%s: %v", c.name, res.Err)
+		}
+		conns++
+		if c.name == "reconnected" {
+			conns++ // the first connection was closed by the second connect
+		}
+		s.waitConns(t, conns, 0)
+	}
+}
+
+func TestRestyHTTPRunEndLeavesKeptAliveConnections(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	code := fmt.Sprintf(`
+		local httpc = require("resty.http").new()
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		local res = assert(httpc:request({ path = "/" }))
+		assert(res:read_body() == "ok")
+		ngx.print(httpc:get_reused_times())
+		assert(httpc:set_keepalive() == 1)
+	`, host, port)
+	if out := runOK(t, p, code); out != "0" {
+		t.Fatalf("first run: reused %s times", out)
+	}
+	s.stayConns(t, 1, 1)
+	for i := 0; i < 3; i++ {
+		if out := runOK(t, p, code); out != strconv.Itoa(i+1) {
+			t.Fatalf("run %d: reused %s times", i+2, out)
+		}
+		s.stayConns(t, 1, 1)
+	}
+	// The pooled connection used and closed, then a new one kept alive in
+	// the same run.
+	out := runOK(t, p, fmt.Sprintf(`
+		local httpc = require("resty.http").new()
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		assert(httpc:request({ path = "/" })):read_body()
+		assert(httpc:close() == 1)
+	`, host, port)+code)
+	if out != "0" {
+		t.Fatalf("after close: reused %s times", out)
+	}
+	s.stayConns(t, 2, 1)
+
+	// request_uri keeps its connection alive across runs, or closes it
+	// with keepalive = false.
+	s2 := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	for i := 0; i < 3; i++ {
+		runOK(t, p, `
+			local res, err = require("resty.http").new():request_uri("`+s2.URL+`/")
+			assert(res and res.body == "ok", err)
+		`)
+		s2.stayConns(t, 1, 1)
+	}
+	for i := 0; i < 3; i++ {
+		runOK(t, p, `
+			local res, err = require("resty.http").new():request_uri("`+s2.URL+`/", { keepalive = false })
+			assert(res and res.body == "ok", err)
+		`)
+	}
+	// the pooled connection served the first request; each of the others
+	// had its own, closed after the response
+	s2.stayConns(t, 3, 0)
+}
+
+// An object kept in a module-level table outlives the run that connected
+// it, but not its connection: further use reports "closed".
+func TestRestyHTTPObjectKeptAcrossRuns(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 100))
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	runOK(t, p, fmt.Sprintf(`
+		local keep = {}
+		package.loaded.keep_httpc = keep
+		keep.httpc = require("resty.http").new()
+		assert(keep.httpc:connect({ scheme = "http", host = %q, port = %d }))
+		keep.res = assert(keep.httpc:request({ path = "/" }))
+		assert(keep.res.body_reader(10) == "xxxxxxxxxx")
+	`, host, port))
+	s.waitConns(t, 1, 0)
+	out := runOK(t, p, fmt.Sprintf(`
+		local keep = assert(package.loaded.keep_httpc)
+		local httpc = keep.httpc
+		ngx.say(keep.res.body_reader(10))
+		ngx.say(keep.res:read_body())
+		ngx.say(httpc:request({ path = "/" }))
+		ngx.say(httpc:request_pipeline({ { path = "/" } }))
+		ngx.say(httpc:get_reused_times())
+		ngx.say(httpc:set_keepalive())
+		ngx.say(httpc:close())
+		-- the object can connect again
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		local res = assert(httpc:request({ path = "/" }))
+		ngx.say(#res:read_body())
+	`, host, port))
+	want := "nilclosed\nnilclosed\nnilclosed\nnilclosed\nnilclosed\nnilclosed\nnilclosed\n100\n"
+	if out != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+	s.waitConns(t, 2, 0)
+}
+
+func TestRestyHTTPRunEndInTimer(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	runOK(t, p, fmt.Sprintf(`
+		assert(ngx.timer.at(0, function()
+			local httpc = require("resty.http").new()
+			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+			local res = assert(httpc:request({ path = "/" }))
+			ngx.shared.d:set("timer_body", res:read_body())
+		end))
+	`, host, port))
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if v, _, _ := p.Dict("d").Get("timer_body"); !v.IsNil() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timer did not run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.waitConns(t, 1, 0)
 }
 
 // runConcurrently runs code from several goroutines on a pool of a few

@@ -29,6 +29,10 @@ package luaplugin
 // Timeouts work as cosocket ones: the connect timeout bounds the dial
 // (and waiting for a free connection), the send and read timeouts each
 // socket write and read. A connection that timed out or failed is closed.
+//
+// As OpenResty does with cosockets, a connection the script neither closed
+// nor handed to set_keepalive is closed when the run (phase handler or
+// timer callback) that connected ends (see closeAtRunEnd).
 
 import (
 	"bytes"
@@ -41,7 +45,6 @@ import (
 	"math"
 	"math/big"
 	"net"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -483,30 +486,28 @@ type restyRedis struct {
 	inMultiSaved bool
 	modPrefix    string
 
-	res *redisRes
+	// atRunEnd is set while a close at the end of the current run is
+	// registered (see closeAtRunEnd).
+	atRunEnd bool
 }
 
-// redisRes holds the connection of an object, closed if the object is
-// garbage collected while connected.
-type redisRes struct {
-	mu   sync.Mutex
-	conn *redisConn
-}
-
-func (r *redisRes) set(c *redisConn) {
-	r.mu.Lock()
-	r.conn = c
-	r.mu.Unlock()
-}
-
-func (r *redisRes) closeConn() {
-	r.mu.Lock()
-	c := r.conn
-	r.conn = nil
-	r.mu.Unlock()
-	if c != nil {
-		c.close()
+// closeAtRunEnd registers, once per run, the close of the object's
+// connection at the end of the current run: OpenResty closes a cosocket
+// that its handler (or timer callback) left open when the handler ends.
+// A connection the script closed or handed to set_keepalive by then is
+// left alone; an object kept across runs (in a module-level table) then
+// reports "closed", as a cosocket of an ended handler does.
+func (o *restyRedis) closeAtRunEnd(vm *VM) {
+	if o.atRunEnd {
+		return
 	}
+	o.atRunEnd = true
+	vm.AtRunEnd(func() {
+		o.atRunEnd = false
+		if o.state != redisClosed {
+			o.release(true)
+		}
+	})
 }
 
 type redisModule struct {
@@ -580,9 +581,7 @@ func (m *redisModule) new(L *lua.LState) int {
 		connectTO: redisDefaultTimeout,
 		sendTO:    redisDefaultTimeout,
 		readTO:    redisDefaultTimeout,
-		res:       &redisRes{},
 	}
-	runtime.AddCleanup(o, (*redisRes).closeConn, o.res)
 	ud := L.NewUserData()
 	ud.Value = o
 	ud.Metatable = m.objMT
@@ -621,7 +620,6 @@ func (o *restyRedis) release(closeIt bool) {
 		o.conn.close()
 	}
 	o.conn = nil
-	o.res.set(nil)
 	o.state = redisClosed
 	o.inMulti = false
 }
@@ -629,7 +627,6 @@ func (o *restyRedis) release(closeIt bool) {
 func (o *restyRedis) attach(c *redisConn) {
 	c.uses++
 	o.conn = c
-	o.res.set(c)
 	o.state = redisConnected
 }
 
@@ -721,19 +718,16 @@ func (m *redisModule) connect(L *lua.LState) int {
 	}
 	if c := m.pools.take(pool, identity); c != nil {
 		o.attach(c)
-		L.Push(lua.LNumber(1))
-		return 1
-	}
-	if identity == "" && m.pools.hasIdle(pool) {
+	} else if identity == "" && m.pools.hasIdle(pool) {
 		o.state = redisPending
-		L.Push(lua.LNumber(1))
-		return 1
+	} else {
+		c, err := m.dial(o, user, password, db)
+		if err != nil {
+			return redisPushErr(L, err.Error())
+		}
+		o.attach(c)
 	}
-	c, err := m.dial(o, user, password, db)
-	if err != nil {
-		return redisPushErr(L, err.Error())
-	}
-	o.attach(c)
+	o.closeAtRunEnd(m.vm)
 	L.Push(lua.LNumber(1))
 	return 1
 }

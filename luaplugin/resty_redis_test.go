@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // testRedis is a redis-server started for a test.
@@ -624,5 +627,245 @@ func BenchmarkRestyRedisGet(b *testing.B) {
 		if res := vm.Run(c, req, PhaseContent); res.Err != nil {
 			b.Fatal(res.Err)
 		}
+	}
+}
+
+// waitClosed waits (up to 2 s) until none of Lua's connections is open.
+func (r *testRedis) waitClosed(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for r.connected(t) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connected clients: %d, want 0", r.connected(t))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// OpenResty closes a cosocket its handler left open when the handler ends:
+// so does resty.redis at the end of the run, without waiting for the GC.
+func TestRestyRedisRunEndClosesUnclosedConnections(t *testing.T) {
+	r := startRedis(t)
+	p := newTestPool(t, Config{})
+	for _, c := range []struct{ name, code string }{
+		{"connected only", `local red = conn()`},
+		{"after a command", `local red = conn() assert(red:set("k", "v"))`},
+		{"in a transaction", `local red = conn() assert(red:multi()) assert(red:set("k", "v"))`},
+		{"pipeline pending", `local red = conn() red:init_pipeline() red:get("k")`},
+		{"error", `local red = conn() assert(red:get("k")) error("boom")`},
+		{"ngx.exit in a coroutine", `
+			coroutine.wrap(function()
+				local red = conn()
+				assert(red:get("k"))
+				ngx.exit(200)
+			end)()`},
+		{"two objects", `local a, b = conn(), conn() assert(a:get("k")) assert(b:get("k"))`},
+	} {
+		before := r.accepted(t)
+		res, _ := run(t, p, PhaseContent, redisPrelude(r.port)+c.code)
+		if res.Err != nil && !strings.Contains(res.Err.Error(), "boom") {
+			t.Fatalf("%s: %v", c.name, res.Err)
+		}
+		want := 1
+		if c.name == "two objects" {
+			want = 2
+		}
+		if n := r.accepted(t) - before; n != want {
+			t.Fatalf("%s: %d connections opened, want %d", c.name, n, want)
+		}
+		r.waitClosed(t)
+	}
+}
+
+func TestRestyRedisRunEndLeavesKeptAliveConnections(t *testing.T) {
+	r := startRedis(t)
+	p := newTestPool(t, Config{})
+	before := r.accepted(t)
+	code := redisPrelude(r.port) + `
+		local red = conn()
+		ngx.print(red:get_reused_times())
+		assert(red:set("k", "v"))
+		assert(red:set_keepalive(10000, 10) == 1)
+	`
+	for i := 0; i < 4; i++ {
+		if out := runOK(t, p, code); out != strconv.Itoa(i) {
+			t.Fatalf("run %d: reused %s times", i+1, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if n := r.accepted(t) - before; n != 1 {
+			t.Fatalf("run %d: %d connections opened, want 1", i+1, n)
+		}
+		if n := r.connected(t); n != 1 {
+			t.Fatalf("run %d: %d connections open, want 1", i+1, n)
+		}
+	}
+	// Taken from the pool and not put back: closed at the end of the run.
+	runOK(t, p, redisPrelude(r.port)+`
+		local red = conn()
+		assert(red:get_reused_times() == 4)
+		assert(red:get("k") == "v")
+	`)
+	r.waitClosed(t)
+	if n := r.accepted(t) - before; n != 1 {
+		t.Fatalf("%d connections opened, want 1", n)
+	}
+}
+
+// A connect that found only connections authenticated as someone else in
+// its pool binds one on red:auth(); not kept alive, it is closed at the
+// end of the run.
+func TestRestyRedisRunEndClosesBoundConnection(t *testing.T) {
+	r := startRedis(t, "--requirepass", "s3cret")
+	p := newTestPool(t, Config{})
+	runOK(t, p, redisPrelude(r.port)+`
+		local red = conn({ password = "s3cret" })
+		assert(red:set_keepalive())
+	`)
+	r.waitConnected(t, 1)
+	before := r.accepted(t)
+	out := runOK(t, p, redisPrelude(r.port)+`
+		local red = conn()
+		ngx.say(red:auth("s3cret"))
+		ngx.say(red:get_reused_times())
+	`)
+	if out != "OK\n1\n" {
+		t.Fatalf("got %q", out)
+	}
+	r.waitClosed(t)
+	if n := r.accepted(t) - before; n != 0 {
+		t.Fatalf("%d connections opened, want 0", n)
+	}
+	// Pending (not bound yet) at the end of the run: nothing to close,
+	// the object is closed.
+	runOK(t, p, redisPrelude(r.port)+`
+		local red = conn({ password = "s3cret" })
+		assert(red:set_keepalive())
+		package.loaded.keep_red = conn()
+	`)
+	r.waitConnected(t, 1)
+	out = runOK(t, p, `
+		local red = package.loaded.keep_red
+		ngx.say(red:get_reused_times())
+		ngx.say(red:auth("s3cret"))
+	`)
+	if out != "nilclosed\nnilclosed\n" {
+		t.Fatalf("got %q", out)
+	}
+	r.waitConnected(t, 1)
+}
+
+// An object kept in a module-level table outlives the run that connected
+// it, but not its connection: further use reports "closed".
+func TestRestyRedisObjectKeptAcrossRuns(t *testing.T) {
+	r := startRedis(t)
+	p := newTestPool(t, Config{})
+	runOK(t, p, redisPrelude(r.port)+`
+		package.loaded.keep_red = conn()
+		assert(package.loaded.keep_red:set("k", "v"))
+	`)
+	r.waitClosed(t)
+	before := r.accepted(t)
+	out := runOK(t, p, redisPrelude(r.port)+`
+		local red = package.loaded.keep_red
+		show(red:get("k"))
+		show(red:get_reused_times())
+		show(red:set_keepalive())
+		show(red:close())
+		red:init_pipeline()
+		red:get("k")
+		show(red:commit_pipeline())
+		-- the object can connect again
+		red:set_timeouts(1000, 1000, 1000)
+		assert(red:connect("127.0.0.1", `+strconv.Itoa(r.port)+`))
+		show(red:get("k"))
+	`)
+	want := "nil closed\nnil closed\nnil closed\nnil closed\nnil closed\nv\n"
+	if out != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+	if n := r.accepted(t) - before; n != 1 {
+		t.Fatalf("%d connections opened, want 1", n)
+	}
+	r.waitClosed(t)
+}
+
+func TestRestyRedisRunEndInTimer(t *testing.T) {
+	r := startRedis(t)
+	p := newTestPool(t, Config{})
+	before := r.accepted(t)
+	runOK(t, p, `
+		assert(ngx.timer.at(0, function()
+			`+redisPrelude(r.port)+`
+			local red = conn()
+			ngx.shared.d:set("timer_get", tostring(red:get("nokey")))
+		end))
+	`)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if v, _, _ := p.Dict("d").Get("timer_get"); !v.IsNil() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timer did not run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.waitClosed(t)
+	if n := r.accepted(t) - before; n != 1 {
+		t.Fatalf("%d connections opened, want 1", n)
+	}
+}
+
+// runEndHooks installs run_end_hooks(), which returns how many functions
+// wait for the end of the current run, in the states of p (one, for
+// sequential runs).
+func runEndHooks(t *testing.T, p *Pool) {
+	t.Helper()
+	vm, err := p.Acquire(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm.L.SetGlobal("run_end_hooks", vm.L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LNumber(len(vm.runEnd)))
+		return 1
+	}))
+	p.Release(vm)
+}
+
+// The close at the end of the run is registered once per object and run,
+// however often the object connects.
+func TestRestyRunEndHookOncePerObject(t *testing.T) {
+	r := startRedis(t)
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	host, port := hostPort(t, s.Server)
+	p := newTestPool(t, Config{})
+	runEndHooks(t, p)
+	code := redisPrelude(r.port) + fmt.Sprintf(`
+		local http = require "resty.http"
+		local red = redis:new()
+		local httpc = http.new()
+		for i = 1, 50 do
+			assert(red:connect("127.0.0.1", %d))
+			assert(red:set_keepalive())
+			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+			assert(httpc:request({ path = "/" })):read_body()
+			assert(httpc:set_keepalive())
+		end
+		local other = conn({ pool = "other" })
+		for i = 1, 50 do
+			assert(http.new():request_uri("http://%s:%d/"))
+		end
+		ngx.print(run_end_hooks())
+	`, r.port, host, port, host, port)
+	for i := 0; i < 2; i++ {
+		if out := runOK(t, p, code); out != "3" {
+			t.Fatalf("run %d: %s functions registered for the end of the run, want 3", i+1, out)
+		}
+	}
+	s.waitConns(t, 1, 1)
+	if n := r.connected(t); n != 1 {
+		t.Fatalf("redis: %d connections open, want 1", n)
 	}
 }
