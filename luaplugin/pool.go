@@ -73,6 +73,9 @@ type Pool struct {
 	bg       chan func()
 
 	watchdogDone chan struct{}
+	// clock is the time (unix ns) as of the watchdog's last tick: the
+	// budget's clock, read on every run without a time.Now call.
+	clock atomic.Int64
 
 	// Counters for metrics and the status endpoint.
 	created   atomic.Int64
@@ -104,6 +107,7 @@ func NewPool(cfg Config) *Pool {
 		watchdogDone: make(chan struct{}),
 	}
 	p.logger.Store(cfg.Logger)
+	p.clock.Store(time.Now().UnixNano())
 	p.cond = sync.NewCond(&p.mu)
 	p.timers.init(p)
 	empty := map[string]*shdict.Dict{}
@@ -317,6 +321,7 @@ func (p *Pool) watchdog() {
 	for {
 		<-t.C
 		now := time.Now().UnixNano()
+		p.clock.Store(now)
 		limit := int64(p.cfg.Timeout)
 		busy = busy[:0]
 		p.mu.Lock()
@@ -341,6 +346,10 @@ func (p *Pool) watchdog() {
 		clear(busy)
 	}
 }
+
+// now reads the budget clock: precise to one watchdog tick (at most a
+// tenth of the budget), which is all a budget needs.
+func (p *Pool) now() int64 { return p.clock.Load() }
 
 // Stats is a snapshot of the pool for metrics and the status endpoint.
 type Stats struct {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -145,7 +144,7 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	// paused wait (a filter run by output sent from Lua) starts its own.
 	clock := vm.runStart.Load() == 0
 	if clock {
-		vm.runStart.Store(time.Now().UnixNano())
+		vm.runStart.Store(vm.pool.now())
 	}
 	vm.depth++
 	L := vm.L
@@ -212,10 +211,10 @@ func (vm *VM) pauseBudget() func() {
 	if start == 0 {
 		return func() {}
 	}
-	pausedAt := time.Now().UnixNano()
+	pausedAt := vm.pool.now()
 	vm.runStart.Store(0)
 	return func() {
-		vm.runStart.Store(start + (time.Now().UnixNano() - pausedAt))
+		vm.runStart.Store(start + (vm.pool.now() - pausedAt))
 	}
 }
 

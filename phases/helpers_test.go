@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	b.seen = r
 	w.Header().Set("Content-Type", "text/plain")
 	w.Header().Set("X-Backend", "yes")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b.body)))
 	if b.status != 0 {
 		w.WriteHeader(b.status)
 	}

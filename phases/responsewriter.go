@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	lua "github.com/yuin/gopher-lua"
@@ -43,11 +44,16 @@ type responseWriter struct {
 	aborted bool
 	// bytes counts body bytes sent.
 	bytes int64
+	// remaining is how much of the wrapped handler's body is still to come
+	// when it declared a Content-Length (-1 otherwise): the chunk that
+	// completes it reaches body_filter with eof set, as the last buffer of
+	// a proxied response does in nginx, which saves a second call.
+	remaining int64
 }
 
 func (rw *responseWriter) reset(w http.ResponseWriter) {
 	rs := rw.rs
-	*rw = responseWriter{rs: rs}
+	*rw = responseWriter{rs: rs, remaining: -1}
 	rw.ResponseWriter = w
 }
 
@@ -135,6 +141,11 @@ func (rw *responseWriter) sendHeaders() {
 		hdr.Set("Content-Type", "text/plain")
 	}
 	if len(h.bodyFilter) > 0 {
+		if cl := hdr.Get("Content-Length"); cl != "" && !rw.luaResponse && !rw.discard {
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > 0 {
+				rw.remaining = n
+			}
+		}
 		// body_filter may change the length; nginx leaves clearing
 		// Content-Length to the script, Go would fail the response.
 		hdr.Del("Content-Length")
@@ -185,8 +196,16 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 	if rw.discard || rw.eof {
 		return len(p), nil
 	}
-	if err := rw.writeBody(p, false); err != nil {
+	last := false
+	if rw.remaining > 0 {
+		rw.remaining -= int64(len(p))
+		last = rw.remaining <= 0
+	}
+	if err := rw.writeBody(p, last); err != nil {
 		return 0, err
+	}
+	if last {
+		rw.eof = true
 	}
 	return len(p), nil
 }
