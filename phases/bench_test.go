@@ -70,3 +70,11 @@ func BenchmarkAccessShdictIncr(b *testing.B) { benchHandler(b, Handler{Access: s
 func BenchmarkFilters(b *testing.B) {
 	benchHandler(b, Handler{HeaderFilter: scripts(benchHF), BodyFilter: scripts(benchBF), Log: scripts(benchLog)})
 }
+
+// benchLimitReq is lua-resty-limit-traffic's usage with a rate nothing
+// reaches (issue: end-to-end cost of resty.limit.req in access).
+const benchLimitReq = `local lim = require("resty.limit.req").new("d", 1000000, 1000000)
+local delay, err = lim:incoming(ngx.var.binary_remote_addr, true)
+if not delay then return ngx.exit(503) end`
+
+func BenchmarkAccessLimitReq(b *testing.B) { benchHandler(b, Handler{Access: scripts(benchLimitReq)}) }
