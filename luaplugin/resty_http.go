@@ -1250,6 +1250,21 @@ func readAllCapped(body io.Reader, sizeHint int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// send runs one request on the client's connection and adopts the
+// connection the transport used (for get_reused_times and close).
+func (c *httpClient) send(vm *VM, r *httpRequest) (*http.Response, error) {
+	resp, use, err := c.roundTrip(vm, r, false, 0)
+	if use != nil {
+		c.token = use.token
+		if conn := use.conn.Load(); conn != nil {
+			c.conn = conn
+			c.reused = int(use.reused.Load())
+			c.uses = c.reused + 1
+		}
+	}
+	return resp, err
+}
+
 // request: res, err = httpc:request(params)
 func (m *httpModule) request(L *lua.LState) int {
 	m.vm.checkPhase(L, phasesYield)
@@ -1268,15 +1283,7 @@ func (m *httpModule) request(L *lua.LState) int {
 		L.Push(lua.LString(msg))
 		return 2
 	}
-	resp, use, err := c.roundTrip(m.vm, r, false, 0)
-	if use != nil {
-		c.token = use.token
-		if conn := use.conn.Load(); conn != nil {
-			c.conn = conn
-			c.reused = int(use.reused.Load())
-			c.uses = c.reused + 1
-		}
-	}
+	resp, err := c.send(m.vm, r)
 	if err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(cosocketError(err)))
@@ -1498,15 +1505,7 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 			L.Push(lua.LString(msg))
 			return 2
 		}
-		resp, use, err := c.roundTrip(m.vm, r, false, 0)
-		if use != nil {
-			c.token = use.token
-			if conn := use.conn.Load(); conn != nil {
-				c.conn = conn
-				c.reused = int(use.reused.Load())
-				c.uses = c.reused + 1
-			}
-		}
+		resp, err := c.send(m.vm, r)
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(cosocketError(err)))
