@@ -93,7 +93,9 @@ handle {
 				r.expect(t, 200, "ok")
 				others++
 				select {
-				case <-spun:
+				case spin = <-spun:
+					// It ended while this request was served.
+					break loop
 				default:
 					during++
 				}
