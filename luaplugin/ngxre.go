@@ -1981,6 +1981,24 @@ func (c *compiledRegex) fillMatch(L *lua.LState, res *lua.LTable, sv *reSubject,
 	return res
 }
 
+// begin compiles regex and prepares subj for a search from pos. On success
+// the caller gives sv back to reSubjectPool; on failure c is nil and msg is
+// the error to return to Lua.
+func (r *reLib) begin(regex string, flags reFlags, subj string, pos int) (c *compiledRegex, sv *reSubject, rpos int, msg string) {
+	c, msg = r.compile(regex, flags)
+	if c == nil {
+		return nil, nil, 0, msg
+	}
+	sv = reSubjectPool.Get().(*reSubject)
+	if msg = c.prepare(sv, subj, flags); msg == "" {
+		if rpos, msg = c.startPos(sv, pos); msg == "" {
+			return c, sv, rpos, ""
+		}
+	}
+	reSubjectPool.Put(sv)
+	return nil, nil, 0, msg
+}
+
 func (r *reLib) compile(regex string, flags reFlags) (*compiledRegex, string) {
 	return r.cache.get(regex, flags)
 }
@@ -1999,25 +2017,13 @@ func (r *reLib) match(L *lua.LState) int {
 	default:
 		reArgTypeError(L, 5, "match", "table")
 	}
-	c, msg := r.compile(regex, flags)
+	c, sv, rpos, msg := r.begin(regex, flags, subj, pos)
 	if c == nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(msg))
 		return 2
 	}
-	sv := reSubjectPool.Get().(*reSubject)
 	defer reSubjectPool.Put(sv)
-	if msg := c.prepare(sv, subj, flags); msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
-	}
-	rpos, msg := c.startPos(sv, pos)
-	if msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
-	}
 	var buf [24]int
 	caps := c.capsSlice(buf[:])
 	ok, msg := c.exec(sv, rpos, true, caps)
@@ -2059,19 +2065,11 @@ func (r *reLib) find(L *lua.LState) int {
 		L.Push(lua.LString(msg))
 		return 3
 	}
-	c, msg := r.compile(regex, flags)
+	c, sv, rpos, msg := r.begin(regex, flags, subj, pos)
 	if c == nil {
 		return fail(msg)
 	}
-	sv := reSubjectPool.Get().(*reSubject)
 	defer reSubjectPool.Put(sv)
-	if msg := c.prepare(sv, subj, flags); msg != "" {
-		return fail(msg)
-	}
-	rpos, msg := c.startPos(sv, pos)
-	if msg != "" {
-		return fail(msg)
-	}
 	var buf [24]int
 	caps := c.capsSlice(buf[:])
 	ok, msg := c.exec(sv, rpos, nth > 0, caps)
@@ -2414,25 +2412,13 @@ func (r *reLib) split(L *lua.LState) int {
 		L.Push(res)
 		return 1
 	}
-	c, msg := r.compile(regex, flags)
+	c, sv, rpos, msg := r.begin(regex, flags, subj, pos)
 	if c == nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(msg))
 		return 2
 	}
-	sv := reSubjectPool.Get().(*reSubject)
 	defer reSubjectPool.Put(sv)
-	if msg := c.prepare(sv, subj, flags); msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
-	}
-	rpos, msg := c.startPos(sv, pos)
-	if msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
-	}
 	needGroups := c.ncap > 0
 	caps := make([]int, 2*(c.ncap+1))
 	var out []lua.LValue
