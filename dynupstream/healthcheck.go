@@ -162,8 +162,22 @@ func (c *checker) latestLocked() *subscription {
 	return c.subs[len(c.subs)-1]
 }
 
+// initialCheckDelay is how long a new checker waits before its first round.
+const initialCheckDelay = time.Second
+
 func (c *checker) run() {
 	defer close(c.done)
+	// The first round waits a moment: at config load the servers may be
+	// about to start (backends served by this same Caddy start listening
+	// only after provisioning), and one failed check would take them out
+	// for a whole interval.
+	first := time.NewTimer(initialCheckDelay)
+	select {
+	case <-c.ctx.Done():
+		first.Stop()
+		return
+	case <-first.C:
+	}
 	for {
 		interval := c.round()
 		if interval <= 0 {

@@ -10,7 +10,7 @@ cat <<'TXT'
 caddy-resty example gateway
   gateway   http://localhost:8080  (API keys: demo-key, other-key)
   stats     http://localhost:8081
-  backends  :9001 and :9002, served by the same Caddy
+  backends  :9001 and :9002, served by the same Caddy, as upstream cluster "demo" (weights 3:1)
 
 Try:
   curl -i localhost:8080/hello                              # 401: no key (access phase)
@@ -21,6 +21,9 @@ Try:
                                                             # 429 after 10 in 10s (shared dict)
   curl -s localhost:8081                                    # counters kept by the log phase
   curl -s localhost:2019/config/apps/resty                  # the resty app's config (admin API)
+  curl -s localhost:2019/resty/upstreams/demo               # the upstream registry, live health
+  curl -d 'server localhost:9002;' localhost:2019/resty/upstreams/demo
+                                                            # change the cluster at runtime (dyups syntax)
 
 TXT
 exec "$CADDY" run --config examples/Caddyfile --adapter caddyfile
