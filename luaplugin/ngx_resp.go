@@ -115,6 +115,9 @@ func (vm *VM) newArgTable() *lua.LTable {
 	return vm.newProxyTable(vm.argIndex, vm.argNewIndex)
 }
 
+// argIndex reads ngx.arg outside the values body_filter puts in the table
+// (see VM.setArgs): nil outside body_filter; in body_filter [1] or [2] only
+// reach here after the script assigned nil to them.
 func (vm *VM) argIndex(L *lua.LState) int {
 	req := vm.req
 	if req == nil || req.Phase != PhaseBodyFilter {
@@ -123,41 +126,36 @@ func (vm *VM) argIndex(L *lua.LState) int {
 	}
 	switch L.Get(2) {
 	case lua.LNumber(1):
-		if req.Arg1 == nil {
-			L.Push(lua.LString(""))
-		} else {
-			L.Push(req.Arg1)
-		}
+		L.Push(lua.LString(""))
 	case lua.LNumber(2):
-		L.Push(lua.LBool(req.Arg2))
+		L.Push(lua.LFalse)
 	default:
 		L.Push(lua.LNil)
 	}
 	return 1
 }
 
+// argNewIndex stores ngx.arg[1] or [2] after the script assigned nil to
+// them (the entry is gone, so the assignment comes here), checking the
+// chunk's type early.
 func (vm *VM) argNewIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseBodyFilter)
-	switch L.Get(2) {
+	vm.checkPhase(L, PhaseBodyFilter)
+	t := L.CheckTable(1)
+	switch k := L.Get(2); k {
 	case lua.LNumber(1):
 		switch v := L.Get(3).(type) {
-		case lua.LString:
-			req.Arg1 = v
-		case *lua.LNilType:
-			req.Arg1 = lua.LString("")
-		case lua.LNumber:
-			req.Arg1 = lua.LString(FormatNumber(float64(v)))
+		case lua.LString, *lua.LNilType, lua.LNumber:
+			t.RawSet(k, v)
 		case *lua.LTable:
-			b, msg := AppendValue(nil, v)
-			if msg != "" {
+			if _, msg := AppendValue(nil, v); msg != "" {
 				L.RaiseError("bad chunk data type: %s", msg)
 			}
-			req.Arg1 = lua.LString(b)
+			t.RawSet(k, v)
 		default:
 			L.RaiseError("bad chunk data type: %s", v.Type())
 		}
 	case lua.LNumber(2):
-		req.Arg2 = lua.LVAsBool(L.Get(3))
+		t.RawSet(k, lua.LBool(lua.LVAsBool(L.Get(3))))
 	default:
 		L.RaiseError("bad index: %s", L.Get(2))
 	}

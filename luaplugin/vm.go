@@ -35,8 +35,12 @@ type VM struct {
 
 	ngx       *lua.LTable
 	headersMT *lua.LTable
-	shared    *lua.LTable
-	dictGen   uint64
+	// argTable is ngx.arg. In body_filter its [1] and [2] are plain
+	// entries for the run (no metamethod call per access); other phases
+	// read nil through its metatable.
+	argTable *lua.LTable
+	shared   *lua.LTable
+	dictGen  uint64
 
 	// runEnd holds what must happen when the outermost run ends (closing
 	// the sockets a script left open, as OpenResty does at handler end).
@@ -148,11 +152,20 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	}
 	vm.depth++
 	L := vm.L
+	bodyFilter := phase == PhaseBodyFilter
+	if bodyFilter {
+		vm.setArgs(req)
+	}
 	L.Push(fn)
 	for _, a := range args {
 		L.Push(a)
 	}
 	err := L.PCall(len(args), 0, nil)
+	if bodyFilter {
+		if msg := vm.takeArgs(req); msg != "" && err == nil {
+			err = &lua.ApiError{Type: lua.ApiErrorRun, Object: lua.LString(name + ": " + msg)}
+		}
+	}
 	vm.depth--
 	if clock {
 		vm.runStart.Store(0)
@@ -194,6 +207,43 @@ func (vm *VM) wrapError(name string, err error) *Error {
 	}
 	e.Message = name + ": " + err.Error()
 	return e
+}
+
+// setArgs exposes the body_filter chunk and eof flag as ngx.arg[1] and
+// ngx.arg[2].
+func (vm *VM) setArgs(req *Request) {
+	a1 := req.Arg1
+	if a1 == nil {
+		a1 = lua.LString("")
+	}
+	vm.argTable.RawSetInt(1, a1)
+	vm.argTable.RawSetInt(2, lua.LBool(req.Arg2))
+}
+
+// takeArgs reads back what the script left in ngx.arg: a string, nil (drop
+// the chunk), a number or an array table (flattened), and the eof flag.
+func (vm *VM) takeArgs(req *Request) string {
+	v := vm.argTable.RawGetInt(1)
+	req.Arg2 = lua.LVAsBool(vm.argTable.RawGetInt(2))
+	vm.argTable.RawSetInt(1, lua.LNil)
+	vm.argTable.RawSetInt(2, lua.LNil)
+	switch lv := v.(type) {
+	case lua.LString:
+		req.Arg1 = lv
+	case *lua.LNilType:
+		req.Arg1 = lua.LString("")
+	case lua.LNumber:
+		req.Arg1 = lua.LString(FormatNumber(float64(lv)))
+	case *lua.LTable:
+		b, msg := AppendValue(nil, lv)
+		if msg != "" {
+			return "bad chunk data type: " + msg
+		}
+		req.Arg1 = lua.LString(b)
+	default:
+		return "bad chunk data type: " + v.Type().String()
+	}
+	return ""
 }
 
 // AtRunEnd registers f to run when the current outermost Lua run ends

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	lua "github.com/yuin/gopher-lua"
+
 	"github.com/caddy-resty/caddy-resty/shdict"
 )
 
@@ -330,5 +332,55 @@ func TestConcurrentRunsShareDict(t *testing.T) {
 	}
 	if st := p.Stats(); st.States > 4 {
 		t.Fatalf("more states than MaxStates: %+v", st)
+	}
+}
+
+func TestBodyFilterArgs(t *testing.T) {
+	p := newTestPool(t, Config{})
+	for _, tc := range []struct {
+		code     string
+		wantBody string
+		wantEOF  bool
+		wantErr  string
+	}{
+		{`ngx.arg[1] = ngx.arg[1]:upper()`, "CHUNK", false, ""},
+		{`ngx.arg[1] = nil`, "", false, ""},
+		{`ngx.arg[1] = nil; local x = ngx.arg[1]; ngx.arg[1] = x .. "after"`, "after", false, ""},
+		{`ngx.arg[1] = {"a", {"b", 1}}`, "ab1", false, ""},
+		{`ngx.arg[1] = 2.5`, "2.5", false, ""},
+		{`ngx.arg[2] = true`, "chunk", true, ""},
+		{`ngx.arg[1] = function() end`, "", false, "bad chunk data type"},
+		{`ngx.arg[1] = nil; ngx.arg[1] = {function() end}`, "", false, "bad chunk data type"},
+	} {
+		c, err := Compile("bf", tc.code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm, err := p.Acquire(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := &Request{R: httptest.NewRequest("GET", "/", nil), W: newFakeResponse(), Start: time.Now()}
+		req.Arg1 = lua.LString("chunk")
+		res := vm.Run(c, req, PhaseBodyFilter)
+		p.Release(vm)
+		if tc.wantErr != "" {
+			if res.Err == nil || !strings.Contains(res.Err.Error(), tc.wantErr) {
+				t.Errorf("%s: got %v, want error %q", tc.code, res.Err, tc.wantErr)
+			}
+			continue
+		}
+		if res.Err != nil {
+			t.Errorf("%s: %v", tc.code, res.Err)
+			continue
+		}
+		if got := string(req.Arg1.(lua.LString)); got != tc.wantBody || req.Arg2 != tc.wantEOF {
+			t.Errorf("%s: got %q eof=%v, want %q eof=%v", tc.code, got, req.Arg2, tc.wantBody, tc.wantEOF)
+		}
+	}
+	// Outside body_filter, ngx.arg reads nil.
+	res, w := run(t, p, PhaseContent, `ngx.print(tostring(ngx.arg[1]))`)
+	if res.Err != nil || w.body.String() != "nil" {
+		t.Fatalf("content: %v %q", res.Err, w.body.String())
 	}
 }

@@ -139,6 +139,8 @@ type reqState struct {
 	// filter triggered by Lua output runs on it.
 	held *luaplugin.VM
 	next caddyhttp.Handler
+	// logFn is rs.runLog, bound once per pooled state.
+	logFn func()
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -153,6 +155,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	rs := statePool.Get().(*reqState)
+	if rs.logFn == nil {
+		rs.logFn = rs.runLog
+	}
 	rs.h = h
 	rs.next = next
 	rs.req.R = r
@@ -186,7 +191,7 @@ func (rs *reqState) done(err error) {
 		}
 		rs.rw.status = rs.rw.finalStatus(err)
 		rs.rw.finished = true
-		rs.h.pool.Background(rs.runLog)
+		rs.h.pool.Background(rs.logFn)
 		return
 	}
 	rs.release()
