@@ -243,9 +243,7 @@ func cjsonIntOption(L *lua.LState, v lua.LValue, n int, fname string, setting *i
 // cjson.safe.
 func cjsonFail(L *lua.LState, safe bool, msg string) int {
 	if safe {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	L.Error(lua.LString(msg), 0)
 	return 0

@@ -76,9 +76,7 @@ func (vm *VM) installNgx() {
 		"log":          vm.ngxLog,
 		"exec":         notSupported("ngx.exec (internal redirects)"),
 		"on_abort": func(L *lua.LState) int {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("lua_check_client_abort is off"))
-			return 2
+			return pushFail(L, "lua_check_client_abort is off")
 		},
 	}
 	for k, fn := range fns {
@@ -298,9 +296,7 @@ func (vm *VM) respCall(L *lua.LState, wait bool, op func(Response) error) int {
 // pushOK pushes 1, or nil and the error's text.
 func pushOK(L *lua.LState, err error) int {
 	if err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(err.Error()))
-		return 2
+		return pushFail(L, err.Error())
 	}
 	L.Push(lua.LNumber(1))
 	return 1

@@ -466,9 +466,7 @@ func (vm *VM) reqGetPostArgs(L *lua.LState) int {
 		L.RaiseError("no request body found; maybe you should turn on lua_need_request_body?")
 	}
 	if req.bodyBig {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("request body in temp file not supported"))
-		return 2
+		return pushFail(L, "request body in temp file not supported")
 	}
 	return pushArgs(L, string(req.body), max)
 }

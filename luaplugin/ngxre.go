@@ -2019,18 +2019,14 @@ func (r *reLib) match(L *lua.LState) int {
 	}
 	c, sv, rpos, msg := r.begin(regex, flags, subj, pos)
 	if c == nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	defer reSubjectPool.Put(sv)
 	var buf [24]int
 	caps := c.capsSlice(buf[:])
 	ok, msg := c.exec(sv, rpos, true, caps)
 	if msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	if !ok {
 		L.Push(lua.LNil)
@@ -2103,9 +2099,7 @@ func (r *reLib) gmatch(L *lua.LState) int {
 	flags := reArgOpts(L, 3, "gmatch")
 	c, msg := r.compile(regex, flags)
 	if c == nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	sv := new(reSubject)
 	prepErr := c.prepare(sv, subj, flags)
@@ -2119,16 +2113,12 @@ func (r *reLib) gmatch(L *lua.LState) int {
 		}
 		if prepErr != "" {
 			done = true
-			L.Push(lua.LNil)
-			L.Push(lua.LString(prepErr))
-			return 2
+			return pushFail(L, prepErr)
 		}
 		ok, msg := c.exec(sv, pos, true, caps)
 		if msg != "" {
 			done = true
-			L.Push(lua.LNil)
-			L.Push(lua.LString(msg))
-			return 2
+			return pushFail(L, msg)
 		}
 		if !ok {
 			done = true
@@ -2414,9 +2404,7 @@ func (r *reLib) split(L *lua.LState) int {
 	}
 	c, sv, rpos, msg := r.begin(regex, flags, subj, pos)
 	if c == nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	defer reSubjectPool.Put(sv)
 	needGroups := c.ncap > 0
@@ -2429,9 +2417,7 @@ func (r *reLib) split(L *lua.LState) int {
 	for (maxFields <= 0 || fields+1 < maxFields) && search <= len(sv.run) {
 		ok, msg := c.exec(sv, search, needGroups, caps)
 		if msg != "" {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(msg))
-			return 2
+			return pushFail(L, msg)
 		}
 		if !ok {
 			break

@@ -175,9 +175,7 @@ func openNgxBase64(L *lua.LState) int {
 	t.RawSetString("decode_base64url", L.NewFunction(func(L *lua.LState) int {
 		b, ok := decodeBase64(L.CheckString(1), base64.RawURLEncoding)
 		if !ok {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("invalid input"))
-			return 2
+			return pushFail(L, "invalid input")
 		}
 		L.Push(lua.LString(b))
 		return 1

@@ -628,9 +628,7 @@ func httpHeaderNewIndex(L *lua.LState) int {
 
 func (m *httpModule) notSupported(name string) lua.LGFunction {
 	return func(L *lua.LState) int {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(name + " is not supported by caddy-resty"))
-		return 2
+		return pushFail(L, name+" is not supported by caddy-resty")
 	}
 }
 
@@ -748,9 +746,7 @@ func (m *httpModule) connect(L *lua.LState) int {
 		if pv, ok := cosocketString(portV); ok {
 			p, err := strconv.Atoi(pv)
 			if err != nil {
-				L.Push(lua.LNil)
-				L.Push(lua.LString("invalid port: " + pv))
-				return 2
+				return pushFail(L, "invalid port: "+pv)
 			}
 			port = p
 		}
@@ -761,23 +757,17 @@ func (m *httpModule) connect(L *lua.LState) int {
 				port = 443
 			}
 		case port != 0 && scheme == "":
-			L.Push(lua.LNil)
-			L.Push(lua.LString("'scheme' is required when providing a port"))
-			return 2
+			return pushFail(L, "'scheme' is required when providing a port")
 		}
 		if scheme != "" && scheme != "http" && scheme != "https" {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("unsupported scheme: " + scheme))
-			return 2
+			return pushFail(L, "unsupported scheme: "+scheme)
 		}
 		if host == "" {
 			L.ArgError(2, "host is required")
 		}
 		if scheme == "" {
 			if !strings.HasPrefix(host, "unix:") {
-				L.Push(lua.LNil)
-				L.Push(lua.LString("'scheme' is required unless connecting to a unix domain socket"))
-				return 2
+				return pushFail(L, "'scheme' is required unless connecting to a unix domain socket")
 			}
 			t.scheme = "http"
 			t.unixPath = strings.TrimPrefix(host, "unix:")
@@ -792,9 +782,7 @@ func (m *httpModule) connect(L *lua.LState) int {
 			proxy = po
 		}
 		if msg := c.applyProxy(&t, proxy); msg != "" {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(msg))
-			return 2
+			return pushFail(L, msg)
 		}
 	} else {
 		host := L.CheckString(2)
@@ -815,14 +803,10 @@ func (m *httpModule) connect(L *lua.LState) int {
 		}
 	}
 	if t.unixPath == "" && (t.port <= 0 || t.port > 65535) {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("invalid port: " + strconv.Itoa(t.port)))
-		return 2
+		return pushFail(L, "invalid port: "+strconv.Itoa(t.port))
 	}
 	if err := c.open(m.vm, t); err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(err)))
-		return 2
+		return pushFail(L, cosocketError(err))
 	}
 	L.Push(lua.LTrue)
 	return 1
@@ -913,9 +897,7 @@ func (m *httpModule) sslHandshake(L *lua.LState) int {
 	m.vm.checkPhase(L, phasesYield)
 	c := m.client(L)
 	if !c.connected {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushFail(L, "closed")
 	}
 	t := c.target
 	t.scheme = "https"
@@ -926,9 +908,7 @@ func (m *httpModule) sslHandshake(L *lua.LState) int {
 	t.insecure = L.Get(4) == lua.LFalse
 	c.dropConnection(true)
 	if err := c.open(m.vm, t); err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(err)))
-		return 2
+		return pushFail(L, cosocketError(err))
 	}
 	L.Push(lua.LTrue)
 	return 1
@@ -938,15 +918,11 @@ func (m *httpModule) setKeepalive(L *lua.LState) int {
 	m.vm.checkPhase(L, phasesYield)
 	c := m.client(L)
 	if !c.connected {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushFail(L, "closed")
 	}
 	if c.resp != nil && !c.resp.eof && c.resp.r.Body != http.NoBody {
 		c.dropConnection(true)
-		L.Push(lua.LNil)
-		L.Push(lua.LString("unread data in buffer"))
-		return 2
+		return pushFail(L, "unread data in buffer")
 	}
 	if !c.keepalive {
 		c.dropConnection(true)
@@ -967,9 +943,7 @@ func (m *httpModule) setKeepalive(L *lua.LState) int {
 func (m *httpModule) getReusedTimes(L *lua.LState) int {
 	c := m.client(L)
 	if !c.connected {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushFail(L, "closed")
 	}
 	L.Push(lua.LNumber(c.reused))
 	return 1
@@ -979,9 +953,7 @@ func (m *httpModule) close(L *lua.LState) int {
 	m.vm.checkPhase(L, phasesYield)
 	c := m.client(L)
 	if !c.connected {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushFail(L, "closed")
 	}
 	c.dropConnection(true)
 	L.Push(lua.LNumber(1))
@@ -1230,6 +1202,16 @@ func (m *httpModule) headerTable(L *lua.LState, h http.Header, te []string) *lua
 	return t
 }
 
+// readWhole reads a response body whole (up to httpMaxBodySize) and
+// closes it; the wait does not count against the Lua time budget.
+func (m *httpModule) readWhole(resp *http.Response) ([]byte, error) {
+	resume := m.vm.pauseBudget()
+	body, err := readAllCapped(resp.Body, resp.ContentLength)
+	resume()
+	resp.Body.Close()
+	return body, err
+}
+
 // readAllCapped reads the rest of body, up to httpMaxBodySize.
 func readAllCapped(body io.Reader, sizeHint int64) ([]byte, error) {
 	if sizeHint > httpMaxBodySize {
@@ -1271,23 +1253,17 @@ func (m *httpModule) request(L *lua.LState) int {
 	c := m.client(L)
 	params := L.CheckTable(2)
 	if !c.connected {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushFail(L, "closed")
 	}
 	// A previous body that was not read: its connection cannot be reused.
 	c.discardResponse()
 	r, msg := parseHTTPParams(L, params, "/", "")
 	if msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	resp, err := c.send(m.vm, r)
 	if err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(err)))
-		return 2
+		return pushFail(L, cosocketError(err))
 	}
 	c.keepalive = !resp.Close
 	hr := &httpResponse{r: resp, method: r.method}
@@ -1321,9 +1297,7 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 		return 1
 	}
 	if hr.err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(hr.err)))
-		return 2
+		return pushFail(L, cosocketError(hr.err))
 	}
 	size := 0
 	if n, ok := L.Get(1).(lua.LNumber); ok && n > 0 {
@@ -1379,9 +1353,7 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 		hr.err = err
 		hr.r.Body.Close()
 		if len(buf) == 0 {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(cosocketError(err)))
-			return 2
+			return pushFail(L, cosocketError(err))
 		}
 	}
 	L.Push(lua.LString(buf))
@@ -1396,14 +1368,9 @@ func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
 		return 1
 	}
 	if hr.err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(hr.err)))
-		return 2
+		return pushFail(L, cosocketError(hr.err))
 	}
-	resume := m.vm.pauseBudget()
-	body, err := readAllCapped(hr.r.Body, hr.r.ContentLength)
-	resume()
-	hr.r.Body.Close()
+	body, err := m.readWhole(hr.r)
 	if err != nil {
 		hr.err = err
 		L.Push(lua.LNil)
@@ -1427,15 +1394,11 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 	}
 	pu, msg := parseHTTPURI(uri, m.schemeOfRequest())
 	if msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	r, msg := parseHTTPParams(L, params, pu.path, pu.query)
 	if msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	t := httpTarget{scheme: pu.scheme, host: pu.host, port: pu.port}
 	keepalive := true
@@ -1453,25 +1416,16 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 		}
 	}
 	if msg := c.applyProxy(&t, proxy); msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	c.target = t
 	resp, _, err := c.roundTrip(m.vm, r, !keepalive, idleTO)
 	if err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(err)))
-		return 2
+		return pushFail(L, cosocketError(err))
 	}
-	resume := m.vm.pauseBudget()
-	body, err := readAllCapped(resp.Body, resp.ContentLength)
-	resume()
-	resp.Body.Close()
+	body, err := m.readWhole(resp)
 	if err != nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(err)))
-		return 2
+		return pushFail(L, cosocketError(err))
 	}
 	res := m.responseTable(L, resp, r.method)
 	res.RawSetString("body", lua.LString(body))
@@ -1488,9 +1442,7 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 	c := m.client(L)
 	reqs := L.CheckTable(2)
 	if !c.connected {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushFail(L, "closed")
 	}
 	out := L.NewTable()
 	n := reqs.Len()
@@ -1501,24 +1453,15 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 		}
 		r, msg := parseHTTPParams(L, params, "/", "")
 		if msg != "" {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(msg))
-			return 2
+			return pushFail(L, msg)
 		}
 		resp, err := c.send(m.vm, r)
 		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(cosocketError(err)))
-			return 2
+			return pushFail(L, cosocketError(err))
 		}
-		resume := m.vm.pauseBudget()
-		body, err := readAllCapped(resp.Body, resp.ContentLength)
-		resume()
-		resp.Body.Close()
+		body, err := m.readWhole(resp)
 		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(cosocketError(err)))
-			return 2
+			return pushFail(L, cosocketError(err))
 		}
 		c.keepalive = !resp.Close
 		res := m.responseTable(L, resp, r.method)
@@ -1625,9 +1568,7 @@ func (m *httpModule) parseURI(L *lua.LState) int {
 	queryInPath := L.Get(3) != lua.LFalse
 	p, msg := parseHTTPURI(uri, m.schemeOfRequest())
 	if msg != "" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(msg))
-		return 2
+		return pushFail(L, msg)
 	}
 	t := L.CreateTable(5, 0)
 	host := p.host

@@ -631,9 +631,7 @@ func (o *restyRedis) attach(c *redisConn) {
 }
 
 func redisPushErr(L *lua.LState, msg string) int {
-	L.Push(lua.LNil)
-	L.Push(lua.LString(msg))
-	return 2
+	return pushFail(L, msg)
 }
 
 // connect: ok, err = red:connect(host, port, opts?) or

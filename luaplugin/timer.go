@@ -65,15 +65,11 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 	ts.mu.Lock()
 	if ts.closed {
 		ts.mu.Unlock()
-		L.Push(lua.LNil)
-		L.Push(lua.LString("process exiting"))
-		return 2
+		return pushFail(L, "process exiting")
 	}
 	if ts.pending.Load() >= int64(vm.pool.cfg.MaxPendingTimers) {
 		ts.mu.Unlock()
-		L.Push(lua.LNil)
-		L.Push(lua.LString("too many pending timers"))
-		return 2
+		return pushFail(L, "too many pending timers")
 	}
 	tm := &timer{vm: vm, fn: fn, args: args}
 	d := time.Duration(delay * float64(time.Second))

@@ -67,6 +67,14 @@ func AppendValue(b []byte, v lua.LValue) ([]byte, string) {
 	return b, "bad argument type: " + v.Type().String()
 }
 
+// pushFail returns nil, msg to Lua: the failure convention of the ngx API
+// and the lua-resty libraries.
+func pushFail(L *lua.LState, msg string) int {
+	L.Push(lua.LNil)
+	L.Push(lua.LString(msg))
+	return 2
+}
+
 // ToString converts v to a string the way LuaJIT's tostring does for
 // strings, numbers, booleans and nil; other values use gopher-lua's text.
 func ToString(v lua.LValue) string {
