@@ -640,11 +640,7 @@ func (m *httpModule) new(L *lua.LState) int {
 		sendTO:    httpDefaultTimeout,
 		readTO:    httpDefaultTimeout,
 	}
-	ud := L.NewUserData()
-	ud.Value = c
-	ud.Metatable = m.objMT
-	L.Push(ud)
-	return 1
+	return pushObject(L, c, m.objMT)
 }
 
 func (m *httpModule) client(L *lua.LState) *httpClient {

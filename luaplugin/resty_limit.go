@@ -336,16 +336,12 @@ func (vm *VM) openRestyLimitReq(L *lua.LState) int {
 			}
 			rate, burst := L.Get(2), L.Get(3)
 			limitAssert(L, limitPositive(L, rate, true) && limitPositive(L, burst, false))
-			ud := L.NewUserData()
-			ud.Value = &limitReq{
+			return pushObject(L, &limitReq{
 				dict:  d,
 				clock: shared,
 				rate:  float64(rate.(lua.LNumber)) * 1000,
 				burst: float64(burst.(lua.LNumber)) * 1000,
-			}
-			ud.Metatable = mt
-			L.Push(ud)
-			return 1
+			}, mt)
 		},
 		// obj:incoming(key, commit) -> delay, excess, or nil, err
 		"incoming": func(L *lua.LState) int {
@@ -432,15 +428,11 @@ func (vm *VM) openRestyLimitCount(L *lua.LState) int {
 			}
 			limit, window := L.Get(2), L.Get(3)
 			limitAssert(L, limitPositive(L, limit, true) && limitPositive(L, window, true))
-			ud := L.NewUserData()
-			ud.Value = &limitCount{
+			return pushObject(L, &limitCount{
 				dict:   d,
 				limit:  float64(limit.(lua.LNumber)),
 				window: float64(window.(lua.LNumber)),
-			}
-			ud.Metatable = mt
-			L.Push(ud)
-			return 1
+			}, mt)
 		},
 		// obj:incoming(key, commit) -> 0, remaining, or nil, err
 		// (nil, "rejected", 0 when over the limit)
@@ -567,17 +559,13 @@ func (vm *VM) openRestyLimitConn(L *lua.LState) int {
 			}
 			max, burst, delay := L.Get(2), L.Get(3), L.Get(4)
 			limitAssert(L, limitPositive(L, max, true) && limitPositive(L, burst, false) && limitPositive(L, delay, true))
-			ud := L.NewUserData()
-			ud.Value = &limitConn{
+			return pushObject(L, &limitConn{
 				dict:      d,
 				max:       float64(max.(lua.LNumber)),
 				burst:     float64(burst.(lua.LNumber)),
 				unitDelay: float64(delay.(lua.LNumber)),
 				committed: lua.LNil,
-			}
-			ud.Metatable = mt
-			L.Push(ud)
-			return 1
+			}, mt)
 		},
 		// obj:incoming(key, commit) -> delay, conn, or nil, err
 		"incoming": func(L *lua.LState) int {

@@ -582,11 +582,7 @@ func (m *redisModule) new(L *lua.LState) int {
 		sendTO:    redisDefaultTimeout,
 		readTO:    redisDefaultTimeout,
 	}
-	ud := L.NewUserData()
-	ud.Value = o
-	ud.Metatable = m.objMT
-	L.Push(ud)
-	return 1
+	return pushObject(L, o, m.objMT)
 }
 
 func (m *redisModule) object(L *lua.LState) *restyRedis {

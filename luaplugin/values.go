@@ -75,6 +75,15 @@ func pushFail(L *lua.LState, msg string) int {
 	return 2
 }
 
+// pushObject returns a Go object to Lua as a userdata with metatable mt.
+func pushObject(L *lua.LState, v any, mt *lua.LTable) int {
+	ud := L.NewUserData()
+	ud.Value = v
+	ud.Metatable = mt
+	L.Push(ud)
+	return 1
+}
+
 // ToString converts v to a string the way LuaJIT's tostring does for
 // strings, numbers, booleans and nil; other values use gopher-lua's text.
 func ToString(v lua.LValue) string {
