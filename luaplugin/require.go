@@ -120,13 +120,7 @@ func (vm *VM) installModules() {
 		"resty.http":          vm.openRestyHTTP,
 		"resty.redis":         vm.openRestyRedis,
 		"resty.string":        vm.openRestyString,
-		"resty.sha1":          vm.openRestySHA1,
 		"resty.sha":           vm.openRestySHA,
-		"resty.sha224":        vm.openRestySHA224,
-		"resty.sha256":        vm.openRestySHA256,
-		"resty.sha384":        vm.openRestySHA384,
-		"resty.sha512":        vm.openRestySHA512,
-		"resty.md5":           vm.openRestyMD5,
 		"resty.random":        vm.openRestyRandom,
 		// resty.core is built in: requiring it is a no-op, as on OpenResty
 		// where it is loaded by default.
@@ -134,6 +128,12 @@ func (vm *VM) installModules() {
 	}
 	for name, fn := range mods {
 		preload.RawSetString(name, L.NewFunction(fn))
+	}
+	for name, newHash := range restyDigests {
+		preload.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			L.Push(restyDigestModule(L, name, newHash))
+			return 1
+		}))
 	}
 	bit := openBit(L)
 	L.SetGlobal("bit", bit)

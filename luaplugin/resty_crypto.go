@@ -121,40 +121,19 @@ func restyDigestModule(L *lua.LState, class string, newHash func() hash.Hash) *l
 	return mod
 }
 
-func (vm *VM) openRestyMD5(L *lua.LState) int {
-	L.Push(restyDigestModule(L, "resty.md5", md5.New))
-	return 1
+// restyDigests are the lua-resty-string digest modules, by module name;
+// require.go registers a loader for each.
+var restyDigests = map[string]func() hash.Hash{
+	"resty.md5":    md5.New,
+	"resty.sha1":   sha1.New,
+	"resty.sha224": sha256.New224,
+	"resty.sha256": sha256.New,
+	"resty.sha384": sha512.New384,
+	"resty.sha512": sha512.New,
 }
 
-func (vm *VM) openRestySHA1(L *lua.LState) int {
-	L.Push(restyDigestModule(L, "resty.sha1", sha1.New))
-	return 1
-}
-
-func (vm *VM) openRestySHA256(L *lua.LState) int {
-	L.Push(restyDigestModule(L, "resty.sha256", sha256.New))
-	return 1
-}
-
-// openRestySHA224, openRestySHA384 and openRestySHA512 are the loaders of
-// resty.sha224, resty.sha384 and resty.sha512, and openRestySHA the one of
-// resty.sha (the library's common base module, which only carries
-// _VERSION); require.go registers them.
-func (vm *VM) openRestySHA224(L *lua.LState) int {
-	L.Push(restyDigestModule(L, "resty.sha224", sha256.New224))
-	return 1
-}
-
-func (vm *VM) openRestySHA384(L *lua.LState) int {
-	L.Push(restyDigestModule(L, "resty.sha384", sha512.New384))
-	return 1
-}
-
-func (vm *VM) openRestySHA512(L *lua.LState) int {
-	L.Push(restyDigestModule(L, "resty.sha512", sha512.New))
-	return 1
-}
-
+// openRestySHA is the loader of resty.sha, the library's common base
+// module, which only carries _VERSION.
 func (vm *VM) openRestySHA(L *lua.LState) int {
 	mod := L.CreateTable(0, 1)
 	mod.RawSetString("_VERSION", lua.LString(stringVersion))

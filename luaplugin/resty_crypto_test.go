@@ -11,8 +11,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// cryptoRun runs code in the content phase on a state where the optional
-// modules (resty.sha, resty.sha224/384/512) are registered too.
+// cryptoRun runs code in the content phase.
 func cryptoRun(t *testing.T, code string) (Result, string) {
 	t.Helper()
 	p := newTestPool(t, Config{})
@@ -25,17 +24,6 @@ func cryptoRun(t *testing.T, code string) (Result, string) {
 		t.Fatal(err)
 	}
 	defer p.Release(vm)
-	preload := vm.L.GetField(vm.L.GetGlobal("package"), "preload").(*lua.LTable)
-	for name, fn := range map[string]lua.LGFunction{
-		"resty.sha":    vm.openRestySHA,
-		"resty.sha224": vm.openRestySHA224,
-		"resty.sha384": vm.openRestySHA384,
-		"resty.sha512": vm.openRestySHA512,
-	} {
-		if preload.RawGetString(name) == lua.LNil {
-			preload.RawSetString(name, vm.L.NewFunction(fn))
-		}
-	}
 	w := newFakeResponse()
 	req := &Request{R: httptest.NewRequest("GET", "/t", nil), W: w, Start: time.Now()}
 	res := vm.Run(c, req, PhaseContent)
