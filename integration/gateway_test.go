@@ -140,23 +140,11 @@ func tail(s string) string {
 // state is held while a request waits on the upstream.
 func TestStateNotHeldDuringUpstreamWait(t *testing.T) {
 	const n = 8
-	arrived := make(chan struct{}, n)
-	release := make(chan struct{})
+	gt := newGate(t, n)
 	be := newBackend(t, false, func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		select {
-		case <-release:
-		case <-time.After(10 * time.Second):
-		}
+		gt.hold(10 * time.Second)
 		io.WriteString(w, "slow "+r.URL.Query().Get("i"))
 	})
-	defer func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	}()
 	g := newGateway(t)
 	g.load(cfg{global: "shared_dict seen 1m\nlua_max_states 1", backend: be.addr, site: proxied(
 		lua("rewrite", `ngx.ctx.i = ngx.var.arg_i`),
@@ -175,17 +163,10 @@ func TestStateNotHeldDuringUpstreamWait(t *testing.T) {
 			replies[i] = doRequest(req)
 		}()
 	}
-	for i := range n {
-		select {
-		case <-arrived:
-		case <-time.After(5 * time.Second):
-			t.Errorf("only %d of %d requests reached the backend: a Lua state is held while waiting on the upstream", i, n)
-		}
-		if t.Failed() {
-			break
-		}
+	if got := gt.waitArrived(n, 5*time.Second); got < n {
+		t.Errorf("only %d of %d requests reached the backend: a Lua state is held while waiting on the upstream", got, n)
 	}
-	close(release)
+	gt.open()
 	wg.Wait()
 	for i, r := range replies {
 		r.expect(t, 200, fmt.Sprintf("SLOW %d", i))

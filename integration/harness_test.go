@@ -538,3 +538,43 @@ func checks(fns ...func(*testing.T, *gateway, reply, *backend)) func(*testing.T,
 		}
 	}
 }
+
+// gate holds backend requests until it opens: a handler calls hold, the
+// test waits until n requests arrived, then opens the gate.
+type gate struct {
+	arrived chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// newGate returns a gate for up to n held requests; it opens when the test
+// ends at the latest.
+func newGate(t *testing.T, n int) *gate {
+	g := &gate{arrived: make(chan struct{}, n), release: make(chan struct{})}
+	t.Cleanup(g.open)
+	return g
+}
+
+// hold signals arrival and waits for the gate to open (at most max).
+func (g *gate) hold(max time.Duration) {
+	g.arrived <- struct{}{}
+	select {
+	case <-g.release:
+	case <-time.After(max):
+	}
+}
+
+// waitArrived waits until n requests are held; it returns how many arrived
+// before timeout ran out.
+func (g *gate) waitArrived(n int, timeout time.Duration) int {
+	for i := 0; i < n; i++ {
+		select {
+		case <-g.arrived:
+		case <-time.After(timeout):
+			return i
+		}
+	}
+	return n
+}
+
+func (g *gate) open() { g.once.Do(func() { close(g.release) }) }

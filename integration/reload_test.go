@@ -24,25 +24,13 @@ func TestReloadInFlight(t *testing.T) {
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			const inFlight = 20
-			release := make(chan struct{})
-			arrived := make(chan struct{}, inFlight)
+			gt := newGate(t, inFlight)
 			be := newBackend(t, false, func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasPrefix(r.URL.Path, "/slow/") {
-					arrived <- struct{}{}
-					select {
-					case <-release:
-					case <-time.After(15 * time.Second):
-					}
+					gt.hold(15 * time.Second)
 				}
 				fmt.Fprintf(w, "%s:%s", r.Method, r.URL.Path)
 			})
-			defer func() {
-				select {
-				case <-release:
-				default:
-					close(release)
-				}
-			}()
 			conf := func(lua, version string) cfg {
 				return cfg{
 					global:  "shared_dict keep 1m\n" + lua,
@@ -66,12 +54,8 @@ func TestReloadInFlight(t *testing.T) {
 					replies[i] = doRequest(req)
 				}()
 			}
-			for i := range inFlight {
-				select {
-				case <-arrived:
-				case <-time.After(10 * time.Second):
-					t.Fatalf("only %d of %d requests reached the backend", i, inFlight)
-				}
+			if got := gt.waitArrived(inFlight, 10*time.Second); got < inFlight {
+				t.Fatalf("only %d of %d requests reached the backend", got, inFlight)
 			}
 
 			g.load(conf(v.newLua, "v2"))
@@ -81,7 +65,7 @@ func TestReloadInFlight(t *testing.T) {
 				t.Errorf("new request: X-Config %q, want v2", got)
 			}
 
-			close(release)
+			gt.open()
 			wg.Wait()
 			for i, r := range replies {
 				r.expect(t, 200, fmt.Sprintf("GET:/slow/%d|v1", i))
