@@ -31,7 +31,7 @@ func (vm *VM) headerIndex(L *lua.LState) int {
 		L.Push(lua.LNil)
 		return 1
 	}
-	vals := req.W.Header()[headerKey(name)]
+	vals := lookupHeader(req.W.Header(), name)
 	switch len(vals) {
 	case 0:
 		L.Push(lua.LNil)

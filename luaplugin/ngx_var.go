@@ -296,11 +296,10 @@ func splitHostPort(addr string) (string, string) {
 // headerVar reads $http_NAME: the header's values joined with ", " (as
 // nginx 1.23+ does; Cookie with "; ").
 func headerVar(r *http.Request, name string) (string, bool) {
-	key := headerKey(name)
-	if key == "Host" {
+	if strings.EqualFold(name, "host") {
 		return r.Host, r.Host != ""
 	}
-	vals := r.Header[key]
+	vals := lookupHeader(r.Header, name)
 	switch len(vals) {
 	case 0:
 		return "", false
@@ -308,7 +307,7 @@ func headerVar(r *http.Request, name string) (string, bool) {
 		return vals[0], true
 	}
 	sep := ", "
-	if key == "Cookie" {
+	if strings.EqualFold(name, "cookie") {
 		sep = "; "
 	}
 	return strings.Join(vals, sep), true

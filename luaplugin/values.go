@@ -2,6 +2,7 @@ package luaplugin
 
 import (
 	"math"
+	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -98,6 +99,39 @@ func ToString(v lua.LValue) string {
 		}
 	}
 	return v.String()
+}
+
+// lookupHeader returns the values of header name (given from Lua:
+// any case, '_' for '-') in h, without allocating for the usual short
+// names (ngx.var.http_x_api_key on every request).
+func lookupHeader(h http.Header, name string) []string {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return h[headerKey(name)]
+	}
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_' || c == '-':
+			c = '-'
+		case 'a' <= c && c <= 'z':
+			if upper {
+				c -= 'a' - 'A'
+			}
+		case 'A' <= c && c <= 'Z':
+			if !upper {
+				c += 'a' - 'A'
+			}
+		case '0' <= c && c <= '9':
+		default:
+			// Not a plain token: let textproto decide.
+			return h[headerKey(name)]
+		}
+		buf[i] = c
+		upper = c == '-'
+	}
+	return h[string(buf[:len(name)])]
 }
 
 // headerKey normalises a header name given from Lua: underscores become

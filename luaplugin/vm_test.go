@@ -384,3 +384,22 @@ func TestBodyFilterArgs(t *testing.T) {
 		t.Fatalf("content: %v %q", res.Err, w.body.String())
 	}
 }
+
+func TestLookupHeader(t *testing.T) {
+	h := http.Header{"X-Api-Key": {"k"}, "Content-Type": {"t"}, "X-A1-B": {"1"}}
+	for name, want := range map[string]string{
+		"x_api_key": "k", "X-API-KEY": "k", "x-api-key": "k", "content_type": "t",
+		"x_a1_b": "1", "x_missing": "", "x api": "",
+	} {
+		got := ""
+		if v := lookupHeader(h, name); len(v) > 0 {
+			got = v[0]
+		}
+		if got != want {
+			t.Errorf("lookupHeader(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { lookupHeader(h, "x_api_key") }); n != 0 {
+		t.Errorf("lookupHeader allocates %v times", n)
+	}
+}
