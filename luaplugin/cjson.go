@@ -243,7 +243,7 @@ func cjsonIntOption(L *lua.LState, v lua.LValue, n int, fname string, setting *i
 // cjson.safe.
 func cjsonFail(L *lua.LState, safe bool, msg string) int {
 	if safe {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	L.Error(lua.LString(msg), 0)
 	return 0

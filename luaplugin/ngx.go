@@ -74,9 +74,9 @@ func (vm *VM) installNgx() {
 		"send_headers": vm.ngxSendHeaders,
 		"sleep":        vm.ngxSleep,
 		"log":          vm.ngxLog,
-		"exec":         notSupported("ngx.exec (internal redirects)"),
+		"exec":         NotSupported("ngx.exec (internal redirects)"),
 		"on_abort": func(L *lua.LState) int {
-			return pushFail(L, "lua_check_client_abort is off")
+			return PushFail(L, "lua_check_client_abort is off")
 		},
 	}
 	for k, fn := range fns {
@@ -97,8 +97,8 @@ func (vm *VM) installNgx() {
 	ngx.RawSetString("shared", vm.shared)
 
 	loc := L.NewTable()
-	loc.RawSetString("capture", L.NewFunction(notSupported("ngx.location.capture (subrequests)")))
-	loc.RawSetString("capture_multi", L.NewFunction(notSupported("ngx.location.capture_multi (subrequests)")))
+	loc.RawSetString("capture", L.NewFunction(NotSupported("ngx.location.capture (subrequests)")))
+	loc.RawSetString("capture_multi", L.NewFunction(NotSupported("ngx.location.capture_multi (subrequests)")))
 	ngx.RawSetString("location", loc)
 
 	worker := L.NewTable()
@@ -129,7 +129,9 @@ func (vm *VM) installNgx() {
 	L.SetGlobal("ndk", L.NewTable())
 }
 
-func notSupported(what string) lua.LGFunction {
+// NotSupported returns a function that raises "WHAT is not supported by
+// caddy-resty".
+func NotSupported(what string) lua.LGFunction {
 	return func(L *lua.LState) int {
 		L.RaiseError("%s is not supported by caddy-resty", what)
 		return 0
@@ -141,7 +143,7 @@ func (vm *VM) ngxIndex(L *lua.LState) int {
 	req := vm.req
 	switch key {
 	case "status":
-		req = vm.checkPhase(L, phasesRequest)
+		req = vm.checkPhase(L, PhasesRequest)
 		if req.W == nil {
 			L.Push(lua.LNumber(0))
 			return 1
@@ -158,7 +160,7 @@ func (vm *VM) ngxIndex(L *lua.LState) int {
 		L.Push(req.Ctx)
 		return 1
 	case "headers_sent":
-		req = vm.checkPhase(L, phasesRequest)
+		req = vm.checkPhase(L, PhasesRequest)
 		L.Push(lua.LBool(req.W != nil && req.W.HeadersSent()))
 		return 1
 	case "is_subrequest":
@@ -212,7 +214,7 @@ func (vm *VM) ngxGetPhase(L *lua.LState) int {
 }
 
 func (vm *VM) ngxExit(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesOutput|PhaseHeaderFilter|PhaseTimer)
+	req := vm.checkPhase(L, PhasesOutput|PhaseHeaderFilter|PhaseTimer)
 	code := int(L.CheckNumber(1))
 	if req.Phase == PhaseHeaderFilter && code != 0 && code < 200 && code != -1 {
 		L.RaiseError("attempt to call ngx.exit with an invalid status %d in header_filter", code)
@@ -222,7 +224,7 @@ func (vm *VM) ngxExit(L *lua.LState) int {
 }
 
 func (vm *VM) ngxRedirect(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesOutput)
+	req := vm.checkPhase(L, PhasesOutput)
 	uri := L.CheckString(1)
 	code := int(L.OptNumber(2, 302))
 	switch code {
@@ -245,7 +247,7 @@ func (vm *VM) ngxSay(L *lua.LState) int   { return vm.output(L, true) }
 func (vm *VM) ngxPrint(L *lua.LState) int { return vm.output(L, false) }
 
 func (vm *VM) output(L *lua.LState, newline bool) int {
-	req := vm.checkPhase(L, phasesOutput)
+	req := vm.checkPhase(L, PhasesOutput)
 	n := L.GetTop()
 	buf := make([]byte, 0, 64)
 	for i := 1; i <= n; i++ {
@@ -283,7 +285,7 @@ func (vm *VM) ngxSendHeaders(L *lua.LState) int {
 // returns 1 or nil, err to Lua. wait marks operations that may block on the
 // client, which do not count against the budget.
 func (vm *VM) respCall(L *lua.LState, wait bool, op func(Response) error) int {
-	req := vm.checkPhase(L, phasesOutput)
+	req := vm.checkPhase(L, PhasesOutput)
 	resume := func() {}
 	if wait {
 		resume = vm.pauseBudget()
@@ -296,14 +298,14 @@ func (vm *VM) respCall(L *lua.LState, wait bool, op func(Response) error) int {
 // pushOK pushes 1, or nil and the error's text.
 func pushOK(L *lua.LState, err error) int {
 	if err != nil {
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	L.Push(lua.LNumber(1))
 	return 1
 }
 
 func (vm *VM) ngxSleep(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesYield)
+	req := vm.checkPhase(L, PhasesCosocket)
 	secs := float64(L.CheckNumber(1))
 	if secs < 0 {
 		L.ArgError(1, "invalid sleep duration")

@@ -50,7 +50,7 @@ func (vm *VM) newReqTable() *lua.LTable {
 		"start_time":    vm.reqStartTime,
 		"raw_header":    vm.reqRawHeader,
 		"is_internal":   func(L *lua.LState) int { L.Push(lua.LFalse); return 1 },
-		"socket":        notSupported("ngx.req.socket"),
+		"socket":        NotSupported("ngx.req.socket"),
 	} {
 		t.RawSetString(name, L.NewFunction(fn))
 	}
@@ -77,7 +77,7 @@ func headersIndex(L *lua.LState) int {
 }
 
 func (vm *VM) reqGetMethod(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	L.Push(lua.LString(req.R.Method))
 	return 1
 }
@@ -101,7 +101,7 @@ func argMax(L *lua.LState, n int) int {
 }
 
 func (vm *VM) reqGetHeaders(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	r := req.R
 	hb := vm.newHeaderBuilder(L, argMax(L, 1), lua.LVAsBool(L.Get(2)), len(r.Header)+1)
 	if r.Host != "" {
@@ -244,7 +244,7 @@ func setRequestHeader(r *http.Request, name string, vals []string) {
 }
 
 func (vm *VM) reqGetURIArgs(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	return pushArgs(L, req.R.URL.RawQuery, argMax(L, 1))
 }
 
@@ -466,26 +466,26 @@ func (vm *VM) reqGetPostArgs(L *lua.LState) int {
 		L.RaiseError("no request body found; maybe you should turn on lua_need_request_body?")
 	}
 	if req.bodyBig {
-		return pushFail(L, "request body in temp file not supported")
+		return PushFail(L, "request body in temp file not supported")
 	}
 	return pushArgs(L, string(req.body), max)
 }
 
 func (vm *VM) reqHTTPVersion(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	r := req.R
 	L.Push(lua.LNumber(float64(r.ProtoMajor) + float64(r.ProtoMinor)/10))
 	return 1
 }
 
 func (vm *VM) reqStartTime(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	L.Push(lua.LNumber(float64(req.Start.UnixMilli()) / 1000))
 	return 1
 }
 
 func (vm *VM) reqRawHeader(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	r := req.R
 	var b strings.Builder
 	if !lua.LVAsBool(L.Get(1)) {

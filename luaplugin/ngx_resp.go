@@ -25,7 +25,7 @@ func (vm *VM) newProxyTable(index, newindex lua.LGFunction) *lua.LTable {
 }
 
 func (vm *VM) headerIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	name := L.CheckString(2)
 	if req.W == nil {
 		L.Push(lua.LNil)
@@ -48,7 +48,7 @@ func (vm *VM) headerIndex(L *lua.LState) int {
 }
 
 func (vm *VM) headerNewIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	name := L.CheckString(2)
 	vals := headerValues(L, L.Get(3), 3)
 	if req.W == nil {
@@ -80,7 +80,7 @@ func (vm *VM) newRespTable() *lua.LTable {
 }
 
 func (vm *VM) respGetHeaders(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	var h http.Header
 	if req.W != nil {
 		h = req.W.Header()

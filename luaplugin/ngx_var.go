@@ -22,7 +22,7 @@ func (vm *VM) newVarTable() *lua.LTable {
 }
 
 func (vm *VM) varIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	name := L.CheckString(2)
 	if v, ok := Variable(req, name); ok {
 		L.Push(lua.LString(v))
@@ -33,7 +33,7 @@ func (vm *VM) varIndex(L *lua.LState) int {
 }
 
 func (vm *VM) varNewIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesRequest)
+	req := vm.checkPhase(L, PhasesRequest)
 	name := L.CheckString(2)
 	val := L.Get(3)
 	var s string

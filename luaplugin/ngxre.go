@@ -2019,14 +2019,14 @@ func (r *reLib) match(L *lua.LState) int {
 	}
 	c, sv, rpos, msg := r.begin(regex, flags, subj, pos)
 	if c == nil {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	defer reSubjectPool.Put(sv)
 	var buf [24]int
 	caps := c.capsSlice(buf[:])
 	ok, msg := c.exec(sv, rpos, true, caps)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	if !ok {
 		L.Push(lua.LNil)
@@ -2099,7 +2099,7 @@ func (r *reLib) gmatch(L *lua.LState) int {
 	flags := reArgOpts(L, 3, "gmatch")
 	c, msg := r.compile(regex, flags)
 	if c == nil {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	sv := new(reSubject)
 	prepErr := c.prepare(sv, subj, flags)
@@ -2113,12 +2113,12 @@ func (r *reLib) gmatch(L *lua.LState) int {
 		}
 		if prepErr != "" {
 			done = true
-			return pushFail(L, prepErr)
+			return PushFail(L, prepErr)
 		}
 		ok, msg := c.exec(sv, pos, true, caps)
 		if msg != "" {
 			done = true
-			return pushFail(L, msg)
+			return PushFail(L, msg)
 		}
 		if !ok {
 			done = true
@@ -2404,7 +2404,7 @@ func (r *reLib) split(L *lua.LState) int {
 	}
 	c, sv, rpos, msg := r.begin(regex, flags, subj, pos)
 	if c == nil {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	defer reSubjectPool.Put(sv)
 	needGroups := c.ncap > 0
@@ -2417,7 +2417,7 @@ func (r *reLib) split(L *lua.LState) int {
 	for (maxFields <= 0 || fields+1 < maxFields) && search <= len(sv.run) {
 		ok, msg := c.exec(sv, search, needGroups, caps)
 		if msg != "" {
-			return pushFail(L, msg)
+			return PushFail(L, msg)
 		}
 		if !ok {
 			break

@@ -250,11 +250,11 @@ func sharedGet(L *lua.LState) int {
 	d := sharedCheckDict(L)
 	key, msg := sharedKey(L, 2)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	v, flags, err := d.Get(key)
 	if err != nil {
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	if v.IsNil() {
 		L.Push(lua.LNil)
@@ -273,11 +273,11 @@ func sharedGetStale(L *lua.LState) int {
 	d := sharedCheckDict(L)
 	key, msg := sharedKey(L, 2)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	v, flags, stale, err := d.GetStale(key)
 	if err != nil {
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	if v.IsNil() {
 		L.Push(lua.LNil)
@@ -331,7 +331,7 @@ func sharedStore(op sharedStoreFunc) lua.LGFunction {
 		}
 		key, msg := sharedKey(L, 2)
 		if msg != "" {
-			return pushFail(L, msg)
+			return PushFail(L, msg)
 		}
 		var v shdict.Value
 		switch lv := L.Get(3).(type) {
@@ -343,7 +343,7 @@ func sharedStore(op sharedStoreFunc) lua.LGFunction {
 			v = shdict.BoolValue(bool(lv))
 		case *lua.LNilType:
 		default:
-			return pushFail(L, "bad value type")
+			return PushFail(L, "bad value type")
 		}
 		forcible, err := op(d, key, v, ttl, flags)
 		if err != nil {
@@ -363,10 +363,10 @@ func sharedDelete(L *lua.LState) int {
 	d := sharedCheckDict(L)
 	key, msg := sharedKey(L, 2)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	if err := d.Delete(key); err != nil { // unreachable: the key was checked
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	L.Push(lua.LTrue)
 	L.Push(lua.LNil)
@@ -380,7 +380,7 @@ func sharedIncr(L *lua.LState) int {
 	d := sharedCheckDict(L)
 	key, msg := sharedKey(L, 2)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	delta, ok := sharedToNumber(L.Get(3))
 	if !ok {
@@ -412,14 +412,14 @@ func sharedIncr(L *lua.LState) int {
 	if !hasInit {
 		n, err := d.Incr(key, delta)
 		if err != nil {
-			return pushFail(L, err.Error())
+			return PushFail(L, err.Error())
 		}
 		L.Push(lua.LNumber(n))
 		return 1
 	}
 	n, forcible, err := d.IncrInit(key, delta, init, initTTL)
 	if err != nil {
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	L.Push(lua.LNumber(n))
 	L.Push(lua.LNil)
@@ -432,11 +432,11 @@ func sharedTTL(L *lua.LState) int {
 	d := sharedCheckDict(L)
 	key, msg := sharedKey(L, 2)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	ttl, err := d.TTL(key)
 	if err != nil {
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	// OpenResty counts in milliseconds; round up so a live item never
 	// reports 0 ("never expires").
@@ -454,14 +454,14 @@ func sharedExpire(L *lua.LState) int {
 	}
 	key, msg := sharedKey(L, 2)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	sec, ok := sharedToNumber(ev)
 	if !ok {
 		L.RaiseError("attempt to perform arithmetic on local 'exptime' (a %s value)", ev.Type().String())
 	}
 	if err := d.Expire(key, sharedSeconds(sec)); err != nil {
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	L.Push(lua.LTrue)
 	return 1
@@ -538,7 +538,7 @@ func sharedPush(fname string, push func(*shdict.Dict, string, shdict.Value) (int
 		}
 		key, msg := sharedListKey(L, 2, fname)
 		if msg != "" {
-			return pushFail(L, msg)
+			return PushFail(L, msg)
 		}
 		var v shdict.Value
 		switch lv := L.Get(3).(type) {
@@ -547,7 +547,7 @@ func sharedPush(fname string, push func(*shdict.Dict, string, shdict.Value) (int
 		case lua.LNumber:
 			v = shdict.NumberValue(float64(lv))
 		default:
-			return pushFail(L, "bad value type")
+			return PushFail(L, "bad value type")
 		}
 		n, err := push(d, key, v)
 		if err == shdict.ErrNoMemory {
@@ -556,7 +556,7 @@ func sharedPush(fname string, push func(*shdict.Dict, string, shdict.Value) (int
 			return 2
 		}
 		if err != nil {
-			return pushFail(L, err.Error())
+			return PushFail(L, err.Error())
 		}
 		L.Push(lua.LNumber(n))
 		return 1
@@ -573,11 +573,11 @@ func sharedPop(fname string, pop func(*shdict.Dict, string) (shdict.Value, error
 		}
 		key, msg := sharedListKey(L, 2, fname)
 		if msg != "" {
-			return pushFail(L, msg)
+			return PushFail(L, msg)
 		}
 		v, err := pop(d, key)
 		if err != nil {
-			return pushFail(L, err.Error())
+			return PushFail(L, err.Error())
 		}
 		L.Push(sharedValue(v))
 		return 1
@@ -592,11 +592,11 @@ func sharedLLen(L *lua.LState) int {
 	}
 	key, msg := sharedListKey(L, 2, "llen")
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	n, err := d.LLen(key)
 	if err != nil {
-		return pushFail(L, err.Error())
+		return PushFail(L, err.Error())
 	}
 	L.Push(lua.LNumber(n))
 	return 1

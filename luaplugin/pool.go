@@ -27,6 +27,31 @@ type Config struct {
 	MaxPendingTimers int
 	// MaxRunningTimers caps timers running at once.
 	MaxRunningTimers int
+	// MaxStringSize caps the strings Go-side functions build (string.rep,
+	// table.concat, gsub results, cjson, request bodies read into Lua).
+	MaxStringSize int
+	// MaxMemory is the Go heap size (bytes) past which runs that are
+	// allocating are stopped; 0 means DefaultMaxMemory.
+	MaxMemory int64
+	// StateWaitTimeout bounds how long a request waits for its Lua state
+	// while other runs hold it.
+	StateWaitTimeout time.Duration
+	// MaxBodySize caps a request body read with ngx.req.read_body (nginx's
+	// client_max_body_size); a larger one gets 413.
+	MaxBodySize int64
+	// BodyBufferSize is the largest body kept in memory; larger ones (up to
+	// MaxBodySize) go to a temp file (nginx's client_body_buffer_size).
+	BodyBufferSize int64
+	// BodyTimeout bounds each read of a request body (nginx's
+	// client_body_timeout).
+	BodyTimeout time.Duration
+	// Env lists the environment variables os.getenv may read ("NAME", or
+	// "NAME=value" to set one), as nginx's env directive.
+	Env []string
+	// LogQueue and LogWorkers bound the log phase: how many finished
+	// requests may wait for their log scripts, and how many run at once.
+	LogQueue   int
+	LogWorkers int
 	// Logger receives Lua logs and errors outside requests.
 	Logger *zap.Logger
 }
@@ -37,6 +62,12 @@ const (
 	DefaultMaxStates        = 512
 	DefaultMaxPendingTimers = 1024
 	DefaultMaxRunningTimers = 256
+	DefaultMaxStringSize    = 64 << 20
+	DefaultMaxMemory        = 1 << 30
+	DefaultStateWaitTimeout = 10 * time.Second
+	DefaultMaxBodySize      = 1 << 20
+	DefaultBodyTimeout      = 60 * time.Second
+	DefaultLogQueue         = 10000
 )
 
 // Pool is a set of Lua states shared by every resty handler of a config,
@@ -95,6 +126,30 @@ func NewPool(cfg Config) *Pool {
 	}
 	if cfg.MaxRunningTimers <= 0 {
 		cfg.MaxRunningTimers = DefaultMaxRunningTimers
+	}
+	if cfg.MaxStringSize <= 0 {
+		cfg.MaxStringSize = DefaultMaxStringSize
+	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
+	}
+	if cfg.StateWaitTimeout <= 0 {
+		cfg.StateWaitTimeout = DefaultStateWaitTimeout
+	}
+	if cfg.MaxBodySize <= 0 {
+		cfg.MaxBodySize = DefaultMaxBodySize
+	}
+	if cfg.BodyBufferSize <= 0 || cfg.BodyBufferSize > cfg.MaxBodySize {
+		cfg.BodyBufferSize = cfg.MaxBodySize
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.LogQueue <= 0 {
+		cfg.LogQueue = DefaultLogQueue
+	}
+	if cfg.LogWorkers <= 0 {
+		cfg.LogWorkers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()

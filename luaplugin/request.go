@@ -47,14 +47,6 @@ func (p Phase) String() string {
 	return "unknown"
 }
 
-// Phase masks used by the API functions.
-const (
-	phasesRequest = PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter | PhaseLog
-	phasesOutput  = PhaseRewrite | PhaseAccess | PhaseContent
-	phasesYield   = PhaseRewrite | PhaseAccess | PhaseContent | PhaseTimer
-	phasesAll     = phasesRequest | PhaseTimer | PhaseInit
-)
-
 // Response is what the ngx API needs from the HTTP side of a request: the
 // phases package implements it around Caddy's ResponseWriter.
 type Response interface {

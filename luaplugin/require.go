@@ -129,6 +129,12 @@ func (vm *VM) installModules() {
 	for name, fn := range mods {
 		preload.RawSetString(name, L.NewFunction(fn))
 	}
+	for name, open := range modules {
+		preload.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			L.Push(open(vm, L))
+			return 1
+		}))
+	}
 	for name, newHash := range restyDigests {
 		preload.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			L.Push(restyDigestModule(L, name, newHash))
@@ -175,7 +181,7 @@ func openNgxBase64(L *lua.LState) int {
 	t.RawSetString("decode_base64url", L.NewFunction(func(L *lua.LState) int {
 		b, ok := decodeBase64(L.CheckString(1), base64.RawURLEncoding)
 		if !ok {
-			return pushFail(L, "invalid input")
+			return PushFail(L, "invalid input")
 		}
 		L.Push(lua.LString(b))
 		return 1

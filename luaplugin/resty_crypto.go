@@ -98,7 +98,7 @@ func restyDigestModule(L *lua.LState, class string, newHash func() hash.Hash) *l
 	mt.RawSetString("__index", mod)
 	mod.RawSetString("_VERSION", lua.LString(stringVersion))
 	mod.RawSetString("new", L.NewFunction(func(L *lua.LState) int {
-		return pushObject(L, &restyDigest{h: newHash()}, mt)
+		return PushObject(L, &restyDigest{h: newHash()}, mt)
 	}))
 	mod.RawSetString("update", L.NewFunction(func(L *lua.LState) int {
 		d := restySelf[restyDigest](L, class, "update")

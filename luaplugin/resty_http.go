@@ -570,7 +570,7 @@ type httpModule struct {
 func (vm *VM) openRestyHTTP(L *lua.LState) int {
 	m := &httpModule{
 		vm:    vm,
-		pools: vm.pool.Resource("resty.http", func() any { return &httpPools{} }).(*httpPools),
+		pools: vm.Resource("resty.http", func() any { return &httpPools{} }).(*httpPools),
 	}
 	mod := L.NewTable()
 	m.mod = mod
@@ -590,9 +590,9 @@ func (vm *VM) openRestyHTTP(L *lua.LState) int {
 		"request_pipeline":       m.requestPipeline,
 		"parse_uri":              m.parseURI,
 		"set_proxy_options":      m.setProxyOptions,
-		"get_client_body_reader": m.notSupported("get_client_body_reader"),
-		"proxy_request":          m.notSupported("proxy_request"),
-		"proxy_response":         m.notSupported("proxy_response"),
+		"get_client_body_reader": m.NotSupported("get_client_body_reader"),
+		"proxy_request":          m.NotSupported("proxy_request"),
+		"proxy_response":         m.NotSupported("proxy_response"),
 	}
 	for name, fn := range fns {
 		mod.RawSetString(name, L.NewFunction(fn))
@@ -626,21 +626,21 @@ func httpHeaderNewIndex(L *lua.LState) int {
 	return 0
 }
 
-func (m *httpModule) notSupported(name string) lua.LGFunction {
+func (m *httpModule) NotSupported(name string) lua.LGFunction {
 	return func(L *lua.LState) int {
-		return pushFail(L, name+" is not supported by caddy-resty")
+		return PushFail(L, name+" is not supported by caddy-resty")
 	}
 }
 
 func (m *httpModule) new(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := &httpClient{
 		pools:     m.pools,
 		connectTO: httpDefaultTimeout,
 		sendTO:    httpDefaultTimeout,
 		readTO:    httpDefaultTimeout,
 	}
-	return pushObject(L, c, m.objMT)
+	return PushObject(L, c, m.objMT)
 }
 
 func (m *httpModule) client(L *lua.LState) *httpClient {
@@ -728,7 +728,7 @@ func cosocketString(v lua.LValue) (string, bool) {
 // connect: httpc:connect(options) or the deprecated
 // httpc:connect(host, port?, options?) / httpc:connect("unix:/path").
 func (m *httpModule) connect(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := m.client(L)
 	if c.connected {
 		c.dropConnection(true)
@@ -742,7 +742,7 @@ func (m *httpModule) connect(L *lua.LState) int {
 		if pv, ok := cosocketString(portV); ok {
 			p, err := strconv.Atoi(pv)
 			if err != nil {
-				return pushFail(L, "invalid port: "+pv)
+				return PushFail(L, "invalid port: "+pv)
 			}
 			port = p
 		}
@@ -753,17 +753,17 @@ func (m *httpModule) connect(L *lua.LState) int {
 				port = 443
 			}
 		case port != 0 && scheme == "":
-			return pushFail(L, "'scheme' is required when providing a port")
+			return PushFail(L, "'scheme' is required when providing a port")
 		}
 		if scheme != "" && scheme != "http" && scheme != "https" {
-			return pushFail(L, "unsupported scheme: "+scheme)
+			return PushFail(L, "unsupported scheme: "+scheme)
 		}
 		if host == "" {
 			L.ArgError(2, "host is required")
 		}
 		if scheme == "" {
 			if !strings.HasPrefix(host, "unix:") {
-				return pushFail(L, "'scheme' is required unless connecting to a unix domain socket")
+				return PushFail(L, "'scheme' is required unless connecting to a unix domain socket")
 			}
 			t.scheme = "http"
 			t.unixPath = strings.TrimPrefix(host, "unix:")
@@ -778,7 +778,7 @@ func (m *httpModule) connect(L *lua.LState) int {
 			proxy = po
 		}
 		if msg := c.applyProxy(&t, proxy); msg != "" {
-			return pushFail(L, msg)
+			return PushFail(L, msg)
 		}
 	} else {
 		host := L.CheckString(2)
@@ -799,10 +799,10 @@ func (m *httpModule) connect(L *lua.LState) int {
 		}
 	}
 	if t.unixPath == "" && (t.port <= 0 || t.port > 65535) {
-		return pushFail(L, "invalid port: "+strconv.Itoa(t.port))
+		return PushFail(L, "invalid port: "+strconv.Itoa(t.port))
 	}
 	if err := c.open(m.vm, t); err != nil {
-		return pushFail(L, cosocketError(err))
+		return PushFail(L, cosocketError(err))
 	}
 	L.Push(lua.LTrue)
 	return 1
@@ -872,8 +872,8 @@ func (c *httpClient) open(vm *VM, t httpTarget) error {
 	key := t.scheme + "://" + t.urlHost()
 	if t.proxy == nil && pool.idleCount(key) == 0 {
 		o := &httpDialOpts{connect: c.connectTO, handshk: c.readTO, unixPath: t.unixPath}
-		resume := vm.pauseBudget()
-		conn, err := pool.newConn(vm.requestContext(), o, t.scheme, "tcp", t.urlHost())
+		resume := vm.Suspend()
+		conn, err := pool.newConn(vm.Context(), o, t.scheme, "tcp", t.urlHost())
 		resume()
 		if err != nil {
 			return err
@@ -890,10 +890,10 @@ func (c *httpClient) open(vm *VM, t httpTarget) error {
 // sslHandshake is the deprecated httpc:ssl_handshake(session, server_name,
 // verify) after a TCP-only connect.
 func (m *httpModule) sslHandshake(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := m.client(L)
 	if !c.connected {
-		return pushFail(L, "closed")
+		return PushFail(L, "closed")
 	}
 	t := c.target
 	t.scheme = "https"
@@ -904,21 +904,21 @@ func (m *httpModule) sslHandshake(L *lua.LState) int {
 	t.insecure = L.Get(4) == lua.LFalse
 	c.dropConnection(true)
 	if err := c.open(m.vm, t); err != nil {
-		return pushFail(L, cosocketError(err))
+		return PushFail(L, cosocketError(err))
 	}
 	L.Push(lua.LTrue)
 	return 1
 }
 
 func (m *httpModule) setKeepalive(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := m.client(L)
 	if !c.connected {
-		return pushFail(L, "closed")
+		return PushFail(L, "closed")
 	}
 	if c.resp != nil && !c.resp.eof && c.resp.r.Body != http.NoBody {
 		c.dropConnection(true)
-		return pushFail(L, "unread data in buffer")
+		return PushFail(L, "unread data in buffer")
 	}
 	if !c.keepalive {
 		c.dropConnection(true)
@@ -939,17 +939,17 @@ func (m *httpModule) setKeepalive(L *lua.LState) int {
 func (m *httpModule) getReusedTimes(L *lua.LState) int {
 	c := m.client(L)
 	if !c.connected {
-		return pushFail(L, "closed")
+		return PushFail(L, "closed")
 	}
 	L.Push(lua.LNumber(c.reused))
 	return 1
 }
 
 func (m *httpModule) close(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := m.client(L)
 	if !c.connected {
-		return pushFail(L, "closed")
+		return PushFail(L, "closed")
 	}
 	c.dropConnection(true)
 	L.Push(lua.LNumber(1))
@@ -1124,7 +1124,7 @@ func (c *httpClient) roundTrip(vm *VM, r *httpRequest, closeConn bool, idleTO ti
 		o.predial.Store(predial)
 	}
 	trace := &httptrace.ClientTrace{GotConn: use.gotConn, PutIdleConn: use.putIdleConn}
-	ctx := context.WithValue(httptrace.WithClientTrace(vm.requestContext(), trace), httpDialKey{}, o)
+	ctx := context.WithValue(httptrace.WithClientTrace(vm.Context(), trace), httpDialKey{}, o)
 	var body io.Reader
 	if r.hasBody {
 		body = bytes.NewReader(r.body)
@@ -1148,7 +1148,7 @@ func (c *httpClient) roundTrip(vm *VM, r *httpRequest, closeConn bool, idleTO ti
 	}
 	req.Close = closeConn
 	pool := c.pools.get(t.tlsKey())
-	resume := vm.pauseBudget()
+	resume := vm.Suspend()
 	resp, err := pool.t.RoundTrip(req)
 	resume()
 	if p := o.predial.Swap(nil); p != nil {
@@ -1201,7 +1201,7 @@ func (m *httpModule) headerTable(L *lua.LState, h http.Header, te []string) *lua
 // readWhole reads a response body whole (up to httpMaxBodySize) and
 // closes it; the wait does not count against the Lua time budget.
 func (m *httpModule) readWhole(resp *http.Response) ([]byte, error) {
-	resume := m.vm.pauseBudget()
+	resume := m.vm.Suspend()
 	body, err := readAllCapped(resp.Body, resp.ContentLength)
 	resume()
 	resp.Body.Close()
@@ -1245,21 +1245,21 @@ func (c *httpClient) send(vm *VM, r *httpRequest) (*http.Response, error) {
 
 // request: res, err = httpc:request(params)
 func (m *httpModule) request(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := m.client(L)
 	params := L.CheckTable(2)
 	if !c.connected {
-		return pushFail(L, "closed")
+		return PushFail(L, "closed")
 	}
 	// A previous body that was not read: its connection cannot be reused.
 	c.discardResponse()
 	r, msg := parseHTTPParams(L, params, "/", "")
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	resp, err := c.send(m.vm, r)
 	if err != nil {
-		return pushFail(L, cosocketError(err))
+		return PushFail(L, cosocketError(err))
 	}
 	c.keepalive = !resp.Close
 	hr := &httpResponse{r: resp, method: r.method}
@@ -1287,13 +1287,13 @@ func (m *httpModule) request(L *lua.LState) int {
 
 // bodyReader: chunk, err = res.body_reader(max_chunk_size?)
 func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	if hr.eof {
 		L.Push(lua.LNil)
 		return 1
 	}
 	if hr.err != nil {
-		return pushFail(L, cosocketError(hr.err))
+		return PushFail(L, cosocketError(hr.err))
 	}
 	size := 0
 	if n, ok := L.Get(1).(lua.LNumber); ok && n > 0 {
@@ -1304,7 +1304,7 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 	}
 	var buf []byte
 	var err error
-	resume := m.vm.pauseBudget()
+	resume := m.vm.Suspend()
 	switch {
 	case size > 0 && hr.r.ContentLength >= 0:
 		// known length: exactly size bytes (less at the end)
@@ -1349,7 +1349,7 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 		hr.err = err
 		hr.r.Body.Close()
 		if len(buf) == 0 {
-			return pushFail(L, cosocketError(err))
+			return PushFail(L, cosocketError(err))
 		}
 	}
 	L.Push(lua.LString(buf))
@@ -1358,13 +1358,13 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 
 // readBody: body, err = res:read_body()
 func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	if hr.eof {
 		L.Push(lua.LString(""))
 		return 1
 	}
 	if hr.err != nil {
-		return pushFail(L, cosocketError(hr.err))
+		return PushFail(L, cosocketError(hr.err))
 	}
 	body, err := m.readWhole(hr.r)
 	if err != nil {
@@ -1381,7 +1381,7 @@ func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
 
 // requestURI: res, err = httpc:request_uri(uri, params)
 func (m *httpModule) requestURI(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := m.client(L)
 	uri := L.CheckString(2)
 	params := L.OptTable(3, nil)
@@ -1390,11 +1390,11 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 	}
 	pu, msg := parseHTTPURI(uri, m.schemeOfRequest())
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	r, msg := parseHTTPParams(L, params, pu.path, pu.query)
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	t := httpTarget{scheme: pu.scheme, host: pu.host, port: pu.port}
 	keepalive := true
@@ -1412,16 +1412,16 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 		}
 	}
 	if msg := c.applyProxy(&t, proxy); msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	c.target = t
 	resp, _, err := c.roundTrip(m.vm, r, !keepalive, idleTO)
 	if err != nil {
-		return pushFail(L, cosocketError(err))
+		return PushFail(L, cosocketError(err))
 	}
 	body, err := m.readWhole(resp)
 	if err != nil {
-		return pushFail(L, cosocketError(err))
+		return PushFail(L, cosocketError(err))
 	}
 	res := m.responseTable(L, resp, r.method)
 	res.RawSetString("body", lua.LString(body))
@@ -1434,11 +1434,11 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 // on the wire); each response's body is read whole and served by its
 // body_reader / read_body.
 func (m *httpModule) requestPipeline(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	c := m.client(L)
 	reqs := L.CheckTable(2)
 	if !c.connected {
-		return pushFail(L, "closed")
+		return PushFail(L, "closed")
 	}
 	out := L.NewTable()
 	n := reqs.Len()
@@ -1449,15 +1449,15 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 		}
 		r, msg := parseHTTPParams(L, params, "/", "")
 		if msg != "" {
-			return pushFail(L, msg)
+			return PushFail(L, msg)
 		}
 		resp, err := c.send(m.vm, r)
 		if err != nil {
-			return pushFail(L, cosocketError(err))
+			return PushFail(L, cosocketError(err))
 		}
 		body, err := m.readWhole(resp)
 		if err != nil {
-			return pushFail(L, cosocketError(err))
+			return PushFail(L, cosocketError(err))
 		}
 		c.keepalive = !resp.Close
 		res := m.responseTable(L, resp, r.method)
@@ -1564,7 +1564,7 @@ func (m *httpModule) parseURI(L *lua.LState) int {
 	queryInPath := L.Get(3) != lua.LFalse
 	p, msg := parseHTTPURI(uri, m.schemeOfRequest())
 	if msg != "" {
-		return pushFail(L, msg)
+		return PushFail(L, msg)
 	}
 	t := L.CreateTable(5, 0)
 	host := p.host

@@ -44,8 +44,10 @@ func (s *limitShared) nowMs() int64 {
 	return time.Now().UnixMilli()
 }
 
-func limitSharedOf(p *Pool) *limitShared {
-	return p.Resource(limitResourceKey, func() any { return &limitShared{} }).(*limitShared)
+func limitSharedOf(r interface {
+	Resource(string, func() any) any
+}) *limitShared {
+	return r.Resource(limitResourceKey, func() any { return &limitShared{} }).(*limitShared)
 }
 
 // setRestyLimitClock makes the resty.limit.* modules of p read the time
@@ -94,16 +96,16 @@ func limitFail(L *lua.LState, msg string) int {
 // a module-level variable follows a dict that was resized. When the name
 // is gone, the limiter keeps the dict it had.
 type limitDictRef struct {
-	pool *Pool
+	vm   *VM
 	name string
 	gen  uint64
 	d    *shdict.Dict
 }
 
 func (r *limitDictRef) get() *shdict.Dict {
-	if r.pool != nil {
-		if g := r.pool.dictGen.Load(); g != r.gen {
-			if d := r.pool.Dict(r.name); d != nil {
+	if r.vm != nil {
+		if g := r.vm.DictGeneration(); g != r.gen {
+			if d := r.vm.Dict(r.name); d != nil {
 				r.d = d
 			}
 			r.gen = g
@@ -119,12 +121,12 @@ func (vm *VM) limitDict(L *lua.LState) (ref limitDictRef, ok bool) {
 	if !isStr {
 		return ref, false
 	}
-	gen := vm.pool.dictGen.Load()
-	d := vm.pool.Dict(string(name))
+	gen := vm.DictGeneration()
+	d := vm.Dict(string(name))
 	if d == nil {
 		return ref, false
 	}
-	return limitDictRef{pool: vm.pool, name: string(name), gen: gen, d: d}, true
+	return limitDictRef{vm: vm, name: string(name), gen: gen, d: d}, true
 }
 
 // limitPositive evaluates `v > 0` (strict) or `v >= 0` inside the library's
@@ -325,7 +327,7 @@ func (l *limitReq) uncommit(key string) string {
 
 func (vm *VM) openRestyLimitReq(L *lua.LState) int {
 	const class = "resty.limit.req"
-	shared := limitSharedOf(vm.pool)
+	shared := limitSharedOf(vm)
 	var mod, mt *lua.LTable
 	mod, mt = limitModule(L, map[string]lua.LGFunction{
 		// new(dict_name, rate, burst) -> obj, or nil, err
@@ -336,7 +338,7 @@ func (vm *VM) openRestyLimitReq(L *lua.LState) int {
 			}
 			rate, burst := L.Get(2), L.Get(3)
 			limitAssert(L, limitPositive(L, rate, true) && limitPositive(L, burst, false))
-			return pushObject(L, &limitReq{
+			return PushObject(L, &limitReq{
 				dict:  d,
 				clock: shared,
 				rate:  float64(rate.(lua.LNumber)) * 1000,
@@ -428,7 +430,7 @@ func (vm *VM) openRestyLimitCount(L *lua.LState) int {
 			}
 			limit, window := L.Get(2), L.Get(3)
 			limitAssert(L, limitPositive(L, limit, true) && limitPositive(L, window, true))
-			return pushObject(L, &limitCount{
+			return PushObject(L, &limitCount{
 				dict:   d,
 				limit:  float64(limit.(lua.LNumber)),
 				window: float64(window.(lua.LNumber)),
@@ -559,7 +561,7 @@ func (vm *VM) openRestyLimitConn(L *lua.LState) int {
 			}
 			max, burst, delay := L.Get(2), L.Get(3), L.Get(4)
 			limitAssert(L, limitPositive(L, max, true) && limitPositive(L, burst, false) && limitPositive(L, delay, true))
-			return pushObject(L, &limitConn{
+			return PushObject(L, &limitConn{
 				dict:      d,
 				max:       float64(max.(lua.LNumber)),
 				burst:     float64(burst.(lua.LNumber)),

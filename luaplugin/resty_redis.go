@@ -520,7 +520,7 @@ type redisModule struct {
 func (vm *VM) openRestyRedis(L *lua.LState) int {
 	m := &redisModule{
 		vm:    vm,
-		pools: vm.pool.Resource("resty.redis", func() any { return &redisPools{} }).(*redisPools),
+		pools: vm.Resource("resty.redis", func() any { return &redisPools{} }).(*redisPools),
 	}
 	mod := L.NewTable()
 	m.mod = mod
@@ -576,13 +576,13 @@ func (m *redisModule) commandFunc(L *lua.LState, name string) *lua.LFunction {
 }
 
 func (m *redisModule) new(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	o := &restyRedis{
 		connectTO: redisDefaultTimeout,
 		sendTO:    redisDefaultTimeout,
 		readTO:    redisDefaultTimeout,
 	}
-	return pushObject(L, o, m.objMT)
+	return PushObject(L, o, m.objMT)
 }
 
 func (m *redisModule) object(L *lua.LState) *restyRedis {
@@ -627,13 +627,13 @@ func (o *restyRedis) attach(c *redisConn) {
 }
 
 func redisPushErr(L *lua.LState, msg string) int {
-	return pushFail(L, msg)
+	return PushFail(L, msg)
 }
 
 // connect: ok, err = red:connect(host, port, opts?) or
 // red:connect("unix:/path", opts?)
 func (m *redisModule) connect(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	o := m.object(L)
 	hostV := L.Get(2)
 	host, ok := hostV.(lua.LString)
@@ -750,11 +750,11 @@ func (m *redisModule) dial(o *restyRedis, user, password string, db int) (*redis
 	// The context bounds waiting for a free connection, the dial and the
 	// connection's handshake; the commands below get the read timeout
 	// once the connection is claimed.
-	ctx, cancel := context.WithTimeout(m.vm.requestContext(), o.connectTO)
+	ctx, cancel := context.WithTimeout(m.vm.Context(), o.connectTO)
 	defer cancel()
 	rc := client.c.EphemeralConn()
 	var authCmd, selectCmd *redis.Cmd
-	resume := m.vm.pauseBudget()
+	resume := m.vm.Suspend()
 	cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if password != "" {
 			if user != "" {
@@ -888,7 +888,7 @@ func (m *redisModule) command(L *lua.LState, o *restyRedis, name string, from in
 
 // run runs one command (or queues it in a pipeline) and pushes its result.
 func (m *redisModule) run(L *lua.LState, o *restyRedis, args []any) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	name := strings.ToLower(args[0].(string))
 	if what, ok := redisUnsupported[name]; ok {
 		return redisPushErr(L, what+" is not supported by caddy-resty")
@@ -919,10 +919,10 @@ func (m *redisModule) run(L *lua.LState, o *restyRedis, args []any) int {
 	}
 	c := o.conn
 	c.setTimeouts(o.sendTO, o.readTO)
-	ctx := m.vm.requestContext()
+	ctx := m.vm.Context()
 	var cmd *redis.Cmd
 	var selCmd *redis.Cmd
-	resume := m.vm.pauseBudget()
+	resume := m.vm.Suspend()
 	if c.db != o.db && !redisNoSelect[name] {
 		// the pooled connection selected another database
 		_, _ = c.rc.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -1162,7 +1162,7 @@ func (m *redisModule) cancelPipeline(L *lua.LState) int {
 
 // commitPipeline: results, err = red:commit_pipeline()
 func (m *redisModule) commitPipeline(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	o := m.object(L)
 	if !o.inPipeline {
 		return redisPushErr(L, "no pipeline")
@@ -1183,9 +1183,9 @@ func (m *redisModule) commitPipeline(L *lua.LState) int {
 	}
 	c := o.conn
 	c.setTimeouts(o.sendTO, o.readTO)
-	ctx := m.vm.requestContext()
+	ctx := m.vm.Context()
 	needSelect := c.db != o.db
-	resume := m.vm.pauseBudget()
+	resume := m.vm.Suspend()
 	cmds, _ := c.rc.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if needSelect {
 			p.Do(ctx, "SELECT", strconv.Itoa(o.db))
@@ -1232,7 +1232,7 @@ func (m *redisModule) commitPipeline(L *lua.LState) int {
 
 // setKeepalive: ok, err = red:set_keepalive(max_idle_timeout?, pool_size?)
 func (m *redisModule) setKeepalive(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	o := m.object(L)
 	if o.inMulti && o.state == redisConnected {
 		return redisPushErr(L, "in transaction")
@@ -1284,7 +1284,7 @@ func (m *redisModule) getReusedTimes(L *lua.LState) int {
 }
 
 func (m *redisModule) close(L *lua.LState) int {
-	m.vm.checkPhase(L, phasesYield)
+	m.vm.CheckPhase(L, PhasesCosocket)
 	o := m.object(L)
 	if o.state == redisClosed {
 		return redisPushErr(L, "closed")

@@ -65,11 +65,11 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 	ts.mu.Lock()
 	if ts.closed {
 		ts.mu.Unlock()
-		return pushFail(L, "process exiting")
+		return PushFail(L, "process exiting")
 	}
 	if ts.pending.Load() >= int64(vm.pool.cfg.MaxPendingTimers) {
 		ts.mu.Unlock()
-		return pushFail(L, "too many pending timers")
+		return PushFail(L, "too many pending timers")
 	}
 	tm := &timer{vm: vm, fn: fn, args: args}
 	d := time.Duration(delay * float64(time.Second))

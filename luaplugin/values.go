@@ -68,16 +68,16 @@ func AppendValue(b []byte, v lua.LValue) ([]byte, string) {
 	return b, "bad argument type: " + v.Type().String()
 }
 
-// pushFail returns nil, msg to Lua: the failure convention of the ngx API
+// PushFail returns nil, msg to Lua: the failure convention of the ngx API
 // and the lua-resty libraries.
-func pushFail(L *lua.LState, msg string) int {
+func PushFail(L *lua.LState, msg string) int {
 	L.Push(lua.LNil)
 	L.Push(lua.LString(msg))
 	return 2
 }
 
-// pushObject returns a Go object to Lua as a userdata with metatable mt.
-func pushObject(L *lua.LState, v any, mt *lua.LTable) int {
+// PushObject returns a Go object to Lua as a userdata with metatable mt.
+func PushObject(L *lua.LState, v any, mt *lua.LTable) int {
 	ud := L.NewUserData()
 	ud.Value = v
 	ud.Metatable = mt
