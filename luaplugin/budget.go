@@ -4,53 +4,79 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// errBudget is the error a Lua run gets when it used up its time budget.
-var errBudget = errors.New("lua run exceeded its time budget")
+// errBudget is the error a Lua run gets when it used up its time budget;
+// errMemory when the Go heap passed lua_max_memory while it ran.
+var (
+	errBudget = errors.New("lua run exceeded its time budget")
+	errMemory = errors.New("lua run stopped: memory limit reached")
+)
 
-// budgetCtx is the context a Lua state runs under. gopher-lua checks Done
+// Why a budget fired.
+const (
+	reasonTime int32 = iota + 1
+	reasonMemory
+)
+
+// budgetCtx is the context a Lua thread runs under. gopher-lua checks Done
 // before every instruction, so closing done stops a runaway script. It is
-// created once per state (a per-run context.WithTimeout would cost a timer
+// created once per thread (a per-run context.WithTimeout would cost a timer
 // and several allocations on every phase of every request); the pool's
-// watchdog fires it when a run is over its budget, and the state is then
-// discarded.
+// watchdog fires it when a run is over its budget, and the thread is then
+// dropped (the state and its other threads go on).
 //
 // It implements AfterFunc so that the child contexts gopher-lua derives for
 // coroutines are cancelled with it without a goroutine per coroutine.
 type budgetCtx struct {
 	done chan struct{}
+	// maxString is the pool's MaxStringSize, for the concatenation guard.
+	maxString int
+
+	why atomic.Int32
 
 	mu     sync.Mutex
-	fired  bool
 	nextID int
 	after  map[int]func()
 }
 
-func newBudgetCtx() *budgetCtx {
-	return &budgetCtx{done: make(chan struct{})}
+func newBudgetCtx(maxString int) *budgetCtx {
+	return &budgetCtx{done: make(chan struct{}), maxString: maxString}
 }
 
 func (c *budgetCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (c *budgetCtx) Done() <-chan struct{}       { return c.done }
-func (c *budgetCtx) Value(any) any               { return nil }
+func (c *budgetCtx) Value(key any) any {
+	if _, ok := key.(maxStringKey); ok {
+		return c.maxString
+	}
+	return nil
+}
 
 func (c *budgetCtx) Err() error {
-	select {
-	case <-c.done:
-		return errBudget
-	default:
+	switch c.why.Load() {
+	case 0:
 		return nil
+	case reasonMemory:
+		return errMemory
 	}
+	return errBudget
 }
+
+// fired reports whether the budget fired.
+func (c *budgetCtx) fired() bool { return c.why.Load() != 0 }
+
+// reason tells why the budget fired (reasonTime, reasonMemory), or 0.
+func (c *budgetCtx) reason() int32 { return c.why.Load() }
 
 // AfterFunc registers f to run when the budget fires (context.AfterFunc
 // protocol, used by context.WithCancel for child contexts).
 func (c *budgetCtx) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.fired {
+	if c.fired() {
 		go f()
 		return func() bool { return false }
 	}
@@ -71,13 +97,12 @@ func (c *budgetCtx) AfterFunc(f func()) (stop func() bool) {
 
 // fire stops the state: the running script gets an error at its next
 // instruction.
-func (c *budgetCtx) fire() {
+func (c *budgetCtx) fire(why int32) bool {
 	c.mu.Lock()
-	if c.fired {
+	if !c.why.CompareAndSwap(0, why) {
 		c.mu.Unlock()
-		return
+		return false
 	}
-	c.fired = true
 	fns := c.after
 	c.after = nil
 	close(c.done)
@@ -85,6 +110,7 @@ func (c *budgetCtx) fire() {
 	for _, f := range fns {
 		f()
 	}
+	return true
 }
 
 // forgetCoroutines drops the registrations of coroutines that never

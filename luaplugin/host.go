@@ -89,7 +89,7 @@ func (vm *VM) Request() *Request { return vm.req }
 // The caller must not touch any Lua value until it calls resume, which
 // takes the state back.
 func (vm *VM) Suspend() (resume func()) {
-	return vm.pauseBudget()
+	return vm.suspend()
 }
 
 // Context returns the context of the running request (cancelled when its
@@ -128,10 +128,7 @@ func (vm *VM) MaxString() int { return vm.pool.cfg.MaxStringSize }
 // every few thousand iterations, since the VM checks only between Lua
 // instructions.
 func (vm *VM) CheckBudget(L *lua.LState) {
-	select {
-	case <-vm.budget.Done():
-		vm.reraise(L)
-		L.RaiseError("%s", errBudget)
-	default:
+	if th := vm.cur; th != nil && th.ctx.fired() {
+		L.RaiseError("%s", th.ctx.Err())
 	}
 }

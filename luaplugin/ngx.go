@@ -264,35 +264,23 @@ func (vm *VM) output(L *lua.LState, newline bool) int {
 	if newline {
 		buf = append(buf, '\n')
 	}
-	// Sending may wait on a slow client: that wait is not Lua work.
-	resume := vm.pauseBudget()
-	err := req.W.Print(buf)
-	resume()
-	return pushOK(L, err)
+	// Print runs the filters, then frees the state while it waits on the
+	// client.
+	return pushOK(L, req.W.Print(buf))
 }
 
-func (vm *VM) ngxFlush(L *lua.LState) int {
-	return vm.respCall(L, true, Response.FlushError)
-}
+func (vm *VM) ngxFlush(L *lua.LState) int { return vm.respCall(L, Response.FlushError) }
 
-func (vm *VM) ngxEOF(L *lua.LState) int { return vm.respCall(L, false, Response.EOF) }
+func (vm *VM) ngxEOF(L *lua.LState) int { return vm.respCall(L, Response.EOF) }
 
-func (vm *VM) ngxSendHeaders(L *lua.LState) int {
-	return vm.respCall(L, false, Response.SendHeaders)
-}
+func (vm *VM) ngxSendHeaders(L *lua.LState) int { return vm.respCall(L, Response.SendHeaders) }
 
 // respCall runs a response operation for ngx.flush/eof/send_headers and
-// returns 1 or nil, err to Lua. wait marks operations that may block on the
-// client, which do not count against the budget.
-func (vm *VM) respCall(L *lua.LState, wait bool, op func(Response) error) int {
+// returns 1 or nil, err to Lua. The Response frees the state while it
+// waits on the client.
+func (vm *VM) respCall(L *lua.LState, op func(Response) error) int {
 	req := vm.checkPhase(L, PhasesOutput)
-	resume := func() {}
-	if wait {
-		resume = vm.pauseBudget()
-	}
-	err := op(req.W)
-	resume()
-	return pushOK(L, err)
+	return pushOK(L, op(req.W))
 }
 
 // pushOK pushes 1, or nil and the error's text.
@@ -314,7 +302,7 @@ func (vm *VM) ngxSleep(L *lua.LState) int {
 	if req != nil && req.R != nil {
 		done = req.R.Context().Done()
 	}
-	resume := vm.pauseBudget()
+	resume := vm.suspend()
 	sleepCtx(done, time.Duration(secs*float64(time.Second)))
 	resume()
 	return 0

@@ -2,7 +2,6 @@ package luaplugin
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,12 +9,6 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 )
-
-// MaxBodyBuffer is the largest request body ngx.req.read_body keeps in
-// memory. A larger body stays streamed to the next handler and
-// get_body_data returns nil for it, as OpenResty does for a body buffered
-// to a temporary file.
-const MaxBodyBuffer = 16 << 20
 
 var methodConstants = map[int]string{
 	2: "GET", 4: "HEAD", 8: "POST", 16: "PUT", 32: "DELETE", 64: "MKCOL", 128: "COPY",
@@ -331,71 +324,9 @@ func (vm *VM) reqSetURI(L *lua.LState) int {
 	return 0
 }
 
-// readBody buffers the request body (up to MaxBodyBuffer) and puts a reader
-// over the buffered bytes back in its place.
-func (req *Request) readBody() error {
-	if req.bodyRead {
-		return nil
-	}
-	req.bodyRead = true
-	r := req.R
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBuffer+1))
-	if err != nil {
-		return err
-	}
-	if len(buf) > MaxBodyBuffer {
-		req.bodyBig = true
-		r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
-		return nil
-	}
-	r.Body.Close()
-	req.body = buf
-	r.Body = io.NopCloser(bytes.NewReader(buf))
-	return nil
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-func (vm *VM) reqReadBody(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
-	resume := vm.pauseBudget()
-	err := req.readBody()
-	resume()
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			vm.raiseExit(L, http.StatusRequestEntityTooLarge)
-		}
-		vm.log(L, levelErr, "failed to read request body: "+err.Error())
-		vm.raiseExit(L, http.StatusBadRequest)
-	}
-	return 0
-}
-
-func (vm *VM) reqDiscardBody(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
-	r := req.R
-	if r.Body != nil && r.Body != http.NoBody {
-		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, MaxBodyBuffer))
-		r.Body.Close()
-	}
-	r.Body = http.NoBody
-	r.ContentLength = 0
-	r.Header.Del("Content-Length")
-	r.Header.Del("Transfer-Encoding")
-	req.bodyRead, req.body, req.bodyBig = true, nil, false
-	return 0
-}
-
 func (vm *VM) reqGetBodyData(L *lua.LState) int {
 	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseLog)
-	if !req.bodyRead || req.bodyBig || len(req.body) == 0 {
+	if !req.bodyRead || req.bodyFile != "" || len(req.body) == 0 {
 		L.Push(lua.LNil)
 		return 1
 	}
@@ -407,19 +338,14 @@ func (vm *VM) reqGetBodyData(L *lua.LState) int {
 	return 1
 }
 
-func (vm *VM) reqGetBodyFile(L *lua.LState) int {
-	vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
-	L.Push(lua.LNil)
-	return 1
-}
-
 // SetBody replaces the request body and fixes its length headers.
 func (req *Request) SetBody(data []byte) {
 	r := req.R
 	if r.Body != nil && r.Body != http.NoBody && !req.bodyRead {
 		r.Body.Close()
 	}
-	req.bodyRead, req.body, req.bodyBig = true, data, false
+	req.dropBodyFile()
+	req.bodyRead, req.body = true, data
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	r.ContentLength = int64(len(data))
 	r.Header.Del("Transfer-Encoding")
@@ -445,7 +371,11 @@ func (vm *VM) reqAppendBody(L *lua.LState) int {
 	if req.newBody == nil {
 		L.RaiseError("request body not initialized by ngx.req.init_body()")
 	}
-	req.newBody = append(req.newBody, L.CheckString(1)...)
+	data := L.CheckString(1)
+	if len(req.newBody)+len(data) > vm.pool.cfg.MaxStringSize {
+		L.RaiseError("request body too large (lua_max_string_size)")
+	}
+	req.newBody = append(req.newBody, data...)
 	return 0
 }
 
@@ -465,7 +395,7 @@ func (vm *VM) reqGetPostArgs(L *lua.LState) int {
 	if !req.bodyRead {
 		L.RaiseError("no request body found; maybe you should turn on lua_need_request_body?")
 	}
-	if req.bodyBig {
+	if req.bodyFile != "" {
 		return PushFail(L, "request body in temp file not supported")
 	}
 	return pushArgs(L, string(req.body), max)

@@ -170,7 +170,7 @@ func Variable(req *Request, name string) (string, bool) {
 		}
 		return fmt.Sprintf("%03d", req.W.Status()), true
 	case "request_body":
-		if req.bodyRead && !req.bodyBig && len(req.body) > 0 {
+		if req.bodyRead && req.bodyFile == "" && len(req.body) > 0 {
 			return string(req.body), true
 		}
 		return "", false

@@ -2,7 +2,7 @@ package luaplugin
 
 import (
 	"io"
-	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,148 +12,55 @@ import (
 	"github.com/caddy-resty/caddy-resty/shdict"
 )
 
-// Config configures a pool of Lua states.
-type Config struct {
-	// PackagePath lists the templates `require` searches, as in
-	// OpenResty's lua_package_path ("/etc/caddy/lua/?.lua").
-	PackagePath []string
-	// Timeout is the budget of one Lua run; a run over it is stopped, its
-	// request gets a 500 and its state is discarded.
-	Timeout time.Duration
-	// MaxStates caps the number of Lua states; a run that finds them all
-	// busy waits for one.
-	MaxStates int
-	// MaxPendingTimers caps ngx.timer.at timers waiting to fire.
-	MaxPendingTimers int
-	// MaxRunningTimers caps timers running at once.
-	MaxRunningTimers int
-	// MaxStringSize caps the strings Go-side functions build (string.rep,
-	// table.concat, gsub results, cjson, request bodies read into Lua).
-	MaxStringSize int
-	// MaxMemory is the Go heap size (bytes) past which runs that are
-	// allocating are stopped; 0 means DefaultMaxMemory.
-	MaxMemory int64
-	// StateWaitTimeout bounds how long a request waits for its Lua state
-	// while other runs hold it.
-	StateWaitTimeout time.Duration
-	// MaxBodySize caps a request body read with ngx.req.read_body (nginx's
-	// client_max_body_size); a larger one gets 413.
-	MaxBodySize int64
-	// BodyBufferSize is the largest body kept in memory; larger ones (up to
-	// MaxBodySize) go to a temp file (nginx's client_body_buffer_size).
-	BodyBufferSize int64
-	// BodyTimeout bounds each read of a request body (nginx's
-	// client_body_timeout).
-	BodyTimeout time.Duration
-	// Env lists the environment variables os.getenv may read ("NAME", or
-	// "NAME=value" to set one), as nginx's env directive.
-	Env []string
-	// LogQueue and LogWorkers bound the log phase: how many finished
-	// requests may wait for their log scripts, and how many run at once.
-	LogQueue   int
-	LogWorkers int
-	// Logger receives Lua logs and errors outside requests.
-	Logger *zap.Logger
-}
-
-// Defaults.
-const (
-	DefaultTimeout          = time.Second
-	DefaultMaxStates        = 512
-	DefaultMaxPendingTimers = 1024
-	DefaultMaxRunningTimers = 256
-	DefaultMaxStringSize    = 64 << 20
-	DefaultMaxMemory        = 1 << 30
-	DefaultStateWaitTimeout = 10 * time.Second
-	DefaultMaxBodySize      = 1 << 20
-	DefaultBodyTimeout      = 60 * time.Second
-	DefaultLogQueue         = 10000
-)
-
-// Pool is a set of Lua states shared by every resty handler of a config,
-// like the Lua VMs of OpenResty's workers: each state keeps the modules it
-// loaded with `require` (and their module-level state) for its lifetime.
-// A request borrows a state only while Lua runs and gives it back before
-// waiting on anything else, so the number of states tracks CPU work, not
-// open requests.
+// Pool is the set of Lua states shared by every resty handler of a config,
+// like the Lua VMs of OpenResty's workers: a few states (by default two per
+// GOMAXPROCS), each serving many requests at once, each keeping the modules
+// it loaded with `require` (and their module-level state) for its
+// lifetime. A request keeps one state for its life (so ngx.ctx, module
+// state and coroutines behave as in OpenResty) and runs on a thread of its
+// own there; only one thread of a state runs at a time, and every wait
+// frees the state for the others.
 type Pool struct {
 	cfg    Config
 	logger atomic.Pointer[zap.Logger]
 
 	mu     sync.Mutex
-	cond   *sync.Cond
-	idle   []*VM
-	all    map[*VM]struct{}
-	count  int
+	live   atomic.Pointer[[]*VM] // states new requests go to
+	all    map[*VM]struct{}      // live and retired states not yet closed
 	closed bool
+	rr     atomic.Uint32
 
 	files *fileCache
 	regex *RegexCache
+	// env is what os.getenv may read (lua_env).
+	env map[string]string
+	// searchPath is lua_package_path split into its templates.
+	searchPath []string
 
 	dicts   atomic.Pointer[map[string]*shdict.Dict]
 	dictGen atomic.Uint64
 
 	timers timerState
+	logs   logQueue
 
 	resMu     sync.Mutex
 	resources map[string]any
-
-	bgOnce   sync.Once
-	bgMu     sync.RWMutex
-	bgClosed bool
-	bg       chan func()
 
 	watchdogDone chan struct{}
 	// clock is the time (unix ns) as of the watchdog's last tick: the
 	// budget's clock, read on every run without a time.Now call.
 	clock atomic.Int64
+	mem   memGuard
 
 	// Counters for metrics and the status endpoint.
 	created   atomic.Int64
 	discarded atomic.Int64
+	timeouts  atomic.Int64
 }
 
-// NewPool creates a pool. States are created on demand.
+// NewPool creates a pool. States are created on demand, up to MaxStates.
 func NewPool(cfg Config) *Pool {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.MaxStates <= 0 {
-		cfg.MaxStates = DefaultMaxStates
-	}
-	if cfg.MaxPendingTimers <= 0 {
-		cfg.MaxPendingTimers = DefaultMaxPendingTimers
-	}
-	if cfg.MaxRunningTimers <= 0 {
-		cfg.MaxRunningTimers = DefaultMaxRunningTimers
-	}
-	if cfg.MaxStringSize <= 0 {
-		cfg.MaxStringSize = DefaultMaxStringSize
-	}
-	if cfg.MaxMemory <= 0 {
-		cfg.MaxMemory = DefaultMaxMemory
-	}
-	if cfg.StateWaitTimeout <= 0 {
-		cfg.StateWaitTimeout = DefaultStateWaitTimeout
-	}
-	if cfg.MaxBodySize <= 0 {
-		cfg.MaxBodySize = DefaultMaxBodySize
-	}
-	if cfg.BodyBufferSize <= 0 || cfg.BodyBufferSize > cfg.MaxBodySize {
-		cfg.BodyBufferSize = cfg.MaxBodySize
-	}
-	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = DefaultBodyTimeout
-	}
-	if cfg.LogQueue <= 0 {
-		cfg.LogQueue = DefaultLogQueue
-	}
-	if cfg.LogWorkers <= 0 {
-		cfg.LogWorkers = runtime.GOMAXPROCS(0)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
+	cfg = cfg.withDefaults()
 	p := &Pool{
 		cfg:          cfg,
 		all:          make(map[*VM]struct{}),
@@ -161,10 +68,19 @@ func NewPool(cfg Config) *Pool {
 		regex:        NewRegexCache(1024),
 		watchdogDone: make(chan struct{}),
 	}
+	p.env = envFrom(cfg.Env)
+	for _, e := range cfg.PackagePath {
+		for _, t := range strings.Split(e, ";") {
+			if t = strings.TrimSpace(t); t != "" && t != ";;" {
+				p.searchPath = append(p.searchPath, t)
+			}
+		}
+	}
 	p.logger.Store(cfg.Logger)
 	p.clock.Store(time.Now().UnixNano())
-	p.cond = sync.NewCond(&p.mu)
+	p.live.Store(new([]*VM))
 	p.timers.init(p)
+	p.logs.init(p)
 	empty := map[string]*shdict.Dict{}
 	p.dicts.Store(&empty)
 	go p.watchdog()
@@ -182,6 +98,9 @@ func (p *Pool) SetLogger(l *zap.Logger) {
 // Logger returns the pool's logger.
 func (p *Pool) Logger() *zap.Logger { return p.logger.Load() }
 
+// Config returns the pool's configuration, defaults applied.
+func (p *Pool) Config() Config { return p.cfg }
+
 // SetDicts sets the shared dicts ngx.shared resolves; states drop their
 // cached dict handles on their next use.
 func (p *Pool) SetDicts(dicts map[string]*shdict.Dict) {
@@ -198,138 +117,194 @@ func (p *Pool) Dict(name string) *shdict.Dict {
 // disk since it was compiled.
 func (p *Pool) FilesChanged() bool { return p.files.changed() }
 
-// Reset discards every state (idle ones now, busy ones when they are
-// released) and the compiled-module cache, so that new runs load modules
-// afresh. Used when module files changed on disk across a config reload.
+// Reset retires every state and drops the compiled-module cache, so that
+// new requests run on fresh states that load modules afresh. Requests in
+// flight finish on their states; a retired state's pending timers run
+// early with premature = true, as in an nginx worker that is shutting
+// down. Used when module files changed on disk.
 func (p *Pool) Reset() {
 	p.files.reset()
 	p.mu.Lock()
-	for vm := range p.all {
-		vm.stale = true
-	}
-	idle := p.takeIdle()
+	old := *p.live.Load()
+	p.live.Store(new([]*VM))
 	p.mu.Unlock()
-	for _, vm := range idle {
-		p.destroy(vm)
+	for _, vm := range old {
+		p.retire(vm)
 	}
 }
 
-// takeIdle removes every idle state from the pool; p.mu must be held.
-func (p *Pool) takeIdle() []*VM {
-	idle := p.idle
-	p.idle = nil
-	for _, vm := range idle {
-		vm.idleIdx = -1
-		delete(p.all, vm)
-		p.count--
-	}
-	p.cond.Broadcast()
-	return idle
-}
-
-// Acquire borrows a state, preferring prefer when it is idle. It blocks
-// while MaxStates states are busy.
-func (p *Pool) Acquire(prefer *VM) (*VM, error) {
-	p.mu.Lock()
-	for {
-		if prefer != nil && prefer.idleIdx >= 0 && !prefer.stale {
-			p.removeIdle(prefer)
-			p.mu.Unlock()
-			prefer.prepare()
-			return prefer, nil
-		}
-		if n := len(p.idle); n > 0 {
-			vm := p.idle[n-1]
-			p.removeIdle(vm)
-			p.mu.Unlock()
-			vm.prepare()
-			return vm, nil
-		}
-		if p.count < p.cfg.MaxStates {
-			p.count++
-			p.mu.Unlock()
-			vm, err := newVM(p)
-			p.mu.Lock()
-			if err != nil {
-				p.count--
-				p.cond.Signal()
-				p.mu.Unlock()
-				return nil, err
-			}
-			p.all[vm] = struct{}{}
-			p.mu.Unlock()
-			p.created.Add(1)
-			vm.prepare()
-			return vm, nil
-		}
-		p.cond.Wait()
-	}
-}
-
-// acquireExact borrows exactly vm (for timers, whose callbacks belong to
-// the state that created them), waiting while it is busy. It returns false
-// if vm was discarded.
-func (p *Pool) acquireExact(vm *VM) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for {
-		if p.closed || vm.dead {
-			return false
-		}
-		if _, ok := p.all[vm]; !ok {
-			return false
-		}
-		if vm.idleIdx >= 0 {
-			p.removeIdle(vm)
-			vm.prepare()
-			return true
-		}
-		p.cond.Wait()
-	}
-}
-
-func (p *Pool) removeIdle(vm *VM) {
-	i := vm.idleIdx
-	last := len(p.idle) - 1
-	if i != last {
-		p.idle[i] = p.idle[last]
-		p.idle[i].idleIdx = i
-	}
-	p.idle[last] = nil
-	p.idle = p.idle[:last]
-	vm.idleIdx = -1
-}
-
-// Release gives a state back. A state that timed out or was marked stale is
-// closed instead.
-func (p *Pool) Release(vm *VM) {
-	vm.finish()
-	p.mu.Lock()
-	if vm.dead || vm.stale || p.closed {
-		delete(p.all, vm)
-		p.count--
-		p.cond.Broadcast()
-		p.mu.Unlock()
-		p.destroy(vm)
+// retire takes vm out of service: no new request goes to it once the pool
+// replaced it, its pending timers run early, and it closes once nothing
+// uses it.
+func (p *Pool) retire(vm *VM) {
+	if vm.retired.Swap(true) {
 		return
 	}
-	vm.idleIdx = len(p.idle)
-	p.idle = append(p.idle, vm)
-	p.cond.Broadcast()
-	p.mu.Unlock()
+	p.timers.retireState(vm)
+	p.maybeClose(vm)
 }
 
-func (p *Pool) destroy(vm *VM) {
+// maybeClose closes a retired state that nothing uses any more.
+func (p *Pool) maybeClose(vm *VM) {
+	p.mu.Lock()
+	if vm.closed || vm.users.Load() != 0 || !vm.retired.Load() {
+		p.mu.Unlock()
+		return
+	}
+	vm.closed = true
+	delete(p.all, vm)
+	p.mu.Unlock()
+	vm.lock <- struct{}{} // wait for a run still in progress
 	p.discarded.Add(1)
-	p.timers.dropState(vm)
 	vm.L.Close()
 }
 
-// Close retires the pool: idle states are closed now, and busy ones when
-// they are released. Requests of an old config that are still in flight may
-// go on borrowing states (a config's Cleanup runs before its last requests
-// finish); their states are closed on release. Timers that have not fired
-// are dropped. The watchdog stops once no state is left.
+// bind reserves vm for a request or a timer: it stays open until the
+// matching unbind. It fails only for a retired state that already closed.
+func (p *Pool) bind(vm *VM) bool {
+	vm.users.Add(1)
+	if !vm.retired.Load() {
+		return true
+	}
+	p.mu.Lock()
+	closed := vm.closed
+	p.mu.Unlock()
+	if closed {
+		vm.users.Add(-1)
+		return false
+	}
+	return true
+}
+
+// unbind ends a reservation made with bind.
+func (p *Pool) unbind(vm *VM) {
+	if vm.users.Add(-1) == 0 && vm.retired.Load() {
+		p.maybeClose(vm)
+	}
+}
+
+// pick chooses the state for a new request and binds it: the least loaded
+// one (runs in progress and waiting), creating states up to MaxStates
+// while every existing one is busy.
+func (p *Pool) pick() (*VM, error) {
+	for {
+		states := *p.live.Load()
+		var best *VM
+		bestLoad := int32(1 << 30)
+		open := 0
+		if n := len(states); n > 0 {
+			start := int(p.rr.Add(1)) % n
+			for i := 0; i < n; i++ {
+				vm := states[(start+i)%n]
+				if vm.retired.Load() && vm.users.Load() == 0 {
+					continue // closing, or closed
+				}
+				open++
+				load := vm.waiting.Load() + int32(len(vm.lock))
+				if load < bestLoad {
+					best, bestLoad = vm, load
+				}
+			}
+		}
+		if best != nil && (bestLoad == 0 || open >= p.cfg.MaxStates) {
+			if p.bind(best) {
+				return best, nil
+			}
+			continue
+		}
+		vm, err := p.grow(states)
+		if err != nil {
+			return nil, err
+		}
+		if vm != nil && p.bind(vm) {
+			return vm, nil
+		}
+	}
+}
+
+// grow adds a state if the live list is still states; it returns nil, nil
+// when another goroutine changed it first. Once the pool is closed, states
+// are still made for the requests of the old config that are in flight
+// (a config's Cleanup runs before its last requests finish), retired from
+// birth so that they close when those requests are done.
+func (p *Pool) grow(states []*VM) (*VM, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cur := *p.live.Load()
+	if len(cur) != len(states) || (len(cur) > 0 && &cur[0] != &states[0]) {
+		return nil, nil
+	}
+	next := make([]*VM, 0, len(cur)+1)
+	for _, vm := range cur {
+		if !vm.closed {
+			next = append(next, vm)
+		}
+	}
+	if len(next) >= p.cfg.MaxStates && !p.closed {
+		p.live.Store(&next)
+		return nil, nil
+	}
+	vm, err := newVM(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.closed {
+		vm.retired.Store(true)
+	}
+	p.all[vm] = struct{}{}
+	next = append(next, vm)
+	p.live.Store(&next)
+	p.created.Add(1)
+	return vm, nil
+}
+
+// Acquire takes the lock of req's state, binding req to a state first if
+// it has none (its state for the rest of its life). It waits at most
+// StateWaitTimeout while other runs hold the state. A nil req gets any
+// state (tests, one-off runs).
+func (p *Pool) Acquire(req *Request) (*VM, error) {
+	vm := (*VM)(nil)
+	if req != nil {
+		vm = req.vm
+	}
+	if vm == nil {
+		var err error
+		if vm, err = p.pick(); err != nil {
+			return nil, err
+		}
+		if req != nil {
+			req.vm = vm
+		} else {
+			defer p.unbind(vm)
+		}
+	}
+	if err := vm.enter(); err != nil {
+		return nil, err
+	}
+	return vm, nil
+}
+
+// Release gives the state's lock back after Acquire.
+func (p *Pool) Release(vm *VM) { vm.leave() }
+
+// Finish ends req's use of its state (the request is over, its log phase
+// included): its thread goes back for reuse.
+func (p *Pool) Finish(req *Request) {
+	vm := req.vm
+	if th := req.th; th != nil {
+		th.vm.putThread(th)
+	}
+	req.vm, req.th = nil, nil
+	if vm != nil {
+		p.unbind(vm)
+	}
+}
+
+// Close retires the pool: every state is retired (and closed once its
+// requests and timers are done), pending timers run early with premature
+// = true, and the log queue drains. Requests of the old config that are
+// still in flight go on (see grow). The watchdog stops once no state is
+// left.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	if p.closed {
@@ -337,21 +312,13 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
-	idle := p.takeIdle()
+	old := *p.live.Load()
 	p.mu.Unlock()
 	p.timers.close()
-	p.bgOnce.Do(func() {})
-	p.bgMu.Lock()
-	p.bgClosed = true
-	if p.bg != nil {
-		// Workers finish the queued jobs, then exit. A job queued after
-		// this runs on its own goroutine (see Background).
-		close(p.bg)
+	for _, vm := range old {
+		p.retire(vm)
 	}
-	p.bgMu.Unlock()
-	for _, vm := range idle {
-		p.destroy(vm)
-	}
+	p.logs.close()
 }
 
 // Destruct implements caddy.Destructor, for keeping a pool in a UsagePool.
@@ -360,103 +327,76 @@ func (p *Pool) Destruct() error {
 	return nil
 }
 
-// watchdog stops runs that are over their time budget.
+// watchdog stops runs that are over their time budget, and the running
+// ones when the heap is over MaxMemory. Its tick is also the budget clock.
 func (p *Pool) watchdog() {
 	defer close(p.watchdogDone)
-	tick := p.cfg.Timeout / 10
-	if tick < 5*time.Millisecond {
-		tick = 5 * time.Millisecond
-	}
-	if tick > 100*time.Millisecond {
-		tick = 100 * time.Millisecond
-	}
+	tick := p.cfg.Timeout / 20
+	tick = min(max(tick, 2*time.Millisecond), 10*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	var busy []*VM
+	var states []*VM
 	for {
 		<-t.C
 		now := time.Now().UnixNano()
 		p.clock.Store(now)
-		limit := int64(p.cfg.Timeout)
-		busy = busy[:0]
+		states = states[:0]
 		p.mu.Lock()
-		if p.closed && p.count == 0 {
+		if p.closed && len(p.all) == 0 {
 			p.mu.Unlock()
 			p.closeResources()
 			return
 		}
 		for vm := range p.all {
-			if vm.idleIdx < 0 {
-				busy = append(busy, vm)
-			}
+			states = append(states, vm)
 		}
 		p.mu.Unlock()
-		for _, vm := range busy {
-			started := vm.runStart.Load()
-			if started > 0 && now-started > limit {
-				vm.timedOut.Store(true)
-				vm.budget.fire()
+		overMem := p.mem.over(p)
+		for _, vm := range states {
+			th := vm.running.Load()
+			if th == nil {
+				continue
+			}
+			switch {
+			case overMem:
+				th.ctx.fire(reasonMemory)
+			case th.over(now):
+				if th.ctx.fire(reasonTime) {
+					p.timeouts.Add(1)
+				}
 			}
 		}
-		clear(busy)
+		clear(states)
 	}
 }
 
-// now reads the budget clock: precise to one watchdog tick (at most a
-// tenth of the budget), which is all a budget needs.
+// now reads the budget clock: precise to one watchdog tick (at most 10ms),
+// which is all a budget needs.
 func (p *Pool) now() int64 { return p.clock.Load() }
 
 // Stats is a snapshot of the pool for metrics and the status endpoint.
 type Stats struct {
-	States    int   `json:"states"`
-	Idle      int   `json:"idle"`
-	Created   int64 `json:"created"`
-	Discarded int64 `json:"discarded"`
-	Timers    int64 `json:"pending_timers"`
+	States      int   `json:"states"`
+	Created     int64 `json:"created"`
+	Discarded   int64 `json:"discarded"`
+	Timeouts    int64 `json:"timeouts"`
+	Timers      int64 `json:"pending_timers"`
+	TimersLost  int64 `json:"timers_premature"`
+	LogsDropped int64 `json:"log_dropped"`
+	MemoryStops int64 `json:"memory_stops"`
 }
 
 // Stats returns a snapshot of the pool.
 func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	s := Stats{States: p.count, Idle: len(p.idle)}
-	p.mu.Unlock()
-	s.Created = p.created.Load()
-	s.Discarded = p.discarded.Load()
-	s.Timers = p.timers.pending.Load()
-	return s
-}
-
-// Background runs job off the caller's goroutine, on one of a few
-// long-lived workers (the log phase uses it: a fresh goroutine per request
-// would pay for stack growth on every Lua run). When the queue is full the
-// job gets a goroutine of its own, so callers never block.
-func (p *Pool) Background(job func()) {
-	p.bgOnce.Do(p.startBackground)
-	p.bgMu.RLock()
-	defer p.bgMu.RUnlock()
-	if p.bgClosed {
-		go job()
-		return
-	}
-	select {
-	case p.bg <- job:
-	default:
-		go job()
-	}
-}
-
-func (p *Pool) startBackground() {
-	p.bg = make(chan func(), 4096)
-	n := runtime.GOMAXPROCS(0)
-	if n < 2 {
-		n = 2
-	}
-	for i := 0; i < n; i++ {
-		go func() {
-			for job := range p.bg {
-				job()
-			}
-		}()
+	return Stats{
+		States:      len(*p.live.Load()),
+		Created:     p.created.Load(),
+		Discarded:   p.discarded.Load(),
+		Timeouts:    p.timeouts.Load(),
+		Timers:      p.timers.pending.Load(),
+		TimersLost:  p.timers.premature.Load(),
+		LogsDropped: p.logs.dropped.Load(),
+		MemoryStops: p.mem.stops.Load(),
 	}
 }
 

@@ -70,6 +70,9 @@ type Response interface {
 	FlushError() error
 	// EOF ends the response body (ngx.eof); later output is discarded.
 	EOF() error
+	// SetReadDeadline sets the deadline for reading the request body
+	// (http.ResponseController's); the zero time clears it.
+	SetReadDeadline(t time.Time) error
 }
 
 // Request is the per-request state the ngx API acts on. The phases package
@@ -100,23 +103,24 @@ type Request struct {
 	// body state for ngx.req.read_body / get_body_data.
 	bodyRead bool
 	body     []byte
-	bodyBig  bool
+	bodyFile string // a body over the buffer size, spooled to disk
 	newBody  []byte
 
 	// uri caches the normalised request path for ngx.var.uri.
 	uri     string
 	uriFrom string
 
-	// vm is the Lua state of this request's last run, preferred for its
-	// next run so that ngx.ctx stays on one state when it can.
+	// filterUsed is the budget the request's body_filter runs used so far.
+	filterUsed int64
+
+	// vm is the Lua state this request is bound to for its life, th its
+	// thread there.
 	vm *VM
+	th *thread
 }
 
-// Reset clears r for reuse from a pool.
+// Reset clears r for reuse from a pool, removing a spooled body file.
 func (r *Request) Reset() {
+	r.dropBodyFile()
 	*r = Request{}
 }
-
-// PreferredVM is the state the request last ran on: its next run prefers
-// it, so that ngx.ctx (a table of that state) usually stays on one state.
-func (r *Request) PreferredVM() *VM { return r.vm }

@@ -70,8 +70,7 @@ func (fc *fileCache) reset() {
 func (vm *VM) installModules() {
 	L := vm.L
 	pkg := L.GetGlobal("package").(*lua.LTable)
-	pkg.RawSetString("path", lua.LString(strings.Join(vm.pool.cfg.PackagePath, ";")))
-	pkg.RawSetString("cpath", lua.LString(""))
+	vm.protectPackagePath(pkg)
 	if loaders, ok := pkg.RawGetString("loaders").(*lua.LTable); ok {
 		loaders.RawSetInt(2, L.NewFunction(vm.fileLoader))
 	}
@@ -149,10 +148,9 @@ func (vm *VM) installModules() {
 // fileLoader is the package.loaders entry for Lua files on package.path.
 func (vm *VM) fileLoader(L *lua.LState) int {
 	name := L.CheckString(1)
-	path, _ := L.GetField(L.GetGlobal("package"), "path").(lua.LString)
 	rel := strings.ReplaceAll(name, ".", "/")
 	var tried strings.Builder
-	for _, tmpl := range strings.Split(string(path), ";") {
+	for _, tmpl := range vm.pool.searchPath {
 		if tmpl == "" {
 			continue
 		}
@@ -170,6 +168,38 @@ func (vm *VM) fileLoader(L *lua.LState) int {
 	}
 	L.Push(lua.LString(tried.String()))
 	return 1
+}
+
+// protectPackagePath serves package.path (lua_package_path) and
+// package.cpath (empty) read-only: a script that could point them elsewhere
+// could make `require` run any file on the machine, for every later request
+// of its state.
+func (vm *VM) protectPackagePath(pkg *lua.LTable) {
+	L := vm.L
+	pkg.RawSetString("path", lua.LNil)
+	pkg.RawSetString("cpath", lua.LNil)
+	path := lua.LString(strings.Join(vm.pool.searchPath, ";"))
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		switch L.CheckString(2) {
+		case "path":
+			L.Push(path)
+		case "cpath":
+			L.Push(lua.LString(""))
+		default:
+			L.Push(lua.LNil)
+		}
+		return 1
+	}))
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		k := L.Get(2)
+		if s, ok := k.(lua.LString); ok && (s == "path" || s == "cpath") {
+			L.RaiseError("package.%s is read-only in caddy-resty: set lua_package_path in the Caddy config", s)
+		}
+		L.CheckTable(1).RawSet(k, L.Get(3))
+		return 0
+	}))
+	L.SetMetatable(pkg, mt)
 }
 
 func openNgxBase64(L *lua.LState) int {

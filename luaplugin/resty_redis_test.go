@@ -826,7 +826,7 @@ func runEndHooks(t *testing.T, p *Pool) {
 		t.Fatal(err)
 	}
 	vm.L.SetGlobal("run_end_hooks", vm.L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LNumber(len(vm.runEnd)))
+		L.Push(lua.LNumber(len(vm.cur.runEnd)))
 		return 1
 	}))
 	p.Release(vm)

@@ -3,6 +3,8 @@ package luaplugin
 import (
 	"strings"
 
+	"go.uber.org/zap"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -34,7 +36,14 @@ func (vm *VM) setup() error {
 		for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "setenv", "setlocale"} {
 			os.RawSetString(name, lua.LNil)
 		}
+		os.RawSetString("getenv", L.NewFunction(vm.getenv))
 	}
+	// Scripts load code with require, from lua_package_path; reading or
+	// running arbitrary files is not theirs to do.
+	L.SetGlobal("dofile", lua.LNil)
+	L.SetGlobal("loadfile", lua.LNil)
+	L.SetGlobal("tonumber", L.NewFunction(luaToNumber))
+	L.SetGlobal("collectgarbage", L.NewFunction(collectGarbage))
 	// gopher-lua cannot load bytecode; dofile/loadfile read source only.
 	// string.dump would hand out bytecode, which nothing here can load.
 	if s, ok := L.GetGlobal("string").(*lua.LTable); ok {
@@ -54,7 +63,72 @@ func (vm *VM) setup() error {
 
 	vm.installNgx()
 	vm.installModules()
+	vm.protectStringMetatable()
+	vm.guardGlobals()
 	return nil
+}
+
+// getenv is os.getenv limited to the variables listed in lua_env (as
+// nginx's env directive): the gateway's environment holds secrets that
+// scripts have no business reading.
+func (vm *VM) getenv(L *lua.LState) int {
+	name := L.CheckString(1)
+	if v, ok := vm.pool.env[name]; ok {
+		L.Push(lua.LString(v))
+		return 1
+	}
+	L.Push(lua.LNil)
+	return 1
+}
+
+// protectStringMetatable makes getmetatable("") return a read-only view:
+// scripts can read getmetatable("").__index (the string table) but not
+// replace the metatable's fields for every later request of the state.
+func (vm *VM) protectStringMetatable() {
+	L := vm.L
+	mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable)
+	if !ok {
+		return
+	}
+	view := L.NewTable()
+	viewMT := L.NewTable()
+	viewMT.RawSetString("__index", mt)
+	viewMT.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("attempt to modify the string metatable")
+		return 0
+	}))
+	viewMT.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(view, viewMT)
+	mt.RawSetString("__metatable", view)
+}
+
+// guardGlobals logs lua-nginx-module's warning when request code creates a
+// global variable: globals are shared by every request of a state (as by
+// every request of an nginx worker), so they are almost always a bug.
+func (vm *VM) guardGlobals() {
+	L := vm.L
+	mt := L.NewTable()
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		k, v := L.Get(2), L.Get(3)
+		if vm.req != nil {
+			where := strings.TrimSuffix(strings.TrimSpace(L.Where(1)), ":")
+			vm.requestLogger().Warn("writing a global Lua variable ('"+ToString(k)+
+				"') which may lead to race conditions between concurrent requests, so prefer the use of 'local' variables",
+				zap.String("source", where), zap.String("phase", vm.req.Phase.String()))
+		}
+		t.RawSet(k, v)
+		return 0
+	}))
+	L.SetMetatable(L.G.Global, mt)
+}
+
+// requestLogger is the logger of the running request, or the pool's.
+func (vm *VM) requestLogger() *zap.Logger {
+	if vm.req != nil && vm.req.Logger != nil {
+		return vm.req.Logger
+	}
+	return vm.pool.Logger()
 }
 
 // luaToString is tostring with LuaJIT's number format.
@@ -122,10 +196,14 @@ func (vm *VM) guardCall(L *lua.LState, fn lua.LValue) int {
 
 // reraise propagates ngx.exit or a budget overrun caught by pcall.
 func (vm *VM) reraise(L *lua.LState) {
-	if vm.timedOut.Load() {
-		L.RaiseError("%s", errBudget)
+	th := vm.cur
+	if th == nil {
+		return
 	}
-	if vm.abort {
+	if th.ctx.fired() {
+		L.RaiseError("%s", th.ctx.Err())
+	}
+	if th.abort {
 		L.Error(vm.exitErr, 0)
 	}
 }

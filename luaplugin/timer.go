@@ -10,12 +10,16 @@ import (
 )
 
 // timerState tracks the ngx.timer timers of a pool. A timer's callback is a
-// closure of the Lua state that created it, so it runs on that state, off
-// any request, when the state is free.
+// closure of the Lua state that created it, so it runs on that state (on a
+// thread of its own), off any request. A timer keeps its state in service:
+// when the state is retired (Lua files reloaded, the runtime replaced), its
+// pending timers run at once with premature = true, as nginx runs them when
+// a worker shuts down, and are counted and logged, never silently lost.
 type timerState struct {
-	p       *Pool
-	pending atomic.Int64
-	running atomic.Int64
+	p         *Pool
+	pending   atomic.Int64
+	running   atomic.Int64
+	premature atomic.Int64
 
 	mu     sync.Mutex
 	timers map[*timer]struct{}
@@ -63,7 +67,7 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 	}
 	ts := &vm.pool.timers
 	ts.mu.Lock()
-	if ts.closed {
+	if ts.closed || vm.retired.Load() {
 		ts.mu.Unlock()
 		return PushFail(L, "process exiting")
 	}
@@ -76,6 +80,10 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 	if every {
 		tm.every = d
 	}
+	if !vm.pool.bind(vm) {
+		ts.mu.Unlock()
+		return PushFail(L, "process exiting")
+	}
 	ts.timers[tm] = struct{}{}
 	ts.pending.Add(1)
 	tm.t = time.AfterFunc(d, func() { ts.fire(tm) })
@@ -84,10 +92,13 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 	return 1
 }
 
+// fire runs a timer that is due.
 func (ts *timerState) fire(tm *timer) {
 	ts.mu.Lock()
-	if _, ok := ts.timers[tm]; !ok || ts.closed {
+	if _, ok := ts.timers[tm]; !ok {
+		// Taken out by runEarly after it was due.
 		ts.mu.Unlock()
+		ts.release(tm.vm)
 		return
 	}
 	if tm.every == 0 {
@@ -100,55 +111,88 @@ func (ts *timerState) fire(tm *timer) {
 		ts.running.Add(-1)
 		p.Logger().Error("lua timer dropped: too many running timers",
 			zap.Int("max_running_timers", p.cfg.MaxRunningTimers))
-		ts.rearm(tm)
+		ts.done(tm)
 		return
 	}
-	defer ts.running.Add(-1)
-	if !p.acquireExact(tm.vm) {
+	ts.run(tm, false)
+	ts.running.Add(-1)
+	ts.done(tm)
+}
+
+// run calls the timer's callback on a thread of its state.
+func (ts *timerState) run(tm *timer, premature bool) {
+	p, vm := ts.p, tm.vm
+	if err := vm.enter(); err != nil {
+		p.Logger().Error("lua timer skipped", zap.Error(err))
 		return
 	}
-	req := &Request{Logger: p.Logger(), Start: time.Now()}
-	args := append([]lua.LValue{lua.LFalse}, tm.args...)
-	res := tm.vm.call(tm.fn, "timer", req, PhaseTimer, args...)
-	p.Release(tm.vm)
+	th := vm.newThread()
+	req := &Request{Logger: p.Logger(), Start: time.Now(), th: th}
+	args := append([]lua.LValue{lua.LBool(premature)}, tm.args...)
+	res := vm.call(tm.fn, "timer", req, PhaseTimer, args...)
+	vm.leave()
+	vm.putThread(th)
 	if res.Err != nil {
 		logLuaError(p.Logger(), PhaseTimer, res.Err)
 	}
-	ts.rearm(tm)
 }
 
-func (ts *timerState) rearm(tm *timer) {
-	if tm.every == 0 {
+// done re-arms a recurring timer, or lets go of the timer's state.
+func (ts *timerState) done(tm *timer) {
+	ts.mu.Lock()
+	if _, ok := ts.timers[tm]; ok && tm.every > 0 {
+		tm.t.Reset(tm.every)
+		ts.mu.Unlock()
 		return
 	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if _, ok := ts.timers[tm]; ok && !ts.closed {
-		tm.t.Reset(tm.every)
-	}
+	ts.mu.Unlock()
+	ts.release(tm.vm)
 }
 
-// dropState cancels the timers of a discarded state.
-func (ts *timerState) dropState(vm *VM) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	for tm := range ts.timers {
-		if tm.vm == vm {
-			tm.t.Stop()
-			delete(ts.timers, tm)
-			ts.pending.Add(-1)
-		}
-	}
+func (ts *timerState) release(vm *VM) { ts.p.unbind(vm) }
+
+// retireState runs the pending timers of a retired state early, with
+// premature = true.
+func (ts *timerState) retireState(vm *VM) {
+	ts.runEarly(false, func(tm *timer) bool { return tm.vm == vm })
 }
 
+// close runs every pending timer early: the runtime is going away.
 func (ts *timerState) close() {
+	ts.runEarly(true, func(*timer) bool { return true })
+}
+
+// runEarly takes the matching timers out and runs those that had not
+// fired yet with premature = true. A timer whose callback is already under
+// way finishes that round (fire finds it gone and lets go of its state).
+func (ts *timerState) runEarly(closing bool, match func(*timer) bool) {
+	var due []*timer
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	ts.closed = true
+	if closing {
+		ts.closed = true
+	}
 	for tm := range ts.timers {
-		tm.t.Stop()
+		if !match(tm) {
+			continue
+		}
 		delete(ts.timers, tm)
 		ts.pending.Add(-1)
+		if tm.t.Stop() {
+			due = append(due, tm)
+		}
+	}
+	ts.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	ts.premature.Add(int64(len(due)))
+	ts.p.Logger().Warn("running pending Lua timers early (premature = true): their Lua state is being retired",
+		zap.Int("timers", len(due)))
+	for _, tm := range due {
+		go func(tm *timer) {
+			ts.run(tm, true)
+			ts.release(tm.vm)
+		}(tm)
 	}
 }
 

@@ -4,34 +4,50 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
 
-// VM is one Lua state with the ngx API installed. It runs one request's
-// Lua at a time; Pool hands VMs out.
+// VM is one Lua state with the ngx API installed: the counterpart of an
+// OpenResty worker's Lua VM. It serves many requests at once, as a worker
+// does: each request runs on a thread (coroutine) of its own, and only one
+// thread runs at a time, under the state's lock. A Go function that waits
+// (ngx.sleep, a body read, output to a slow client, a cosocket) releases
+// the lock with Suspend and takes it back when the wait ends, so waits
+// never hold the state — also inside pcall, which gopher-lua cannot yield
+// across: nothing yields, the waiting goroutine simply lets go of the lock.
 type VM struct {
 	L    *lua.LState
 	pool *Pool
 
-	// req is the request whose Lua runs now.
+	// lock is held while Lua runs on this state (a one-slot channel, so
+	// that waiting for it can time out).
+	lock chan struct{}
+	// waiting counts goroutines waiting for lock; load is what Pool.pick
+	// balances on.
+	waiting atomic.Int32
+
+	// cur is the thread holding the lock; req is its request. Both are
+	// valid only under the lock and are what the ngx API acts on.
+	cur *thread
 	req *Request
+	// running is cur while its run's budget clock runs, for the watchdog.
+	running atomic.Pointer[thread]
 
-	budget   *budgetCtx
-	runStart atomic.Int64 // unix ns of the current run's start; 0 when idle or paused
-	timedOut atomic.Bool
-
-	// abort is set by ngx.exit (or a budget overrun) so that pcall and
-	// coroutine.resume re-raise instead of catching.
-	abort bool
-	// exitErr is the value ngx.exit raises.
 	exitErr *lua.LUserData
 
-	funcs   map[*lua.FunctionProto]*lua.LFunction
-	idleIdx int
-	dead    bool // timed out: must not run again
-	stale   bool // replaced by Pool.Reset
+	funcs map[*lua.FunctionProto]*lua.LFunction
+	// retired is set when the pool replaced this state (Reset, Close): it
+	// finishes the requests it has, runs no new ones and closes after.
+	retired atomic.Bool
+	users   atomic.Int32 // requests and timers bound to this state
+	closed  bool         // under Pool.mu
+
+	freeMu sync.Mutex
+	free   []*thread
 
 	ngx       *lua.LTable
 	headersMT *lua.LTable
@@ -41,14 +57,32 @@ type VM struct {
 	argTable *lua.LTable
 	shared   *lua.LTable
 	dictGen  uint64
+}
 
+// thread is a request's (or a timer's) Lua thread on a state. It carries
+// what belongs to one run: the budget, the ngx.exit flag, the resources to
+// close at run end.
+type thread struct {
+	L   *lua.LState
+	vm  *VM
+	ctx *budgetCtx
+
+	// abort is set by ngx.exit (or a budget overrun) so that pcall and
+	// coroutine.resume re-raise instead of catching.
+	abort bool
 	// runEnd holds what must happen when the outermost run ends (closing
 	// the sockets a script left open, as OpenResty does at handler end).
 	runEnd []func()
-
 	// depth counts nested runs (a filter that runs while Lua output is
 	// being sent from another phase).
 	depth int
+
+	// used is the budget (ns) this run spent before its last resume;
+	// since is the clock at that resume, 0 while suspended or idle.
+	used  atomic.Int64
+	since atomic.Int64
+	// current is G.CurrentThread to restore when the thread resumes.
+	current *lua.LState
 }
 
 // Result is how a Lua run ended.
@@ -73,48 +107,77 @@ func (e *Error) Error() string { return e.Message }
 
 const maxFuncCache = 4096
 
+// maxFreeThreads bounds the idle threads a state keeps for reuse.
+const maxFreeThreads = 256
+
+// errStateWait is what a run gets when its state stays busy for longer
+// than Config.StateWaitTimeout.
+var errStateWait = errors.New("timed out waiting for a Lua state (every state busy: see lua_state_wait_timeout and lua_max_states)")
+
 func newVM(p *Pool) (*VM, error) {
+	installConcatGuard()
 	L := lua.NewState(lua.Options{
-		SkipOpenLibs:     true,
-		CallStackSize:    200,
-		RegistrySize:     1024,
-		RegistryMaxSize:  1024 * 256,
-		RegistryGrowStep: 1024,
+		SkipOpenLibs:        true,
+		CallStackSize:       200,
+		RegistrySize:        1024,
+		RegistryMaxSize:     1024 * 256,
+		RegistryGrowStep:    1024,
+		MinimizeStackMemory: true,
 	})
 	vm := &VM{
 		L:       L,
 		pool:    p,
-		budget:  newBudgetCtx(),
+		lock:    make(chan struct{}, 1),
 		exitErr: &lua.LUserData{Value: "ngx.exit"},
 		funcs:   make(map[*lua.FunctionProto]*lua.LFunction),
-		idleIdx: -1,
 	}
+	// Setup runs Lua (opening the libraries) on the main thread, as
+	// init_by_lua would.
+	vm.lock <- struct{}{}
+	defer func() { <-vm.lock }()
 	if err := vm.setup(); err != nil {
 		L.Close()
 		return nil, fmt.Errorf("creating Lua state: %w", err)
 	}
-	L.SetContext(vm.budget)
 	return vm, nil
 }
 
-// prepare readies a borrowed state for a request.
+// enter takes the state's lock, waiting at most the pool's
+// StateWaitTimeout.
+func (vm *VM) enter() error {
+	select {
+	case vm.lock <- struct{}{}:
+		vm.prepare()
+		return nil
+	default:
+	}
+	vm.waiting.Add(1)
+	t := time.NewTimer(vm.pool.cfg.StateWaitTimeout)
+	defer func() {
+		t.Stop()
+		vm.waiting.Add(-1)
+	}()
+	select {
+	case vm.lock <- struct{}{}:
+		vm.prepare()
+		return nil
+	case <-t.C:
+		return errStateWait
+	}
+}
+
+// leave releases the state's lock.
+func (vm *VM) leave() {
+	vm.cur, vm.req = nil, nil
+	<-vm.lock
+}
+
+// prepare readies the state after its lock was taken.
 func (vm *VM) prepare() {
 	if g := vm.pool.dictGen.Load(); g != vm.dictGen {
 		ResetSharedTable(vm.shared)
 		vm.dictGen = g
 	}
-}
-
-// finish is called when the state goes back to the pool.
-func (vm *VM) finish() {
-	vm.req = nil
-	vm.abort = false
-	vm.runStart.Store(0)
-	vm.budget.forgetCoroutines()
-	if vm.timedOut.Load() {
-		vm.dead = true
-	}
-	vm.L.SetTop(0)
 }
 
 // function returns the state's instance of chunk c.
@@ -130,28 +193,82 @@ func (vm *VM) function(c *Chunk) *lua.LFunction {
 	return fn
 }
 
-// Run runs chunk c for req in phase. It may be called again from inside a
-// run (a filter phase triggered by output); the inner run keeps the outer
-// run's budget.
+// threadFor returns req's thread on this state, binding one to it first if
+// needed. The lock must be held.
+func (vm *VM) threadFor(req *Request) *thread {
+	if th := req.th; th != nil && th.vm == vm && !th.ctx.fired() {
+		return th
+	}
+	th := vm.newThread()
+	req.th, req.vm = th, vm
+	return th
+}
+
+// newThread takes an idle thread or makes one. The lock must be held.
+func (vm *VM) newThread() *thread {
+	vm.freeMu.Lock()
+	if n := len(vm.free); n > 0 {
+		th := vm.free[n-1]
+		vm.free[n-1] = nil
+		vm.free = vm.free[:n-1]
+		vm.freeMu.Unlock()
+		return th
+	}
+	vm.freeMu.Unlock()
+	L, _ := vm.L.NewThread()
+	th := &thread{L: L, vm: vm, ctx: newBudgetCtx(vm.pool.cfg.MaxStringSize)}
+	L.SetContext(th.ctx)
+	return th
+}
+
+// putThread gives a request's thread back for reuse. A thread whose budget
+// fired is dropped (its context stays cancelled).
+func (vm *VM) putThread(th *thread) {
+	if th.ctx.fired() || th.depth != 0 {
+		return
+	}
+	th.abort = false
+	th.runEnd = nil
+	th.current = nil
+	th.ctx.forgetCoroutines()
+	th.L.Env = vm.L.Env
+	th.L.SetTop(0)
+	vm.freeMu.Lock()
+	if len(vm.free) < maxFreeThreads {
+		vm.free = append(vm.free, th)
+	}
+	vm.freeMu.Unlock()
+}
+
+// Run runs chunk c for req in phase. The state's lock must be held (Pool
+// Acquire). It may be called again from inside a run (a filter phase
+// triggered by output); the inner run shares the outer run's budget.
 func (vm *VM) Run(c *Chunk, req *Request, phase Phase) Result {
 	return vm.call(vm.function(c), c.Name, req, phase)
 }
 
-// call runs fn with args for req in phase.
+// call runs fn with args for req in phase, on req's thread.
 func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, args ...lua.LValue) Result {
-	prevReq, prevPhase, prevAbort := vm.req, req.Phase, vm.abort
-	vm.req = req
+	th := vm.threadFor(req)
+	prevReq, prevCur, prevPhase, prevAbort := vm.req, vm.cur, req.Phase, th.abort
+	vm.req, vm.cur = req, th
 	req.Phase = phase
-	req.vm = vm
-	vm.abort = false
-	// The budget clock runs from the outermost run; a run nested in a
-	// paused wait (a filter run by output sent from Lua) starts its own.
-	clock := vm.runStart.Load() == 0
-	if clock {
-		vm.runStart.Store(vm.pool.now())
+	th.abort = false
+	outer := th.depth == 0
+	if outer {
+		// The budget counts this run's Lua time; body_filter runs of one
+		// request share one budget, as the whole body is one piece of
+		// work however it is chunked.
+		var base int64
+		if phase == PhaseBodyFilter {
+			base = req.filterUsed
+		}
+		th.start(base)
 	}
-	vm.depth++
-	L := vm.L
+	th.depth++
+	L := th.L
+	prevThread := L.G.CurrentThread
+	L.G.CurrentThread = L
 	bodyFilter := phase == PhaseBodyFilter
 	if bodyFilter {
 		vm.setArgs(req)
@@ -166,36 +283,71 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 			err = &lua.ApiError{Type: lua.ApiErrorRun, Object: lua.LString(name + ": " + msg)}
 		}
 	}
-	vm.depth--
-	if clock {
-		vm.runStart.Store(0)
-	}
-	if vm.depth == 0 && len(vm.runEnd) > 0 {
-		fns := vm.runEnd
-		vm.runEnd = nil
-		for _, f := range fns {
-			f()
+	th.depth--
+	if outer {
+		used := th.stop()
+		if phase == PhaseBodyFilter {
+			req.filterUsed = used
+		}
+		vm.running.Store(nil)
+		if len(th.runEnd) > 0 {
+			fns := th.runEnd
+			th.runEnd = nil
+			for _, f := range fns {
+				f()
+			}
 		}
 	}
 	var res Result
-	if vm.abort && !vm.timedOut.Load() {
+	if th.ctx.fired() {
+		res.Err = vm.budgetError(name, th)
+	} else if th.abort {
 		res = Result{Exited: true, Code: req.ExitCode}
 	} else if err != nil {
 		res.Err = vm.wrapError(name, err)
 	}
-	vm.req = prevReq
+	vm.req, vm.cur = prevReq, prevCur
+	L.G.CurrentThread = prevThread
 	req.Phase = prevPhase
-	vm.abort = prevAbort
+	th.abort = prevAbort
 	return res
+}
+
+// start begins a run's budget clock with base already used.
+func (th *thread) start(base int64) {
+	th.used.Store(base)
+	th.since.Store(th.vm.pool.now())
+	th.vm.running.Store(th)
+}
+
+// stop ends the run's clock and returns the budget it used.
+func (th *thread) stop() int64 {
+	used := th.used.Load()
+	if s := th.since.Swap(0); s > 0 {
+		used += th.vm.pool.now() - s
+	}
+	th.used.Store(used)
+	return used
+}
+
+// over reports whether the thread's running run is over its budget at now.
+func (th *thread) over(now int64) bool {
+	s := th.since.Load()
+	return s > 0 && th.used.Load()+now-s > int64(th.vm.pool.cfg.Timeout)
+}
+
+func (vm *VM) budgetError(name string, th *thread) *Error {
+	e := &Error{Chunk: name, Timeout: true}
+	if th.ctx.reason() == reasonMemory {
+		e.Message = fmt.Sprintf("%s: %s (lua_max_memory %d MiB)", name, errMemory, vm.pool.cfg.MaxMemory>>20)
+	} else {
+		e.Message = fmt.Sprintf("%s: %s (budget %s)", name, errBudget, vm.pool.cfg.Timeout)
+	}
+	return e
 }
 
 func (vm *VM) wrapError(name string, err error) *Error {
 	e := &Error{Chunk: name}
-	if vm.timedOut.Load() {
-		e.Timeout = true
-		e.Message = fmt.Sprintf("%s: %s (budget %s)", name, errBudget, vm.pool.cfg.Timeout)
-		return e
-	}
 	var aerr *lua.ApiError
 	if errors.As(err, &aerr) {
 		e.Message = ToString(aerr.Object)
@@ -251,20 +403,38 @@ func (vm *VM) takeArgs(req *Request) string {
 // connections a script neither closed nor kept alive, as OpenResty closes
 // cosockets when their handler finishes.
 func (vm *VM) AtRunEnd(f func()) {
-	vm.runEnd = append(vm.runEnd, f)
+	if vm.cur != nil {
+		vm.cur.runEnd = append(vm.cur.runEnd, f)
+	}
 }
 
-// pauseBudget stops the budget clock while Go code waits (ngx.sleep, socket
-// I/O); the returned func restarts it, crediting the time spent waiting.
-func (vm *VM) pauseBudget() func() {
-	start := vm.runStart.Load()
-	if start == 0 {
+// suspend releases the state while the running thread waits in Go (see
+// Suspend); the returned func takes the state back and restarts the
+// budget clock. Outside a run (module load) it only pauses nothing.
+func (vm *VM) suspend() func() {
+	th := vm.cur
+	if th == nil {
 		return func() {}
 	}
-	pausedAt := vm.pool.now()
-	vm.runStart.Store(0)
+	req := vm.req
+	th.current = th.L.G.CurrentThread
+	running := th.since.Load() > 0
+	if running {
+		th.used.Add(vm.pool.now() - th.since.Swap(0))
+		vm.running.Store(nil)
+	}
+	vm.leave()
 	return func() {
-		vm.runStart.Store(start + (vm.pool.now() - pausedAt))
+		// A state is never left for good while one of its threads waits:
+		// retry past StateWaitTimeout rather than run without the lock.
+		for vm.enter() != nil {
+		}
+		vm.cur, vm.req = th, req
+		th.L.G.CurrentThread = th.current
+		if running {
+			th.since.Store(vm.pool.now())
+			vm.running.Store(th)
+		}
 	}
 }
 
@@ -272,7 +442,7 @@ func (vm *VM) pauseBudget() func() {
 // be caught by pcall.
 func (vm *VM) raiseExit(L *lua.LState, code int) {
 	vm.req.ExitCode = code
-	vm.abort = true
+	vm.cur.abort = true
 	L.Error(vm.exitErr, 0)
 }
 

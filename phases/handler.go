@@ -191,13 +191,17 @@ func (rs *reqState) done(err error) {
 		}
 		rs.rw.status = rs.rw.finalStatus(err)
 		rs.rw.finished = true
-		rs.h.pool.Background(rs.logFn)
-		return
+		if rs.h.pool.Background(rs.logFn) {
+			return
+		}
+		// The log queue is full: the log phase of this request is
+		// dropped (counted and reported by the pool).
 	}
 	rs.release()
 }
 
 func (rs *reqState) release() {
+	rs.h.pool.Finish(&rs.req)
 	rs.req.Reset()
 	rs.rw.reset(nil)
 	rs.h, rs.next, rs.held = nil, nil, nil
@@ -307,7 +311,7 @@ func (rs *reqState) acquire() (vm *luaplugin.VM, owned bool, err error) {
 	if rs.held != nil {
 		return rs.held, false, nil
 	}
-	vm, err = rs.h.pool.Acquire(rs.req.PreferredVM())
+	vm, err = rs.h.pool.Acquire(&rs.req)
 	if err != nil {
 		return nil, false, err
 	}
@@ -366,11 +370,12 @@ func hasErrorRoutes(r *http.Request) bool {
 	return ok && srv != nil && srv.Errors != nil && len(srv.Errors.Routes) > 0
 }
 
-// runLog runs the log phase after the response went out. It runs on its
-// own goroutine so the response is not held up, and recycles the state.
+// runLog runs the log phase after the response went out, on one of the
+// pool's log workers so the response is not held up, and recycles the
+// request state.
 func (rs *reqState) runLog() {
 	defer rs.release()
-	vm, err := rs.h.pool.Acquire(rs.req.PreferredVM())
+	vm, err := rs.h.pool.Acquire(&rs.req)
 	if err != nil {
 		rs.h.logger.Error("log phase skipped", zap.Error(err))
 		return

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	lua "github.com/yuin/gopher-lua"
@@ -236,9 +237,7 @@ func (rw *responseWriter) writeBody(p []byte, last bool) error {
 		if len(p) == 0 {
 			return nil
 		}
-		n, err := rw.ResponseWriter.Write(p)
-		rw.bytes += int64(n)
-		return err
+		return rw.send(p)
 	}
 	out, eof, err := rw.runBodyFilter(p, last)
 	if err != nil {
@@ -246,9 +245,7 @@ func (rw *responseWriter) writeBody(p []byte, last bool) error {
 		panic(http.ErrAbortHandler)
 	}
 	if len(out) > 0 {
-		n, werr := rw.ResponseWriter.Write(out)
-		rw.bytes += int64(n)
-		if werr != nil {
+		if werr := rw.send(out); werr != nil {
 			return werr
 		}
 	}
@@ -256,6 +253,19 @@ func (rw *responseWriter) writeBody(p []byte, last bool) error {
 		rw.eof = true
 	}
 	return nil
+}
+
+// send writes body bytes to the client. Output made by Lua is written with
+// the request's Lua state released, so a slow client holds only its own
+// request, never the state.
+func (rw *responseWriter) send(p []byte) error {
+	if vm := rw.rs.held; vm != nil {
+		resume := vm.Suspend()
+		defer resume()
+	}
+	n, err := rw.ResponseWriter.Write(p)
+	rw.bytes += int64(n)
+	return err
 }
 
 // runBodyFilter runs the body_filter scripts on one chunk.
@@ -309,7 +319,17 @@ func (rw *responseWriter) FlushError() error {
 	if !rw.wroteHeader {
 		rw.sendHeaders()
 	}
+	if vm := rw.rs.held; vm != nil {
+		resume := vm.Suspend()
+		defer resume()
+	}
 	return http.NewResponseController(rw.ResponseWriter).Flush()
+}
+
+// SetReadDeadline implements luaplugin.Response: the request body's read
+// deadline (ngx.req.read_body's lua_body_timeout).
+func (rw *responseWriter) SetReadDeadline(t time.Time) error {
+	return http.NewResponseController(rw.ResponseWriter).SetReadDeadline(t)
 }
 
 // Flush implements http.Flusher.
