@@ -705,7 +705,26 @@ func (d *cjsonDecoder) numberToken(tok *jtoken) {
 	d.i += n
 }
 
-func cjsonIsHexDigit(c byte) bool { return reHexVal(c) >= 0 }
+func cjsonIsHexDigit(c byte) bool { return cjsonHexVal(c) >= 0 }
+
+func cjsonIsDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func cjsonIsWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// cjsonHexVal returns the value of hexadecimal digit c, or -1.
+func cjsonHexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
 
 // cStrtod parses the longest prefix of s that C's strtod accepts ("C"
 // locale) and returns its value and length (0 when nothing is accepted).
@@ -724,11 +743,11 @@ func cStrtod(s string) (float64, int) {
 	// Fast path: plain integers.
 	j := i
 	var iv int64
-	for j < len(s) && j-i < 16 && reIsDigit(s[j]) {
+	for j < len(s) && j-i < 16 && cjsonIsDigit(s[j]) {
 		iv = iv*10 + int64(s[j]-'0')
 		j++
 	}
-	if j > i && (j >= len(s) || !reIsDigit(s[j]) && s[j] != '.' && s[j]|0x20 != 'e' && s[j]|0x20 != 'x') {
+	if j > i && (j >= len(s) || !cjsonIsDigit(s[j]) && s[j] != '.' && s[j]|0x20 != 'e' && s[j]|0x20 != 'x') {
 		if neg {
 			if iv == 0 {
 				return math.Copysign(0, -1), j
@@ -752,7 +771,7 @@ func cStrtod(s string) (float64, int) {
 		n := i + 3
 		if at(n) == '(' {
 			k := n + 1
-			for k < len(s) && reIsWordByte(s[k]) {
+			for k < len(s) && cjsonIsWordByte(s[k]) {
 				k++
 			}
 			if at(k) == ')' {
@@ -778,8 +797,8 @@ func cStrtod(s string) (float64, int) {
 			if at(e) == '+' || at(e) == '-' {
 				e++
 			}
-			if reIsDigit(at(e)) {
-				for reIsDigit(at(e)) {
+			if cjsonIsDigit(at(e)) {
+				for cjsonIsDigit(at(e)) {
 					e++
 				}
 				exp = s[k:e]
@@ -794,13 +813,13 @@ func cStrtod(s string) (float64, int) {
 	}
 	k := i
 	digits := 0
-	for reIsDigit(at(k)) {
+	for cjsonIsDigit(at(k)) {
 		k++
 		digits++
 	}
 	if at(k) == '.' {
 		k++
-		for reIsDigit(at(k)) {
+		for cjsonIsDigit(at(k)) {
 			k++
 			digits++
 		}
@@ -813,8 +832,8 @@ func cStrtod(s string) (float64, int) {
 		if at(e) == '+' || at(e) == '-' {
 			e++
 		}
-		if reIsDigit(at(e)) {
-			for reIsDigit(at(e)) {
+		if cjsonIsDigit(at(e)) {
+			for cjsonIsDigit(at(e)) {
 				e++
 			}
 			k = e
@@ -899,7 +918,7 @@ func (d *cjsonDecoder) stringToken(tok *jtoken) {
 func (d *cjsonDecoder) hex4(i int) int {
 	v := 0
 	for k := 0; k < 4; k++ {
-		h := reHexVal(d.at(i + k))
+		h := cjsonHexVal(d.at(i + k))
 		if h < 0 {
 			return -1
 		}

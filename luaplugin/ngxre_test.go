@@ -421,34 +421,6 @@ func TestNgxReErrors(t *testing.T) {
 	})
 }
 
-func TestRegexCacheBounded(t *testing.T) {
-	c := NewRegexCache(8)
-	for i := 0; i < 100; i++ {
-		if cr, msg := c.get(fmt.Sprintf("a%d", i), 0); cr == nil {
-			t.Fatal(msg)
-		}
-	}
-	if n := c.Len(); n != 8 {
-		t.Fatalf("cache holds %d entries, want 8", n)
-	}
-	if NewRegexCache(0).max != DefaultRegexCacheSize {
-		t.Fatal("default size")
-	}
-	// Same pattern, different compile options: two entries; o and j do not
-	// change the key.
-	c = NewRegexCache(0)
-	c.get("a", 0)
-	c.get("a", reCaseless)
-	c.get("a", reOnce|reJIT)
-	if n := c.Len(); n != 2 {
-		t.Fatalf("got %d entries, want 2", n)
-	}
-	// Errors are not cached.
-	if cr, _ := c.get("(", 0); cr != nil || c.Len() != 2 {
-		t.Fatal("error cached")
-	}
-}
-
 // TestNgxReConcurrent shares one cache between Lua states on many
 // goroutines (run with -race).
 func TestNgxReConcurrent(t *testing.T) {
@@ -491,53 +463,10 @@ say("ok %d")`, g)
 	}
 }
 
-// TestPCRETranslation checks a few translations directly.
-func TestPCRETranslation(t *testing.T) {
-	cases := []struct {
-		pat   string
-		flags reFlags
-		want  string
-	}{
-		{`a$`, 0, `a\z`},
-		{`^a`, reMultiline, `(?m:^)a`},
-		{`\s`, 0, `[\x{9}-\x{d}\x{20}]`},
-		{`(?<n>a)`, 0, `(a)`},
-		{`a b # c`, reExtended, `ab`},
-		{`\d{2,}?`, 0, `\d{2,}?`},
-		{`é`, 0, `\x{c3}\x{a9}`},
-		{`é`, reUTF8, `\x{e9}`},
-	}
-	for _, tc := range cases {
-		tr, msg := translatePCRE(tc.pat, tc.flags, false)
-		if tr == nil {
-			t.Errorf("%q: %s", tc.pat, msg)
-			continue
-		}
-		if tr.body != tc.want {
-			t.Errorf("%q: got %q want %q", tc.pat, tr.body, tc.want)
-		}
-	}
-	tr, _ := translatePCRE(`a$`, 0, true)
-	if tr.body != `a(\n?\z)` || len(tr.dollars) != 1 {
-		t.Errorf("nl translation: %q", tr.body)
-	}
-}
-
-// TestNgxReRawBytes checks the byte-mode fast path that matches non-ASCII
-// subjects without their Latin-1 expansion.
+// TestNgxReRawBytes checks, from Lua, the byte-mode fast path that matches
+// non-ASCII subjects without their Latin-1 expansion (see also
+// pcre.TestRawBytes).
 func TestNgxReRawBytes(t *testing.T) {
-	for pat, want := range map[string]bool{
-		`\d+`: true, `[a-z]+x`: true, `\s+`: true, `foo|bar`: true, `^a$`: true,
-		`.`: false, `x*`: false, `[^a]`: false, `\W`: false, `é`: false, `(?i)k`: false, `a(?i:s)`: false, `(?i)[a-c]`: false,
-	} {
-		c, msg := compileRegex(pat, 0)
-		if c == nil {
-			t.Fatal(msg)
-		}
-		if c.rawBytes != want {
-			t.Errorf("%q: rawBytes = %v, want %v", pat, c.rawBytes, want)
-		}
-	}
 	runReCases(t, []reCase{
 		{"gsub", `say(p(ngx.re.gsub("é1é22", [[\d+]], "<$0>")))`, `é<1>é<22>,2`},
 		{"find offsets", `say(p(ngx.re.find("éé12", [[\d+]])))`, `5,6`},
@@ -607,19 +536,68 @@ func reBenchLua(b *testing.B, code string) {
 	}
 }
 
-// BenchmarkRegexExec measures the Go side alone: cache lookup + exec.
-func BenchmarkRegexExec(b *testing.B) {
-	cache := NewRegexCache(0)
-	subj := "GET /api/v1/users/12345 HTTP/1.1"
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		c, _ := cache.get(`^(\w+) /api/v(\d+)/users/(\d+)`, reOnce|reJIT)
-		var sv reSubject
-		c.prepare(&sv, subj, 0)
-		var buf [24]int
-		caps := c.capsSlice(buf[:])
-		if ok, _ := c.exec(&sv, 0, true, caps); !ok {
-			b.Fatal("no match")
+// TestNgxReHooks checks the check hook, called before each match attempt,
+// and the maxLen bound of the strings sub and gsub build.
+func TestNgxReHooks(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	r := newReLib(NewRegexCache(0))
+	calls, limit := 0, -1
+	r.check = func() {
+		calls++
+		if limit >= 0 && calls > limit {
+			L.RaiseError("budget exceeded")
+		}
+	}
+	r.maxLen = 10
+	ngx := L.NewTable()
+	ngx.RawSetString("re", r.open(L))
+	L.SetGlobal("ngx", ngx)
+	L.PreloadModule("ngx.re", func(L *lua.LState) int {
+		L.Push(r.openModule(L))
+		return 1
+	})
+	run := func(code string) string {
+		t.Helper()
+		if err := L.DoString("result = " + code); err != nil {
+			t.Fatal(err)
+		}
+		return L.ToStringMeta(L.GetGlobal("result")).String()
+	}
+	for _, tc := range []struct {
+		code  string
+		want  string
+		calls int
+	}{
+		{`table.concat({ngx.re.gsub("aaa", "a", "b")}, ",")`, "bbb,3", 4},
+		{`table.concat({ngx.re.sub("aaa", "a", "b")}, ",")`, "baa,1", 1},
+		{`table.concat({ngx.re.gsub("abc", "x", "y")}, ",")`, "abc,0", 1},
+		{`(function() local n = 0 for m in ngx.re.gmatch("a1b2", "\\d") do n = n + 1 end return n end)()`, "2", 3},
+		{`#require("ngx.re").split("a,b,c", ",")`, "3", 3},
+		// The bound applies to the result only: exactly maxLen is fine, a
+		// subject without a match is returned as is.
+		{`ngx.re.gsub("aaaaa", "a", "bb")`, "bbbbbbbbbb", 6},
+		{`ngx.re.gsub(("x"):rep(20), "y", "z")`, strings.Repeat("x", 20), 1},
+		{`select(2, pcall(ngx.re.gsub, "aaaaaa", "a", "bb"))`, "<string>:1: string length overflow", 6},
+		{`select(2, pcall(ngx.re.gsub, "aaaaaa", "a", function() return "bb" end))`, "<string>:1: string length overflow", 6},
+		{`select(2, pcall(ngx.re.sub, "abc", "b", ("$0"):rep(1000)))`, "<string>:1: string length overflow", 1},
+		{`select(2, pcall(ngx.re.sub, ("x"):rep(20), "^x", ""))`, "<string>:1: string length overflow", 1},
+	} {
+		calls = 0
+		if got := run(tc.code); got != tc.want || calls != tc.calls {
+			t.Errorf("%s: got %q with %d checks, want %q with %d", tc.code, got, calls, tc.want, tc.calls)
+		}
+	}
+	// A check that raises stops the long operations.
+	limit = 5
+	for _, code := range []string{
+		`select(2, pcall(ngx.re.gsub, ("a"):rep(100), "a", "b"))`,
+		`select(2, pcall(function() for m in ngx.re.gmatch(("a"):rep(100), "a") do end end))`,
+		`select(2, pcall(require("ngx.re").split, ("a,"):rep(100), ","))`,
+	} {
+		calls = 0
+		if got := run(code); got != "<string>:1: budget exceeded" || calls != limit+1 {
+			t.Errorf("%s: got %q after %d checks", code, got, calls)
 		}
 	}
 }
