@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -67,15 +68,64 @@ type LuaConfig struct {
 	PackagePath []string `json:"package_path,omitempty"`
 
 	// Timeout is the time budget of one Lua run (one phase of one
-	// request, or one timer callback), not counting time spent waiting in
-	// ngx.sleep or on I/O. A run over it is stopped: its request gets a
-	// 500 and its Lua state is discarded. Default: 1s.
+	// request, or one timer callback), counted in Lua time: waits in
+	// ngx.sleep, body reads, output to the client and cosockets do not
+	// count. The body_filter runs of one request share one budget. A run
+	// over it is stopped: its request gets a 500 (its coroutine is ended;
+	// the Lua state and its timers go on). Default: 1s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	// MaxStates caps the number of Lua states (each like one OpenResty
-	// worker's VM, with its own loaded modules). States are created on
-	// demand; a run that finds all of them busy waits. Default: 512.
+	// MaxStates is the number of Lua states, the counterpart of
+	// OpenResty's workers: each has its own loaded modules and serves
+	// many requests at once, running one at a time and switching at
+	// every wait. Default: two per GOMAXPROCS.
 	MaxStates int `json:"max_states,omitempty"`
+
+	// StateWaitTimeout bounds how long a request waits for its Lua state
+	// while other requests' Lua runs on it; past it the request gets a
+	// 500 with a clear log line. Default: 10s.
+	StateWaitTimeout caddy.Duration `json:"state_wait_timeout,omitempty"`
+
+	// MaxStringSize caps the strings a script can build (string.rep,
+	// `..`, table.concat, string.format, gsub, cjson, ngx.re results):
+	// over it the operation raises a catchable "string length overflow"
+	// instead of exhausting memory. Size syntax as for shared dicts.
+	// Default: 64m (LuaJIT's own ceiling is 2g).
+	MaxStringSize string `json:"max_string_size,omitempty"`
+
+	// MaxMemory is the Go heap size past which the Lua runs in progress
+	// are stopped (they get a 500 and a logged error), so that one
+	// request's allocations cannot exhaust the process. Default: 1g plus
+	// the shared dicts' sizes.
+	MaxMemory string `json:"max_memory,omitempty"`
+
+	// MaxBodySize caps a request body read by ngx.req.read_body, as
+	// nginx's client_max_body_size: a larger body gets 413. Default: 1m.
+	MaxBodySize string `json:"max_body_size,omitempty"`
+
+	// BodyBufferSize is the largest request body kept in memory, as
+	// nginx's client_body_buffer_size; a larger one (up to MaxBodySize)
+	// is written to a temporary file: get_body_data returns nil and
+	// get_body_file its path. Default: MaxBodySize.
+	BodyBufferSize string `json:"body_buffer_size,omitempty"`
+
+	// BodyTimeout bounds each read of a request body, as nginx's
+	// client_body_timeout; a client that stalls longer gets 408.
+	// Default: 60s.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+
+	// Env lists the environment variables os.getenv may read, as nginx's
+	// env directive: `NAME` passes the variable through, `NAME=value`
+	// sets it. Other variables read as nil.
+	Env []string `json:"env,omitempty"`
+
+	// LogQueue bounds how many finished requests may wait for their log
+	// phase; beyond it log phases are dropped, counted and reported.
+	// Default: 10000.
+	LogQueue int `json:"log_queue,omitempty"`
+
+	// LogWorkers is how many log phases run at once. Default: GOMAXPROCS.
+	LogWorkers int `json:"log_workers,omitempty"`
 
 	// MaxPendingTimers caps the ngx.timer.at timers waiting to fire, as
 	// lua_max_pending_timers does. Default: 1024.
@@ -159,21 +209,14 @@ func (dictHolder) Destruct() error { return nil }
 func (a *App) provisionLua() error {
 	cfg := luaplugin.Config{Logger: a.logger}
 	if a.Lua != nil {
-		cfg.PackagePath = a.Lua.PackagePath
-		cfg.Timeout = time.Duration(a.Lua.Timeout)
-		cfg.MaxStates = a.Lua.MaxStates
-		cfg.MaxPendingTimers = a.Lua.MaxPendingTimers
-		cfg.MaxRunningTimers = a.Lua.MaxRunningTimers
-		if cfg.Timeout < 0 {
-			return fmt.Errorf("lua.timeout: must not be negative")
+		if err := a.Lua.apply(&cfg); err != nil {
+			return err
 		}
-		for _, n := range []struct {
-			name string
-			v    int
-		}{{"max_states", cfg.MaxStates}, {"max_pending_timers", cfg.MaxPendingTimers}, {"max_running_timers", cfg.MaxRunningTimers}} {
-			if n.v < 0 {
-				return fmt.Errorf("lua.%s: must not be negative", n.name)
-			}
+	}
+	if cfg.MaxMemory == 0 {
+		cfg.MaxMemory = luaplugin.DefaultMaxMemory
+		for _, d := range a.dicts {
+			cfg.MaxMemory += d.Capacity()
 		}
 	}
 	keyCfg := cfg
@@ -198,6 +241,69 @@ func (a *App) provisionLua() error {
 		}
 	}
 	a.pool.SetDicts(a.dicts)
+	return nil
+}
+
+// apply copies the Lua config into cfg, validating it; errors name the
+// field (lua.max_body_size: …).
+func (lc *LuaConfig) apply(cfg *luaplugin.Config) error {
+	cfg.PackagePath = lc.PackagePath
+	cfg.Timeout = time.Duration(lc.Timeout)
+	cfg.StateWaitTimeout = time.Duration(lc.StateWaitTimeout)
+	cfg.BodyTimeout = time.Duration(lc.BodyTimeout)
+	cfg.MaxStates = lc.MaxStates
+	cfg.MaxPendingTimers = lc.MaxPendingTimers
+	cfg.MaxRunningTimers = lc.MaxRunningTimers
+	cfg.LogQueue = lc.LogQueue
+	cfg.LogWorkers = lc.LogWorkers
+	cfg.Env = lc.Env
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", cfg.Timeout}, {"state_wait_timeout", cfg.StateWaitTimeout}, {"body_timeout", cfg.BodyTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("lua.%s: must not be negative", d.name)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max_states", cfg.MaxStates}, {"max_pending_timers", cfg.MaxPendingTimers},
+		{"max_running_timers", cfg.MaxRunningTimers}, {"log_queue", cfg.LogQueue}, {"log_workers", cfg.LogWorkers}} {
+		if n.v < 0 {
+			return fmt.Errorf("lua.%s: must not be negative", n.name)
+		}
+	}
+	for _, sz := range []struct {
+		name string
+		v    string
+		min  int64
+		max  int64
+		out  func(int64)
+	}{
+		{"max_string_size", lc.MaxStringSize, 1 << 10, 2 << 30, func(n int64) { cfg.MaxStringSize = int(n) }},
+		{"max_memory", lc.MaxMemory, 64 << 20, 1 << 50, func(n int64) { cfg.MaxMemory = n }},
+		{"max_body_size", lc.MaxBodySize, 1, 1 << 50, func(n int64) { cfg.MaxBodySize = n }},
+		{"body_buffer_size", lc.BodyBufferSize, 1, 1 << 50, func(n int64) { cfg.BodyBufferSize = n }},
+	} {
+		if sz.v == "" {
+			continue
+		}
+		n, err := ParseSize(sz.v)
+		if err != nil {
+			return fmt.Errorf("lua.%s: %w", sz.name, err)
+		}
+		if n < sz.min || n > sz.max {
+			return fmt.Errorf("lua.%s: %s is out of range (%s to %s)", sz.name, sz.v, FormatSize(sz.min), FormatSize(sz.max))
+		}
+		sz.out(n)
+	}
+	for i, e := range lc.Env {
+		name, _, _ := strings.Cut(e, "=")
+		if name == "" || strings.ContainsAny(name, " \t\n") {
+			return fmt.Errorf("lua.env[%d]: invalid variable name %q", i, name)
+		}
+	}
 	return nil
 }
 

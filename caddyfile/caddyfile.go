@@ -35,8 +35,17 @@ func init() {
 //		lua_package_path <path>[;<path>...] [<path>...]
 //		lua_timeout <duration>
 //		lua_max_states <n>
+//		lua_state_wait_timeout <duration>
 //		lua_max_pending_timers <n>
 //		lua_max_running_timers <n>
+//		lua_max_string_size <size>
+//		lua_max_memory <size>
+//		lua_max_body_size <size>
+//		lua_body_buffer_size <size>
+//		lua_body_timeout <duration>
+//		lua_env <NAME>[=<value>] ...
+//		lua_log_queue <n>
+//		lua_log_workers <n>
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	a := new(app.App)
@@ -86,17 +95,22 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 					}
 				}
 			}
-		case "lua_timeout":
+		case "lua_timeout", "lua_state_wait_timeout", "lua_body_timeout":
+			opt := d.Val()
 			var v string
 			if !d.Args(&v) || d.NextArg() {
 				return nil, d.ArgErr()
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur <= 0 {
-				return nil, d.Errf("lua_timeout: invalid duration %q", v)
+				return nil, d.Errf("%s: invalid duration %q", opt, v)
 			}
-			lua().Timeout = caddy.Duration(dur)
-		case "lua_max_states", "lua_max_pending_timers", "lua_max_running_timers":
+			*map[string]*caddy.Duration{
+				"lua_timeout":            &lua().Timeout,
+				"lua_state_wait_timeout": &lua().StateWaitTimeout,
+				"lua_body_timeout":       &lua().BodyTimeout,
+			}[opt] = caddy.Duration(dur)
+		case "lua_max_states", "lua_max_pending_timers", "lua_max_running_timers", "lua_log_queue", "lua_log_workers":
 			opt := d.Val()
 			var v string
 			if !d.Args(&v) || d.NextArg() {
@@ -106,14 +120,35 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil || n <= 0 {
 				return nil, d.Errf("%s: invalid number %q", opt, v)
 			}
-			switch opt {
-			case "lua_max_states":
-				lua().MaxStates = n
-			case "lua_max_pending_timers":
-				lua().MaxPendingTimers = n
-			default:
-				lua().MaxRunningTimers = n
+			*map[string]*int{
+				"lua_max_states":         &lua().MaxStates,
+				"lua_max_pending_timers": &lua().MaxPendingTimers,
+				"lua_max_running_timers": &lua().MaxRunningTimers,
+				"lua_log_queue":          &lua().LogQueue,
+				"lua_log_workers":        &lua().LogWorkers,
+			}[opt] = n
+		case "lua_max_string_size", "lua_max_memory", "lua_max_body_size", "lua_body_buffer_size":
+			opt := d.Val()
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return nil, d.ArgErr()
 			}
+			n, err := app.ParseSize(v)
+			if err != nil || n <= 0 {
+				return nil, d.Errf("%s: invalid size %q", opt, v)
+			}
+			*map[string]*string{
+				"lua_max_string_size":  &lua().MaxStringSize,
+				"lua_max_memory":       &lua().MaxMemory,
+				"lua_max_body_size":    &lua().MaxBodySize,
+				"lua_body_buffer_size": &lua().BodyBufferSize,
+			}[opt] = app.FormatSize(n)
+		case "lua_env":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			lua().Env = append(lua().Env, args...)
 		case "upstream":
 			name, cluster, err := dynupstream.ParseCaddyfileCluster(d)
 			if err != nil {

@@ -37,18 +37,22 @@ func (q *logQueue) start() {
 
 // Background queues job (a log phase) to run on one of the pool's log
 // workers. It returns false when the job was dropped because the queue is
-// full or the pool closed; the caller then cleans up without running it.
+// full; the caller then cleans up without running it.
 func (p *Pool) Background(job func()) bool {
 	q := &p.logs
 	q.once.Do(q.start)
 	q.mu.RLock()
 	defer q.mu.RUnlock()
-	if !q.closed {
-		select {
-		case q.jobs <- job:
-			return true
-		default:
-		}
+	if q.closed {
+		// The runtime was replaced while this request was in flight:
+		// its log phase still runs, on the old runtime.
+		go job()
+		return true
+	}
+	select {
+	case q.jobs <- job:
+		return true
+	default:
 	}
 	n := q.dropped.Add(1)
 	now := time.Now().UnixNano()

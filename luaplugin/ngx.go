@@ -92,7 +92,8 @@ func (vm *VM) installNgx() {
 	vm.argTable = vm.newArgTable()
 	ngx.RawSetString("arg", vm.argTable)
 	ngx.RawSetString("timer", vm.newTimerTable())
-	ngx.RawSetString("re", OpenNgxRe(L, vm.pool.regex))
+	vm.re = vm.newReLib()
+	ngx.RawSetString("re", vm.re.open(L))
 	vm.shared = NewSharedTable(L, vm.pool.Dict)
 	ngx.RawSetString("shared", vm.shared)
 

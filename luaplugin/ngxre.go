@@ -44,7 +44,7 @@ type reLib struct {
 	cache *RegexCache
 	// check, when set, is called before each match attempt of sub, gsub,
 	// gmatch and split; it may raise a Lua error to stop a long operation.
-	check func()
+	check func(L *lua.LState)
 	// maxLen, when > 0, bounds the length of the strings sub and gsub
 	// build: a longer result raises "string length overflow".
 	maxLen int
@@ -221,9 +221,9 @@ func (r *reLib) begin(regex string, flags pcre.Flags, subj string, pos int) (c *
 }
 
 // step calls the check hook, if any, before a match attempt.
-func (r *reLib) step() {
+func (r *reLib) step(L *lua.LState) {
 	if r.check != nil {
-		r.check()
+		r.check(L)
 	}
 }
 
@@ -347,7 +347,7 @@ func (r *reLib) gmatch(L *lua.LState) int {
 			done = true
 			return PushFail(L, prepErr)
 		}
-		r.step()
+		r.step(L)
 		ok, msg := c.Exec(sv, pos, true, caps)
 		if msg != "" {
 			done = true
@@ -436,7 +436,7 @@ func (r *reLib) subHelper(L *lua.LState, fname string, global bool) int {
 	pos := 0   // run offset where the next search starts
 	cpPos := 0 // orig offset of the first byte not yet copied
 	for pos <= sv.Len() {
-		r.step()
+		r.step(L)
 		ok, msg := c.Exec(sv, pos, needGroups, caps)
 		if msg != "" {
 			return fail(msg)
@@ -541,7 +541,7 @@ func (r *reLib) split(L *lua.LState) int {
 	search := rpos
 	lastEnd := -1
 	for (maxFields <= 0 || fields+1 < maxFields) && search <= sv.Len() {
-		r.step()
+		r.step(L)
 		ok, msg := c.Exec(sv, search, needGroups, caps)
 		if msg != "" {
 			return PushFail(L, msg)

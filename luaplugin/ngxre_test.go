@@ -543,7 +543,7 @@ func TestNgxReHooks(t *testing.T) {
 	defer L.Close()
 	r := newReLib(NewRegexCache(0))
 	calls, limit := 0, -1
-	r.check = func() {
+	r.check = func(L *lua.LState) {
 		calls++
 		if limit >= 0 && calls > limit {
 			L.RaiseError("budget exceeded")

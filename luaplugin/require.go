@@ -80,7 +80,7 @@ func (vm *VM) installModules() {
 	mods := map[string]lua.LGFunction{
 		"cjson":      func(L *lua.LState) int { L.Push(OpenCjson(L, false)); return 1 },
 		"cjson.safe": func(L *lua.LState) int { L.Push(OpenCjson(L, true)); return 1 },
-		"ngx.re":     func(L *lua.LState) int { L.Push(OpenNgxReModule(L, vm.pool.regex)); return 1 },
+		"ngx.re":     func(L *lua.LState) int { L.Push(vm.re.openModule(L)); return 1 },
 		"ngx.resp":   func(L *lua.LState) int { L.Push(vm.ngx.RawGetString("resp")); return 1 },
 		"ngx.base64": openNgxBase64,
 		"table.new": func(L *lua.LState) int {

@@ -57,6 +57,7 @@ type VM struct {
 	argTable *lua.LTable
 	shared   *lua.LTable
 	dictGen  uint64
+	re       *reLib
 }
 
 // thread is a request's (or a timer's) Lua thread on a state. It carries
@@ -396,6 +397,19 @@ func (vm *VM) takeArgs(req *Request) string {
 		return "bad chunk data type: " + v.Type().String()
 	}
 	return ""
+}
+
+// newReLib returns ngx.re bound to this state's budget and string bound.
+func (vm *VM) newReLib() *reLib {
+	r := newReLib(vm.pool.regex)
+	r.maxLen = vm.pool.cfg.MaxStringSize
+	n := 0
+	r.check = func(L *lua.LState) {
+		if n++; n&63 == 0 {
+			vm.CheckBudget(L)
+		}
+	}
+	return r
 }
 
 // AtRunEnd registers f to run when the current outermost Lua run ends

@@ -35,9 +35,9 @@ func (f *fakeResponse) Print(p []byte) error {
 	f.body.Write(p)
 	return nil
 }
-func (f *fakeResponse) SendHeaders() error { f.sent = true; return nil }
-func (f *fakeResponse) FlushError() error  { return nil }
-func (f *fakeResponse) EOF() error         { f.eof = true; return nil }
+func (f *fakeResponse) SendHeaders() error              { f.sent = true; return nil }
+func (f *fakeResponse) FlushError() error               { return nil }
+func (f *fakeResponse) EOF() error                      { f.eof = true; return nil }
 func (f *fakeResponse) SetReadDeadline(time.Time) error { return nil }
 
 func newTestPool(t *testing.T, cfg Config) *Pool {
