@@ -152,7 +152,9 @@ func TestLargeBodyThroughBodyFilter(t *testing.T) {
 		}
 	})
 	g := newGateway(t)
-	g.load(cfg{backend: be.addr, site: proxied(lua("body_filter", `ngx.arg[1] = string.upper(ngx.arg[1])`))})
+	// A generous budget: the race detector slows Lua down several times,
+	// and this test is about memory, not the body_filter budget.
+	g.load(cfg{global: "lua_timeout 30s", backend: be.addr, site: proxied(lua("body_filter", `ngx.arg[1] = string.upper(ngx.arg[1])`))})
 
 	want := sha256.New()
 	upper := bytes.ToUpper(block)

@@ -110,8 +110,10 @@ type Request struct {
 	uri     string
 	uriFrom string
 
-	// filterUsed is the budget the request's body_filter runs used so far.
-	filterUsed int64
+	// filterUsed is the budget the request's body_filter runs used so far
+	// (see filterAllowance), filterBytes the body they have seen.
+	filterUsed  int64
+	filterBytes int64
 
 	// vm is the Lua state this request is bound to for its life, th its
 	// thread there.

@@ -262,7 +262,10 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 		// work however it is chunked.
 		var base int64
 		if phase == PhaseBodyFilter {
-			base = req.filterUsed
+			if a, ok := req.Arg1.(lua.LString); ok {
+				req.filterBytes += int64(len(a))
+			}
+			base = req.filterUsed - vm.filterAllowance(req)
 		}
 		th.start(base)
 	}
@@ -288,7 +291,7 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	if outer {
 		used := th.stop()
 		if phase == PhaseBodyFilter {
-			req.filterUsed = used
+			req.filterUsed = used + vm.filterAllowance(req)
 		}
 		vm.running.Store(nil)
 		if len(th.runEnd) > 0 {
@@ -312,6 +315,18 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	req.Phase = prevPhase
 	th.abort = prevAbort
 	return res
+}
+
+// filterBytesPerBudget is how much response body earns body_filter one
+// more lua_timeout of budget.
+const filterBytesPerBudget = 64 << 20
+
+// filterAllowance is the budget a request's body_filter earned on top of
+// lua_timeout by the body it has seen: a filter may spend lua_timeout per
+// request plus lua_timeout per 64 MiB, so that large downloads stream
+// while a filter doing superlinear work per chunk is still stopped.
+func (vm *VM) filterAllowance(req *Request) int64 {
+	return int64(float64(req.filterBytes) / filterBytesPerBudget * float64(vm.pool.cfg.Timeout))
 }
 
 // start begins a run's budget clock with base already used.
