@@ -29,6 +29,11 @@ const (
 	DefaultFailTimeout = 10 * time.Second
 	// DefaultCheckInterval is the default interval of active health checks.
 	DefaultCheckInterval = 5 * time.Second
+	// MinCheckInterval and MinCheckTimeout are the smallest interval and
+	// timeout a health check accepts: a check every nanosecond is a
+	// denial of service on one's own backends.
+	MinCheckInterval = 100 * time.Millisecond
+	MinCheckTimeout  = 10 * time.Millisecond
 	// DefaultCheckTimeout is the default timeout of one active health check.
 	DefaultCheckTimeout = 2 * time.Second
 )
@@ -368,8 +373,14 @@ func (h *HealthCheckConfig) validate() error {
 	if err := h.Interval.check(); err != nil {
 		return fieldError("interval", err)
 	}
+	if d := h.Interval.d; d != 0 && d < MinCheckInterval {
+		return fieldError("interval", fmt.Errorf("%s is below the minimum of %s", d, MinCheckInterval))
+	}
 	if err := h.Timeout.check(); err != nil {
 		return fieldError("timeout", err)
+	}
+	if d := h.Timeout.d; d != 0 && d < MinCheckTimeout {
+		return fieldError("timeout", fmt.Errorf("%s is below the minimum of %s", d, MinCheckTimeout))
 	}
 	if h.Expect != "" {
 		if err := h.Expect.check(); err != nil {

@@ -101,6 +101,8 @@ func TestParseDyupsErrors(t *testing.T) {
 		{"server 10.0.0.1:80; health_check;", "health_check: missing path"},
 		{"server 10.0.0.1:80; health_check healthz;", "must begin with '/'"},
 		{"server 10.0.0.1:80; health_check /h interval=0;", "interval: must be positive"},
+		{"server 10.0.0.1:80; health_check /h interval=1ns;", "interval: 1ns is below the minimum of 100ms"},
+		{"server 10.0.0.1:80; health_check /h timeout=1us;", "timeout: 1µs is below the minimum of 10ms"},
 		{"server 10.0.0.1:80; health_check /h expect=20x;", `invalid status "20x"`},
 		{"server 10.0.0.1:80; health_check /h passes=0;", "passes: must be a number between 1 and 100"},
 		{"server 10.0.0.1:80; health_check /h; health_check /i;", "health_check: given twice"},

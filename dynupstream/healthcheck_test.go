@@ -29,7 +29,7 @@ func TestActiveHealthCheck(t *testing.T) {
 
 	core, logs := observer.New(zap.InfoLevel)
 	goroutines := runtime.NumGoroutine()
-	cfg, err := ParseDyups("server " + addr + "; server " + deadAddr + "; health_check /hc?x=1 interval=20ms timeout=200ms host=svc.local fails=2;")
+	cfg, err := ParseDyups("server " + addr + "; server " + deadAddr + "; health_check /hc?x=1 interval=100ms timeout=200ms host=svc.local fails=2;")
 	if err != nil {
 		t.Fatal(err)
 	}
