@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -15,8 +17,14 @@ import (
 type Chunk struct {
 	// Name is how the chunk is named in errors and tracebacks: the file
 	// path for *_by_lua_file code, or a config path such as access[0].
-	Name  string
-	proto *lua.FunctionProto
+	Name string
+	// proto is the compiled code; a file's chunk gets a new one when the
+	// file is reloaded (Pool.ReloadFiles), in place.
+	proto atomic.Pointer[lua.FunctionProto]
+
+	// For a file: what it was compiled from.
+	mtime time.Time
+	size  int64
 }
 
 // Compile compiles Lua source. A syntax error comes back as
@@ -31,7 +39,9 @@ func Compile(name, src string) (*Chunk, error) {
 		return nil, syntaxError(name, src, err)
 	}
 	dropImplicitArg(proto)
-	return &Chunk{Name: name, proto: proto}, nil
+	c := &Chunk{Name: name}
+	c.proto.Store(proto)
+	return c, nil
 }
 
 // dropImplicitArg turns off Lua 5.0's implicit `arg` table in vararg
@@ -46,11 +56,20 @@ func dropImplicitArg(p *lua.FunctionProto) {
 
 // CompileFile reads and compiles a Lua file; errors name the file.
 func CompileFile(path string) (*Chunk, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading Lua file: %w", err)
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading Lua file: %w", err)
 	}
-	return Compile(path, string(src))
+	c, err := Compile(path, string(src))
+	if err != nil {
+		return nil, err
+	}
+	c.mtime, c.size = st.ModTime(), st.Size()
+	return c, nil
 }
 
 func syntaxError(name, src string, err error) error {

@@ -30,8 +30,9 @@ type Pool struct {
 	closed bool
 	rr     atomic.Uint32
 
-	files *fileCache
-	regex *RegexCache
+	files   *fileCache
+	scripts scriptFiles
+	regex   *RegexCache
 	// env is what os.getenv may read (lua_env).
 	env map[string]string
 	// searchPath is lua_package_path split into its templates.

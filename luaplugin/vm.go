@@ -183,14 +183,15 @@ func (vm *VM) prepare() {
 
 // function returns the state's instance of chunk c.
 func (vm *VM) function(c *Chunk) *lua.LFunction {
-	if fn, ok := vm.funcs[c.proto]; ok {
+	proto := c.proto.Load()
+	if fn, ok := vm.funcs[proto]; ok {
 		return fn
 	}
 	if len(vm.funcs) >= maxFuncCache {
 		clear(vm.funcs)
 	}
-	fn := vm.L.NewFunctionFromProto(c.proto)
-	vm.funcs[c.proto] = fn
+	fn := vm.L.NewFunctionFromProto(proto)
+	vm.funcs[proto] = fn
 	return fn
 }
 

@@ -101,7 +101,7 @@ func (h *Handler) setup(pool *luaplugin.Pool, logger *zap.Logger) error {
 		{"log", h.Log, &h.log},
 	} {
 		for i, s := range ph.scripts {
-			c, err := compileScript(ph.name, i, s)
+			c, err := compileScript(pool, ph.name, i, s)
 			if err != nil {
 				return err
 			}
@@ -113,13 +113,13 @@ func (h *Handler) setup(pool *luaplugin.Pool, logger *zap.Logger) error {
 	return nil
 }
 
-func compileScript(phase string, i int, s Script) (*luaplugin.Chunk, error) {
+func compileScript(pool *luaplugin.Pool, phase string, i int, s Script) (*luaplugin.Chunk, error) {
 	place := fmt.Sprintf("%s[%d]", phase, i)
 	switch {
 	case s.Lua != "" && s.LuaFile != "":
 		return nil, fmt.Errorf("%s: lua and lua_file are mutually exclusive", place)
 	case s.LuaFile != "":
-		c, err := luaplugin.CompileFile(s.LuaFile)
+		c, err := pool.CompileFile(s.LuaFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", place, err)
 		}
