@@ -181,8 +181,8 @@ func (a *App) provisionDicts() error {
 		if err != nil {
 			return fmt.Errorf("shared_dicts.%s.size: %w", name, err)
 		}
-		if size < MinDictSize {
-			return fmt.Errorf("shared_dicts.%s.size: %s is too small (at least 8k)", name, cfg.Size)
+		if err := CheckDictSize(size, cfg.Size); err != nil {
+			return fmt.Errorf("shared_dicts.%s.size: %w", name, err)
 		}
 		key := fmt.Sprintf("%s/%d", name, size)
 		val, _, err := dictPool.LoadOrNew(key, func() (caddy.Destructor, error) {

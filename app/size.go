@@ -4,10 +4,18 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/caddy-resty/caddy-resty/shdict"
 )
 
-// MinDictSize is the smallest shared dict (nginx refuses zones under 8 KiB).
-const MinDictSize = 8 << 10
+// CheckDictSize refuses a shared dict size below shdict.MinSize (nginx
+// refuses zones under 8 KiB); text is the size as the user wrote it.
+func CheckDictSize(n int64, text string) error {
+	if n < shdict.MinSize {
+		return fmt.Errorf("%s is too small (at least 8k)", text)
+	}
+	return nil
+}
 
 // ParseSize parses a size as nginx does (`10m` is 10 MiB, `512k`, `1g`, or
 // plain bytes) and also accepts IEC units (`10MiB`, `512KiB`) and the

@@ -73,8 +73,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err != nil {
 				return nil, d.Errf("shared_dict %s: %v", name, err)
 			}
-			if n < app.MinDictSize {
-				return nil, d.Errf("shared_dict %s: %s is too small (at least 8k)", name, size)
+			if err := app.CheckDictSize(n, size); err != nil {
+				return nil, d.Errf("shared_dict %s: %v", name, err)
 			}
 			if a.SharedDicts == nil {
 				a.SharedDicts = make(map[string]*app.SharedDictConfig)
@@ -168,99 +168,12 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "resty", Value: caddyconfig.JSON(a, nil)}, nil
 }
 
-// parseHandler parses the handler directive:
-//
-//	resty {
-//		<phase>_by_lua <<TAG
-//			code
-//		TAG
-//		<phase>_by_lua "code"
-//		<phase>_by_lua_file <path>
-//	}
-//
-// with <phase> one of rewrite, access, content, header_filter,
-// body_filter, log. A phase may be given several times; the pieces run in
-// order.
+// parseHandler parses the handler directive (see
+// phases.Handler.UnmarshalCaddyfile).
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	handler := new(phases.Handler)
-	if err := unmarshalHandler(h.Dispenser, handler); err != nil {
+	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
 		return nil, err
 	}
 	return handler, nil
-}
-
-func unmarshalHandler(d *caddyfile.Dispenser, handler *phases.Handler) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	targets := map[string]*[]phases.Script{
-		"rewrite":       &handler.Rewrite,
-		"access":        &handler.Access,
-		"content":       &handler.Content,
-		"header_filter": &handler.HeaderFilter,
-		"body_filter":   &handler.BodyFilter,
-		"log":           &handler.Log,
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if opt == "routes" {
-			return d.Err("routes: the route table is not available in this version of caddy-resty")
-		}
-		phase, file := "", false
-		switch {
-		case strings.HasSuffix(opt, "_by_lua_file"):
-			phase, file = strings.TrimSuffix(opt, "_by_lua_file"), true
-		case strings.HasSuffix(opt, "_by_lua_block"):
-			return d.Errf("%s: use %s_by_lua with a heredoc (<<LUA … LUA) instead", opt, strings.TrimSuffix(opt, "_by_lua_block"))
-		case strings.HasSuffix(opt, "_by_lua"):
-			phase = strings.TrimSuffix(opt, "_by_lua")
-		}
-		target, ok := targets[phase]
-		if !ok {
-			return d.Errf("unrecognized resty directive %q (phases: rewrite, access, content, header_filter, body_filter, log; forms: <phase>_by_lua, <phase>_by_lua_file)", opt)
-		}
-		var v string
-		if !d.Args(&v) {
-			return d.Errf("%s: missing %s", opt, map[bool]string{true: "file path", false: "Lua code"}[file])
-		}
-		if d.NextArg() {
-			return d.Errf("%s: too many arguments (quote the code or use a heredoc)", opt)
-		}
-		if file {
-			*target = append(*target, phases.Script{LuaFile: v})
-		} else {
-			*target = append(*target, phases.Script{Lua: dedent(v)})
-		}
-	}
-	return nil
-}
-
-// dedent removes the indentation common to every non-blank line of inline
-// code (a heredoc keeps the indentation beyond its closing tag's) and
-// trailing blank space, keeping line numbers as they are.
-func dedent(code string) string {
-	lines := strings.Split(code, "\n")
-	prefix := ""
-	first := true
-	for _, l := range lines {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		ind := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
-		if first {
-			prefix, first = ind, false
-			continue
-		}
-		for !strings.HasPrefix(ind, prefix) {
-			prefix = prefix[:len(prefix)-1]
-		}
-	}
-	if prefix == "" {
-		return strings.TrimRight(code, " \t\n")
-	}
-	for i, l := range lines {
-		lines[i] = strings.TrimPrefix(l, prefix)
-	}
-	return strings.TrimRight(strings.Join(lines, "\n"), " \t\n")
 }

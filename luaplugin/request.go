@@ -24,28 +24,35 @@ const (
 	PhaseTimer
 )
 
-// String gives the name ngx.get_phase returns.
+// RequestPhases are the phases of a request a handler runs scripts in, in
+// request order.
+var RequestPhases = [...]Phase{PhaseRewrite, PhaseAccess, PhaseContent, PhaseHeaderFilter, PhaseBodyFilter, PhaseLog}
+
+var phaseNames = map[Phase]string{
+	PhaseInit: "init", PhaseRewrite: "rewrite", PhaseAccess: "access", PhaseContent: "content",
+	PhaseHeaderFilter: "header_filter", PhaseBodyFilter: "body_filter", PhaseLog: "log", PhaseTimer: "timer",
+}
+
+// String gives the name ngx.get_phase returns (and the <phase> of the
+// <phase>_by_lua directives).
 func (p Phase) String() string {
-	switch p {
-	case PhaseInit:
-		return "init"
-	case PhaseRewrite:
-		return "rewrite"
-	case PhaseAccess:
-		return "access"
-	case PhaseContent:
-		return "content"
-	case PhaseHeaderFilter:
-		return "header_filter"
-	case PhaseBodyFilter:
-		return "body_filter"
-	case PhaseLog:
-		return "log"
-	case PhaseTimer:
-		return "timer"
+	if n, ok := phaseNames[p]; ok {
+		return n
 	}
 	return "unknown"
 }
+
+// The ngx.exit codes with a meaning of their own (ngx.OK, ngx.ERROR,
+// ngx.DECLINED, ngx.HTTP_CLOSE), shared by the ngx table and the handler
+// that acts on them.
+const (
+	ExitOK        = 0
+	ExitError     = -1
+	ExitAgain     = -2
+	ExitDone      = -4
+	ExitDeclined  = -5
+	ExitHTTPClose = 444
+)
 
 // Response is what the ngx API needs from the HTTP side of a request: the
 // phases package implements it around Caddy's ResponseWriter.

@@ -88,29 +88,39 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) setup(pool *luaplugin.Pool, logger *zap.Logger) error {
 	h.pool = pool
 	h.logger = logger
-	for _, ph := range []struct {
-		name    string
-		scripts []Script
-		out     *[]*luaplugin.Chunk
-	}{
-		{"rewrite", h.Rewrite, &h.rewrite},
-		{"access", h.Access, &h.access},
-		{"content", h.Content, &h.content},
-		{"header_filter", h.HeaderFilter, &h.headerFilter},
-		{"body_filter", h.BodyFilter, &h.bodyFilter},
-		{"log", h.Log, &h.log},
-	} {
-		for i, s := range ph.scripts {
-			c, err := compileScript(pool, ph.name, i, s)
+	for _, ph := range luaplugin.RequestPhases {
+		scripts, out := h.phase(ph)
+		for i, s := range *scripts {
+			c, err := compileScript(pool, ph.String(), i, s)
 			if err != nil {
 				return err
 			}
-			*ph.out = append(*ph.out, c)
+			*out = append(*out, c)
 		}
 	}
 	h.wrap = len(h.headerFilter) > 0 || len(h.bodyFilter) > 0 || len(h.log) > 0
 	h.any = h.wrap || len(h.rewrite) > 0 || len(h.access) > 0 || len(h.content) > 0
 	return nil
+}
+
+// phase returns the configured scripts of a request phase and where their
+// compiled chunks go.
+func (h *Handler) phase(ph luaplugin.Phase) (*[]Script, *[]*luaplugin.Chunk) {
+	switch ph {
+	case luaplugin.PhaseRewrite:
+		return &h.Rewrite, &h.rewrite
+	case luaplugin.PhaseAccess:
+		return &h.Access, &h.access
+	case luaplugin.PhaseContent:
+		return &h.Content, &h.content
+	case luaplugin.PhaseHeaderFilter:
+		return &h.HeaderFilter, &h.headerFilter
+	case luaplugin.PhaseBodyFilter:
+		return &h.BodyFilter, &h.bodyFilter
+	case luaplugin.PhaseLog:
+		return &h.Log, &h.log
+	}
+	return nil, nil
 }
 
 func compileScript(pool *luaplugin.Pool, phase string, i int, s Script) (*luaplugin.Chunk, error) {
@@ -277,18 +287,18 @@ func (rs *reqState) runRequestPhase(phase luaplugin.Phase, chunks []*luaplugin.C
 		if res.Exited {
 			code := res.Code
 			switch {
-			case code == 0 || code == -5: // ngx.OK, ngx.DECLINED: this piece only
+			case code == luaplugin.ExitOK || code == luaplugin.ExitDeclined: // this piece only
 				continue
 			case rs.rw.wroteHeader:
 				return true, rs.rw.finish()
-			case code == 444: // ngx.HTTP_CLOSE: close without a response
+			case code == luaplugin.ExitHTTPClose: // close without a response
 				panic(http.ErrAbortHandler)
 			case code >= 200 && code < 300:
 				rs.rw.status = code
 				return true, rs.rw.finish()
 			case code >= 300:
 				return true, rs.exitResponse(code, nil)
-			case code == -1: // ngx.ERROR
+			case code == luaplugin.ExitError:
 				return true, rs.exitResponse(http.StatusInternalServerError, errors.New("ngx.exit(ngx.ERROR)"))
 			default:
 				err := fmt.Errorf("%s: ngx.exit called with bad status %d", c.Name, code)

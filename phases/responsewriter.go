@@ -179,7 +179,7 @@ func (rw *responseWriter) runHeaderFilter() {
 			rw.luaResponse = false
 			return
 		}
-		if res.Exited && res.Code == -1 {
+		if res.Exited && res.Code == luaplugin.ExitError {
 			rw.aborted = true
 			return
 		}

@@ -1,0 +1,97 @@
+package phases
+
+import (
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+)
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	resty {
+//		<phase>_by_lua <<TAG
+//			code
+//		TAG
+//		<phase>_by_lua "code"
+//		<phase>_by_lua_file <path>
+//	}
+//
+// with <phase> one of rewrite, access, content, header_filter,
+// body_filter, log. A phase may be given several times; the pieces run in
+// order.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	targets := make(map[string]*[]Script, len(luaplugin.RequestPhases))
+	for _, ph := range luaplugin.RequestPhases {
+		targets[ph.String()], _ = h.phase(ph)
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if opt == "routes" {
+			return d.Err("routes: the route table is not available in this version of caddy-resty")
+		}
+		phase, file := "", false
+		switch {
+		case strings.HasSuffix(opt, "_by_lua_file"):
+			phase, file = strings.TrimSuffix(opt, "_by_lua_file"), true
+		case strings.HasSuffix(opt, "_by_lua_block"):
+			return d.Errf("%s: use %s_by_lua with a heredoc (<<LUA … LUA) instead", opt, strings.TrimSuffix(opt, "_by_lua_block"))
+		case strings.HasSuffix(opt, "_by_lua"):
+			phase = strings.TrimSuffix(opt, "_by_lua")
+		}
+		target, ok := targets[phase]
+		if !ok {
+			return d.Errf("unrecognized resty directive %q (phases: rewrite, access, content, header_filter, body_filter, log; forms: <phase>_by_lua, <phase>_by_lua_file)", opt)
+		}
+		var v string
+		if !d.Args(&v) {
+			return d.Errf("%s: missing %s", opt, map[bool]string{true: "file path", false: "Lua code"}[file])
+		}
+		if d.NextArg() {
+			return d.Errf("%s: too many arguments (quote the code or use a heredoc)", opt)
+		}
+		if file {
+			*target = append(*target, Script{LuaFile: v})
+		} else {
+			*target = append(*target, Script{Lua: dedent(v)})
+		}
+	}
+	return nil
+}
+
+// dedent removes the indentation common to every non-blank line of inline
+// code (a heredoc keeps the indentation beyond its closing tag's) and
+// trailing blank space, keeping line numbers as they are.
+func dedent(code string) string {
+	lines := strings.Split(code, "\n")
+	prefix := ""
+	first := true
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		ind := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if first {
+			prefix, first = ind, false
+			continue
+		}
+		for !strings.HasPrefix(ind, prefix) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	if prefix == "" {
+		return strings.TrimRight(code, " \t\n")
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(l, prefix)
+	}
+	return strings.TrimRight(strings.Join(lines, "\n"), " \t\n")
+}
+
+// Interface guards.
+var _ caddyfile.Unmarshaler = (*Handler)(nil)
