@@ -15,7 +15,7 @@ import (
 // wrapper adds up the operands' lengths and raises LuaJIT's "string length
 // overflow" before the join when the result would exceed the running
 // thread's lua_max_string_size. Other instructions are untouched (no cost),
-// and the check costs a few ns per concatenation. TestConcatGuardInstalled
+// and the check costs a few ns per concatenation. TestConcatGuard
 // fails if a gopher-lua upgrade changes what this relies on.
 
 //go:linkname vmJumpTable github.com/yuin/gopher-lua.jumpTable

@@ -119,10 +119,12 @@ func newVM(p *Pool) (*VM, error) {
 	installConcatGuard()
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:        true,
+		// Every request has a thread of its own (thousands wait at once),
+		// so stacks start small and grow.
 		CallStackSize:       200,
-		RegistrySize:        1024,
+		RegistrySize:        256,
 		RegistryMaxSize:     1024 * 256,
-		RegistryGrowStep:    1024,
+		RegistryGrowStep:    256,
 		MinimizeStackMemory: true,
 	})
 	vm := &VM{
