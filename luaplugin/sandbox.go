@@ -5,6 +5,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-resty/caddy-resty/luastring"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -48,6 +50,13 @@ func (vm *VM) setup() error {
 	// string.dump would hand out bytecode, which nothing here can load.
 	if s, ok := L.GetGlobal("string").(*lua.LTable); ok {
 		s.RawSetString("dump", lua.LNil)
+	}
+	// Bounded, linear-time string functions (find, match, gmatch, gsub,
+	// rep, format) and table.concat: they check the run's budget as they
+	// go and refuse results over lua_max_string_size.
+	luastring.Open(L, &luastring.Limits{MaxString: vm.pool.cfg.MaxStringSize, Check: vm.CheckBudget})
+	if s, ok := L.GetGlobal("string").(*lua.LTable); ok {
+		s.RawSetString("gfind", lua.LNil) // not in LuaJIT
 	}
 
 	L.SetGlobal("tostring", L.NewFunction(luaToString))

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/luastring"
 )
 
 // Null is ngx.null (and cjson.null): the sentinel OpenResty uses for a JSON
@@ -18,19 +20,11 @@ var Null = &lua.LUserData{}
 // FormatNumber formats n as LuaJIT does ("%.14g"), which is how OpenResty
 // prints numbers everywhere: tostring, ngx.say, string concatenation.
 func FormatNumber(n float64) string {
-	switch {
-	case math.IsInf(n, 1):
-		return "inf"
-	case math.IsInf(n, -1):
-		return "-inf"
-	case math.IsNaN(n):
-		return "nan"
-	}
-	if n == math.Trunc(n) && math.Abs(n) < 1e14 {
+	if n == math.Trunc(n) && math.Abs(n) < 1e14 && (n != 0 || !math.Signbit(n)) {
 		// Fast path: integral values below 10^14 print as plain integers.
 		return strconv.FormatInt(int64(n), 10)
 	}
-	return strconv.FormatFloat(n, 'g', 14, 64)
+	return string(luastring.AppendNumber(nil, n))
 }
 
 // AppendValue appends the text of v to b following the rules of ngx.print:
