@@ -1,6 +1,8 @@
 // Package caddyresty registers every caddy-resty module with Caddy. Import it
 // (xcaddy build --with github.com/caddy-resty/caddy-resty) to get the resty
-// app, the resty HTTP handler and the Caddyfile directives.
+// app, the resty HTTP handler, the Caddyfile directives and the Go-backed
+// Lua libraries (cjson, resty.http, resty.redis, resty.limit.*,
+// resty.string and the digests).
 package caddyresty
 
 import (
@@ -12,4 +14,12 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/dynupstream"
 	// The http.handlers.resty handler.
 	_ "github.com/caddy-resty/caddy-resty/phases"
+
+	// The Go-backed Lua libraries: each registers its modules with the
+	// Lua engine (luaplugin.RegisterModule) for `require`.
+	_ "github.com/caddy-resty/caddy-resty/cjson"
+	_ "github.com/caddy-resty/caddy-resty/restyhttp"
+	_ "github.com/caddy-resty/caddy-resty/restylimit"
+	_ "github.com/caddy-resty/caddy-resty/restyredis"
+	_ "github.com/caddy-resty/caddy-resty/restystring"
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"go.uber.org/zap"
@@ -26,6 +27,10 @@ import (
 //   - Dict, DictGeneration: the shared dicts, for Go-implemented limiters.
 //   - MaxString, CheckBudget: bounds for long Go-side operations.
 //   - Logger: the pool's logger, for errors outside a request.
+//
+// Plus the ngx API's own conversions (EncodeArgs, HeaderKey, ToNumber, the
+// Dict* helpers, CheckObject) so that a library behaves as the ngx
+// functions do. Libraries test themselves through the luatest package.
 
 // Phase masks for CheckPhase.
 const (
@@ -131,4 +136,47 @@ func (vm *VM) CheckBudget(L *lua.LState) {
 	if th := vm.cur; th != nil && th.ctx.fired() {
 		L.RaiseError("%s", th.ctx.Err())
 	}
+}
+
+// The ngx API's own conversions, for libraries that must behave as the ngx
+// functions do.
+
+// EncodeArgs encodes t as a query string, as ngx.encode_args does (keys
+// sorted; raises on a key that is not a string or number).
+func EncodeArgs(L *lua.LState, t *lua.LTable) string { return encodeArgs(L, t) }
+
+// HeaderKey normalises a header name given from Lua as ngx.req.set_header
+// does: '_' becomes '-', and the result is in canonical form.
+func HeaderKey(name string) string { return headerKey(name) }
+
+// ToNumber converts v as Lua's tonumber does (numbers, and strings holding
+// a decimal or hexadecimal number).
+func ToNumber(v lua.LValue) (float64, bool) { return sharedToNumber(v) }
+
+// DictKey reads the key argument at idx as the ngx.shared.DICT methods do:
+// nil is an error, numbers and other values go through tostring, and the
+// key must be 1 to 65535 bytes long. It returns the key, or an error
+// message ("nil key", "empty key", "key too long") to return as nil, msg.
+func DictKey(L *lua.LState, idx int) (key, msg string) { return sharedKey(L, idx) }
+
+// DictValue converts a shared dict value to Lua, as dict:get returns it.
+func DictValue(v shdict.Value) lua.LValue { return sharedValue(v) }
+
+// DictTTL converts an exptime in seconds to a time to live as the dict
+// methods do: truncated to whole milliseconds, and 0 (never expires) when
+// it is under one millisecond.
+func DictTTL(sec float64) time.Duration { return sharedSeconds(sec) }
+
+// CheckObject returns the object of type T that a method was called on
+// (argument 1, a userdata made with PushObject). When argument 1 is not
+// one (the method was called with a dot instead of a colon), it raises
+// "bad argument #1 to 'METHOD' (CLASS object expected, got TYPE)".
+func CheckObject[T any](L *lua.LState, class, method string) *T {
+	if ud, ok := L.Get(1).(*lua.LUserData); ok {
+		if o, ok := ud.Value.(*T); ok {
+			return o
+		}
+	}
+	L.RaiseError("bad argument #1 to '%s' (%s object expected, got %s)", method, class, L.Get(1).Type().String())
+	return nil
 }

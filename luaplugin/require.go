@@ -66,7 +66,8 @@ func (fc *fileCache) reset() {
 }
 
 // installModules sets package.path, replaces the file loader with one that
-// uses the pool's compiled-file cache, and registers the built-in modules.
+// uses the pool's compiled-file cache, and registers the built-in modules
+// and those of the Go-backed libraries (RegisterModule).
 func (vm *VM) installModules() {
 	L := vm.L
 	pkg := L.GetGlobal("package").(*lua.LTable)
@@ -78,8 +79,6 @@ func (vm *VM) installModules() {
 	preload := L.NewTable()
 	pkg.RawSetString("preload", preload)
 	mods := map[string]lua.LGFunction{
-		"cjson":      func(L *lua.LState) int { L.Push(OpenCjson(L, false)); return 1 },
-		"cjson.safe": func(L *lua.LState) int { L.Push(OpenCjson(L, true)); return 1 },
 		"ngx.re":     func(L *lua.LState) int { L.Push(vm.re.openModule(L)); return 1 },
 		"ngx.resp":   func(L *lua.LState) int { L.Push(vm.ngx.RawGetString("resp")); return 1 },
 		"ngx.base64": openNgxBase64,
@@ -111,16 +110,6 @@ func (vm *VM) installModules() {
 			}))
 			return 1
 		},
-		// lua-resty libraries, implemented in Go (resty_*.go).
-		"resty.limit.req":     vm.openRestyLimitReq,
-		"resty.limit.count":   vm.openRestyLimitCount,
-		"resty.limit.conn":    vm.openRestyLimitConn,
-		"resty.limit.traffic": vm.openRestyLimitTraffic,
-		"resty.http":          vm.openRestyHTTP,
-		"resty.redis":         vm.openRestyRedis,
-		"resty.string":        vm.openRestyString,
-		"resty.sha":           vm.openRestySHA,
-		"resty.random":        vm.openRestyRandom,
 		// resty.core is built in: requiring it is a no-op, as on OpenResty
 		// where it is loaded by default.
 		"resty.core": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
@@ -131,12 +120,6 @@ func (vm *VM) installModules() {
 	for name, open := range modules {
 		preload.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			L.Push(open(vm, L))
-			return 1
-		}))
-	}
-	for name, newHash := range restyDigests {
-		preload.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			L.Push(restyDigestModule(L, name, newHash))
 			return 1
 		}))
 	}

@@ -180,7 +180,7 @@ func TestSandbox(t *testing.T) {
 	p := newTestPool(t, Config{})
 	res, w := run(t, p, PhaseContent, `
 		ngx.say(type(io), type(debug), type(os.execute), type(os.exit), type(os.remove), type(string.dump))
-		ngx.say(type(os.time), type(string.format), type(bit.band), type(require("cjson").encode))
+		ngx.say(type(os.time), type(string.format), type(bit.band), type(require("table.new")))
 	`)
 	if res.Err != nil {
 		t.Fatal(res.Err)

@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	// resty.limit.req, for the limiter benchmark.
+	_ "github.com/caddy-resty/caddy-resty/restylimit"
 )
 
 // The benchmark scripts are the ones of ../shared/bench's nginx-lua

@@ -1,6 +1,6 @@
-package luaplugin
-
-// cjson and cjson.safe: lua-cjson 2.1 (OpenResty's fork) on gopher-lua.
+// Package cjson provides the Lua modules cjson and cjson.safe: lua-cjson
+// 2.1 (OpenResty's fork) on gopher-lua, registered with the engine at init
+// (luaplugin.RegisterModule).
 //
 // The encoder and decoder follow lua_cjson.c: the same array detection and
 // sparse-array rules, number formatting ("%.14g" by default), string
@@ -13,6 +13,16 @@ package luaplugin
 // (gopher-lua iterates tables that way; C cjson uses Lua's hash order), and
 // encode_escape_forward_slash is a setting of each instance rather than a
 // process-wide switch.
+//
+// Bounds: encode_max_depth and decode_max_depth accept 1 to 2^31-1 as in
+// lua-cjson, but the depth in effect (and the value they return) is at
+// most MaxDepth, so that no document nests deeper than that on the Go
+// stack (a C build fails the same way, at lua_checkstack's limit). Encode
+// output and decode input longer than the pool's MaxStringSize fail with
+// "string length overflow" (raised by cjson, returned as nil, err by
+// cjson.safe), and long encodes and decodes check the run's time budget as
+// they go, so that a huge document cannot hold a Lua state past it.
+package cjson
 
 import (
 	"math"
@@ -21,22 +31,46 @@ import (
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
 )
 
-// CjsonVersion is the lua-cjson version reported as cjson._VERSION.
-const CjsonVersion = "2.1.0.11"
+func init() {
+	luaplugin.RegisterModule("cjson", func(vm *luaplugin.VM, L *lua.LState) lua.LValue {
+		return open(vm, L, false)
+	})
+	luaplugin.RegisterModule("cjson.safe", func(vm *luaplugin.VM, L *lua.LState) lua.LValue {
+		return open(vm, L, true)
+	})
+}
 
-// CjsonEmptyArray is cjson.empty_array: a sentinel userdata that encodes as
-// an empty JSON array. Like Null it is shared by every Lua state.
-var CjsonEmptyArray = &lua.LUserData{}
+// Version is the lua-cjson version reported as cjson._VERSION.
+const Version = "2.1.0.11"
+
+// MaxDepth is the deepest nesting encode and decode accept, whatever
+// encode_max_depth and decode_max_depth say (it is also their default).
+const MaxDepth = 1000
+
+// budgetEvery is how many values encode and decode handle between two
+// checks of the run's time budget.
+const budgetEvery = 4096
+
+// errTooLong is the error of an encode output or decode input over the
+// pool's MaxStringSize.
+const errTooLong = "string length overflow"
+
+// emptyArray is cjson.empty_array: a sentinel userdata that encodes as
+// an empty JSON array. Like luaplugin.Null it is shared by every Lua
+// state, and never changes.
+var emptyArray = &lua.LUserData{}
 
 const (
-	cjsonArrayMTKey      = "caddy-resty.cjson.array_mt"
-	cjsonEmptyArrayMTKey = "caddy-resty.cjson.empty_array_mt"
+	arrayMTKey      = "caddy-resty.cjson.array_mt"
+	emptyArrayMTKey = "caddy-resty.cjson.empty_array_mt"
 )
 
-// cjsonConfig is the per-instance configuration (json_config_t).
-type cjsonConfig struct {
+// config is the per-instance configuration (json_config_t).
+type config struct {
 	sparseConvert          bool
 	sparseRatio            int
 	sparseSafe             int
@@ -55,14 +89,19 @@ type cjsonConfig struct {
 
 	arrayMT      *lua.LTable
 	emptyArrayMT *lua.LTable
+
+	// vm is the state the instance belongs to: its pool's string size
+	// limit and its run's time budget bound encode and decode.
+	vm *luaplugin.VM
 }
 
-func newCjsonConfig(arrayMT, emptyArrayMT *lua.LTable) *cjsonConfig {
-	return &cjsonConfig{
+func newConfig(vm *luaplugin.VM, arrayMT, emptyArrayMT *lua.LTable) *config {
+	return &config{
+		vm:                   vm,
 		sparseRatio:          2,
 		sparseSafe:           10,
-		encodeMaxDepth:       1000,
-		decodeMaxDepth:       1000,
+		encodeMaxDepth:       MaxDepth,
+		decodeMaxDepth:       MaxDepth,
 		decodeInvalidNumbers: true,
 		numberPrecision:      14,
 		keepBuffer:           true,
@@ -74,42 +113,42 @@ func newCjsonConfig(arrayMT, emptyArrayMT *lua.LTable) *cjsonConfig {
 	}
 }
 
-// cjsonMetatables returns the array_mt and empty_array_mt tables of L,
+// metatables returns the array_mt and empty_array_mt tables of L,
 // creating them in the registry on first use so that every cjson instance
 // of a state (cjson, cjson.safe, cjson.new()) shares them.
-func cjsonMetatables(L *lua.LState) (*lua.LTable, *lua.LTable) {
+func metatables(L *lua.LState) (*lua.LTable, *lua.LTable) {
 	reg := L.G.Registry
-	a, ok1 := reg.RawGetString(cjsonArrayMTKey).(*lua.LTable)
-	e, ok2 := reg.RawGetString(cjsonEmptyArrayMTKey).(*lua.LTable)
+	a, ok1 := reg.RawGetString(arrayMTKey).(*lua.LTable)
+	e, ok2 := reg.RawGetString(emptyArrayMTKey).(*lua.LTable)
 	if !ok1 || !ok2 {
 		a, e = L.NewTable(), L.NewTable()
-		reg.RawSetString(cjsonArrayMTKey, a)
-		reg.RawSetString(cjsonEmptyArrayMTKey, e)
+		reg.RawSetString(arrayMTKey, a)
+		reg.RawSetString(emptyArrayMTKey, e)
 	}
 	return a, e
 }
 
-// OpenCjson returns the table `require "cjson"` gives, or with safe set the
+// open returns the table `require "cjson"` gives, or with safe set the
 // one of `require "cjson.safe"`, whose encode and decode return nil and an
 // error message instead of raising errors. Each call makes an independent
 // instance (its own configuration), as cjson.new() does.
-func OpenCjson(L *lua.LState, safe bool) *lua.LTable {
-	arrayMT, emptyArrayMT := cjsonMetatables(L)
-	cfg := newCjsonConfig(arrayMT, emptyArrayMT)
+func open(vm *luaplugin.VM, L *lua.LState, safe bool) *lua.LTable {
+	arrayMT, emptyArrayMT := metatables(L)
+	cfg := newConfig(vm, arrayMT, emptyArrayMT)
 	t := L.CreateTable(0, 24)
-	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int { return cjsonEncode(L, cfg, safe) }))
-	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int { return cjsonDecode(L, cfg, safe) }))
+	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int { return encode(L, cfg, safe) }))
+	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int { return decode(L, cfg, safe) }))
 	boolOpt := func(name string, setting *bool) {
 		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			cjsonArgInit(L, 1, name)
-			L.Push(cjsonBoolOption(L, L.Get(1), 1, name, setting))
+			argInit(L, 1, name)
+			L.Push(boolOption(L, L.Get(1), 1, name, setting))
 			return 1
 		}))
 	}
 	intOpt := func(name string, setting *int, lo, hi int) {
 		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			cjsonArgInit(L, 1, name)
-			L.Push(cjsonIntOption(L, L.Get(1), 1, name, setting, lo, hi))
+			argInit(L, 1, name)
+			L.Push(intOption(L, L.Get(1), 1, name, setting, lo, hi))
 			return 1
 		}))
 	}
@@ -118,24 +157,34 @@ func OpenCjson(L *lua.LState, safe bool) *lua.LTable {
 	boolOpt("decode_json_null", &cfg.decodeJSONNull)
 	boolOpt("decode_invalid_numbers", &cfg.decodeInvalidNumbers)
 	boolOpt("encode_escape_forward_slash", &cfg.escapeSlash)
-	intOpt("encode_max_depth", &cfg.encodeMaxDepth, 1, math.MaxInt32)
-	intOpt("decode_max_depth", &cfg.decodeMaxDepth, 1, math.MaxInt32)
+	// The depths take what lua-cjson takes, and keep at most MaxDepth.
+	depthOpt := func(name string, setting *int) {
+		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			argInit(L, 1, name)
+			intOption(L, L.Get(1), 1, name, setting, 1, math.MaxInt32)
+			*setting = min(*setting, MaxDepth)
+			L.Push(lua.LNumber(*setting))
+			return 1
+		}))
+	}
+	depthOpt("encode_max_depth", &cfg.encodeMaxDepth)
+	depthOpt("decode_max_depth", &cfg.decodeMaxDepth)
 	intOpt("encode_number_precision", &cfg.numberPrecision, 1, 16)
 	t.RawSetString("encode_sparse_array", L.NewFunction(func(L *lua.LState) int {
 		const name = "encode_sparse_array"
-		cjsonArgInit(L, 3, name)
+		argInit(L, 3, name)
 		a1, a2, a3 := L.Get(1), L.Get(2), L.Get(3)
-		r1 := cjsonBoolOption(L, a1, 1, name, &cfg.sparseConvert)
-		r2 := cjsonIntOption(L, a2, 2, name, &cfg.sparseRatio, 0, math.MaxInt32)
-		r3 := cjsonIntOption(L, a3, 3, name, &cfg.sparseSafe, 0, math.MaxInt32)
+		r1 := boolOption(L, a1, 1, name, &cfg.sparseConvert)
+		r2 := intOption(L, a2, 2, name, &cfg.sparseRatio, 0, math.MaxInt32)
+		r3 := intOption(L, a3, 3, name, &cfg.sparseSafe, 0, math.MaxInt32)
 		L.Push(r1)
 		L.Push(r2)
 		L.Push(r3)
 		return 3
 	}))
 	t.RawSetString("encode_keep_buffer", L.NewFunction(func(L *lua.LState) int {
-		cjsonArgInit(L, 1, "encode_keep_buffer")
-		r := cjsonBoolOption(L, L.Get(1), 1, "encode_keep_buffer", &cfg.keepBuffer)
+		argInit(L, 1, "encode_keep_buffer")
+		r := boolOption(L, L.Get(1), 1, "encode_keep_buffer", &cfg.keepBuffer)
 		if !cfg.keepBuffer {
 			cfg.buf = nil
 		}
@@ -143,20 +192,20 @@ func OpenCjson(L *lua.LState, safe bool) *lua.LTable {
 		return 1
 	}))
 	t.RawSetString("encode_invalid_numbers", L.NewFunction(func(L *lua.LState) int {
-		cjsonArgInit(L, 1, "encode_invalid_numbers")
-		L.Push(cjsonEnumOption(L, L.Get(1), 1, "encode_invalid_numbers", &cfg.encodeInvalidNumbers, []string{"off", "on", "null"}))
+		argInit(L, 1, "encode_invalid_numbers")
+		L.Push(enumOption(L, L.Get(1), 1, "encode_invalid_numbers", &cfg.encodeInvalidNumbers, []string{"off", "on", "null"}))
 		return 1
 	}))
 	t.RawSetString("new", L.NewFunction(func(L *lua.LState) int {
-		L.Push(OpenCjson(L, safe))
+		L.Push(open(vm, L, safe))
 		return 1
 	}))
-	t.RawSetString("null", Null)
-	t.RawSetString("empty_array", CjsonEmptyArray)
+	t.RawSetString("null", luaplugin.Null)
+	t.RawSetString("empty_array", emptyArray)
 	t.RawSetString("array_mt", arrayMT)
 	t.RawSetString("empty_array_mt", emptyArrayMT)
 	t.RawSetString("_NAME", lua.LString("cjson"))
-	t.RawSetString("_VERSION", lua.LString(CjsonVersion))
+	t.RawSetString("_VERSION", lua.LString(Version))
 	return t
 }
 
@@ -164,16 +213,16 @@ func OpenCjson(L *lua.LState, safe bool) *lua.LTable {
 // Configuration helpers (json_arg_init, json_enum_option,
 // json_integer_option).
 
-func cjsonArgInit(L *lua.LState, args int, fname string) {
+func argInit(L *lua.LState, args int, fname string) {
 	if L.GetTop() > args {
-		reArgError(L, args+1, fname, "found too many arguments")
+		argError(L, args+1, fname, "found too many arguments")
 	}
 }
 
-// cjsonEnumOption handles an on/off style option backed by an index into
+// enumOption handles an on/off style option backed by an index into
 // options (options[0] = "off", options[1] = "on"); booleans are accepted.
 // v is argument n; the current value is returned.
-func cjsonEnumOption(L *lua.LState, v lua.LValue, n int, fname string, setting *int, options []string) lua.LValue {
+func enumOption(L *lua.LState, v lua.LValue, n int, fname string, setting *int, options []string) lua.LValue {
 	switch x := v.(type) {
 	case *lua.LNilType:
 	case lua.LBool:
@@ -183,7 +232,7 @@ func cjsonEnumOption(L *lua.LState, v lua.LValue, n int, fname string, setting *
 			*setting = 0
 		}
 	case lua.LString, lua.LNumber:
-		s := ToString(x)
+		s := luaplugin.ToString(x)
 		found := false
 		for i, o := range options {
 			if o == s {
@@ -192,10 +241,10 @@ func cjsonEnumOption(L *lua.LState, v lua.LValue, n int, fname string, setting *
 			}
 		}
 		if !found {
-			reArgError(L, n, fname, "invalid option '"+s+"'")
+			argError(L, n, fname, "invalid option '"+s+"'")
 		}
 	default:
-		reArgError(L, n, fname, "string expected, got "+v.Type().String())
+		argError(L, n, fname, "string expected, got "+v.Type().String())
 	}
 	if *setting <= 1 {
 		return lua.LBool(*setting == 1)
@@ -203,17 +252,17 @@ func cjsonEnumOption(L *lua.LState, v lua.LValue, n int, fname string, setting *
 	return lua.LString(options[*setting])
 }
 
-func cjsonBoolOption(L *lua.LState, v lua.LValue, n int, fname string, setting *bool) lua.LValue {
+func boolOption(L *lua.LState, v lua.LValue, n int, fname string, setting *bool) lua.LValue {
 	i := 0
 	if *setting {
 		i = 1
 	}
-	r := cjsonEnumOption(L, v, n, fname, &i, []string{"off", "on"})
+	r := enumOption(L, v, n, fname, &i, []string{"off", "on"})
 	*setting = i == 1
 	return r
 }
 
-func cjsonIntOption(L *lua.LState, v lua.LValue, n int, fname string, setting *int, lo, hi int) lua.LValue {
+func intOption(L *lua.LState, v lua.LValue, n int, fname string, setting *int, lo, hi int) lua.LValue {
 	if v != lua.LNil {
 		var num float64
 		switch x := v.(type) {
@@ -222,28 +271,28 @@ func cjsonIntOption(L *lua.LState, v lua.LValue, n int, fname string, setting *i
 		case lua.LString:
 			f, err := strconv.ParseFloat(strings.TrimSpace(string(x)), 64)
 			if err != nil {
-				reArgError(L, n, fname, "number expected, got string")
+				argError(L, n, fname, "number expected, got string")
 			}
 			num = f
 		default:
-			reArgError(L, n, fname, "number expected, got "+v.Type().String())
+			argError(L, n, fname, "number expected, got "+v.Type().String())
 		}
 		value := int(num)
 		if num < float64(lo) || num > float64(hi) || value < lo || value > hi {
 			// As lua-cjson, the range error always names argument #1.
-			reArgError(L, 1, fname, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
+			argError(L, 1, fname, "expected integer between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi))
 		}
 		*setting = value
 	}
 	return lua.LNumber(*setting)
 }
 
-// cjsonFail reports an encode/decode error: raised as a Lua error without
+// fail reports an encode/decode error: raised as a Lua error without
 // position (as luaL_error from a C function), or returned as nil, msg by
 // cjson.safe.
-func cjsonFail(L *lua.LState, safe bool, msg string) int {
+func fail(L *lua.LState, safe bool, msg string) int {
 	if safe {
-		return PushFail(L, msg)
+		return luaplugin.PushFail(L, msg)
 	}
 	L.Error(lua.LString(msg), 0)
 	return 0
@@ -252,41 +301,47 @@ func cjsonFail(L *lua.LState, safe bool, msg string) int {
 // ---------------------------------------------------------------------------
 // Encoding
 
-func cjsonEncode(L *lua.LState, cfg *cjsonConfig, safe bool) int {
+func encode(L *lua.LState, cfg *config, safe bool) int {
 	if L.GetTop() != 1 {
-		reArgError(L, 1, "encode", "expected 1 argument")
+		argError(L, 1, "encode", "expected 1 argument")
 	}
 	var buf []byte
 	if cfg.keepBuffer {
 		buf = cfg.buf[:0]
 	}
-	e := cjsonEncoder{cfg: cfg, buf: buf}
+	e := encoder{cfg: cfg, L: L, buf: buf, max: cfg.vm.MaxString()}
 	e.value(L.Get(1), 0)
 	if cfg.keepBuffer && cap(e.buf) <= 1<<20 {
 		cfg.buf = e.buf[:0]
 	}
+	if e.err == "" && len(e.buf) > e.max {
+		e.err = errTooLong
+	}
 	if e.err != "" {
-		return cjsonFail(L, safe, e.err)
+		return fail(L, safe, e.err)
 	}
 	L.Push(lua.LString(string(e.buf)))
 	return 1
 }
 
-type cjsonEncoder struct {
-	cfg *cjsonConfig
+type encoder struct {
+	cfg *config
+	L   *lua.LState
 	buf []byte
 	err string
+	max int // the longest output allowed
+	n   int // values encoded so far
 }
 
-func (e *cjsonEncoder) fail(typ, reason string) {
+func (e *encoder) fail(typ, reason string) {
 	if e.err == "" {
 		e.err = "Cannot serialise " + typ + ": " + reason
 	}
 }
 
-// cjsonEscape[c] is the escape sequence of byte c, or "" when c is written
+// escapes[c] is the escape sequence of byte c, or "" when c is written
 // as is. "/" is handled separately (encode_escape_forward_slash).
-var cjsonEscape = func() [256]string {
+var escapes = func() [256]string {
 	var t [256]string
 	const hex = "0123456789abcdef"
 	for c := 0; c < 0x20; c++ {
@@ -298,12 +353,27 @@ var cjsonEscape = func() [256]string {
 	return t
 }()
 
-func (e *cjsonEncoder) appendString(s string) {
+// tooLong sets the length error when the output is over its limit.
+func (e *encoder) tooLong() bool {
+	if len(e.buf) > e.max {
+		if e.err == "" {
+			e.err = errTooLong
+		}
+		return true
+	}
+	return false
+}
+
+func (e *encoder) appendString(s string) {
+	if len(e.buf)+len(s)+2 > e.max {
+		e.err = errTooLong
+		return
+	}
 	e.buf = append(e.buf, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		esc := cjsonEscape[c]
+		esc := escapes[c]
 		if esc == "" {
 			if c != '/' || !e.cfg.escapeSlash {
 				continue
@@ -313,13 +383,16 @@ func (e *cjsonEncoder) appendString(s string) {
 		e.buf = append(e.buf, s[start:i]...)
 		e.buf = append(e.buf, esc...)
 		start = i + 1
+		if e.tooLong() {
+			return
+		}
 	}
 	e.buf = append(e.buf, s[start:]...)
 	e.buf = append(e.buf, '"')
 }
 
 // appendNumber formats n as "%.<precision>g" (fpconv_g_fmt).
-func (e *cjsonEncoder) appendNumber(n float64) {
+func (e *encoder) appendNumber(n float64) {
 	if math.IsInf(n, 0) || math.IsNaN(n) {
 		switch e.cfg.encodeInvalidNumbers {
 		case 0:
@@ -338,29 +411,32 @@ func (e *cjsonEncoder) appendNumber(n float64) {
 		}
 		return
 	}
-	e.buf = cjsonFormatG(e.buf, n, e.cfg.numberPrecision)
+	e.buf = formatG(e.buf, n, e.cfg.numberPrecision)
 }
 
-var cjsonPow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17}
 
-// cjsonFormatG appends n formatted as C's "%.<prec>g".
-func cjsonFormatG(b []byte, n float64, prec int) []byte {
+// formatG appends n formatted as C's "%.<prec>g".
+func formatG(b []byte, n float64, prec int) []byte {
 	if n == 0 {
 		if math.Signbit(n) {
 			return append(b, "-0"...)
 		}
 		return append(b, '0')
 	}
-	if n == math.Trunc(n) && math.Abs(n) < cjsonPow10[prec] {
+	if n == math.Trunc(n) && math.Abs(n) < pow10[prec] {
 		return strconv.AppendInt(b, int64(n), 10)
 	}
 	return strconv.AppendFloat(b, n, 'g', prec, 64)
 }
 
-func (e *cjsonEncoder) value(v lua.LValue, depth int) {
-	if e.err != "" {
+func (e *encoder) value(v lua.LValue, depth int) {
+	if e.err != "" || e.tooLong() {
 		return
+	}
+	if e.n++; e.n%budgetEvery == 0 {
+		e.cfg.vm.CheckBudget(e.L)
 	}
 	switch lv := v.(type) {
 	case lua.LString:
@@ -379,9 +455,9 @@ func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 		e.table(lv, depth+1)
 	case *lua.LUserData:
 		switch lv {
-		case Null:
+		case luaplugin.Null:
 			e.buf = append(e.buf, "null"...)
-		case CjsonEmptyArray:
+		case emptyArray:
 			e.buf = append(e.buf, "[]"...)
 		default:
 			e.fail("userdata", "type not supported")
@@ -391,7 +467,7 @@ func (e *cjsonEncoder) value(v lua.LValue, depth int) {
 	}
 }
 
-func (e *cjsonEncoder) table(t *lua.LTable, depth int) {
+func (e *encoder) table(t *lua.LTable, depth int) {
 	if depth > e.cfg.encodeMaxDepth {
 		e.err = "Cannot serialise, excessive nesting (" + strconv.Itoa(depth) + ")"
 		return
@@ -420,7 +496,7 @@ func (e *cjsonEncoder) table(t *lua.LTable, depth int) {
 
 // arrayLength returns the length of t as a JSON array, or -1 when t must be
 // encoded as an object (lua_array_length).
-func (e *cjsonEncoder) arrayLength(t *lua.LTable) int {
+func (e *encoder) arrayLength(t *lua.LTable) int {
 	maxK, items := 0.0, 0
 	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
 		num, ok := k.(lua.LNumber)
@@ -446,7 +522,7 @@ func (e *cjsonEncoder) arrayLength(t *lua.LTable) int {
 	return int(maxK)
 }
 
-func (e *cjsonEncoder) array(t *lua.LTable, n int, depth int) {
+func (e *encoder) array(t *lua.LTable, n int, depth int) {
 	e.buf = append(e.buf, '[')
 	for i := 1; i <= n; i++ {
 		if i > 1 {
@@ -466,7 +542,7 @@ func (e *cjsonEncoder) array(t *lua.LTable, n int, depth int) {
 	e.buf = append(e.buf, ']')
 }
 
-func (e *cjsonEncoder) object(t *lua.LTable, depth int) {
+func (e *encoder) object(t *lua.LTable, depth int) {
 	e.buf = append(e.buf, '{')
 	first := true
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
@@ -539,46 +615,50 @@ type jtoken struct {
 	err   string // for jtError
 }
 
-type cjsonDecoder struct {
+type decoder struct {
 	L     *lua.LState
-	cfg   *cjsonConfig
+	cfg   *config
 	s     string
 	i     int
 	depth int
+	n     int // values decoded so far
 	tmp   []byte
 	err   string
 }
 
 // at returns the byte at i, or 0 past the end (C strings end with NUL; a
 // NUL inside the input also ends it, as in lua_cjson.c).
-func (d *cjsonDecoder) at(i int) byte {
+func (d *decoder) at(i int) byte {
 	if i < len(d.s) {
 		return d.s[i]
 	}
 	return 0
 }
 
-func cjsonDecode(L *lua.LState, cfg *cjsonConfig, safe bool) int {
+func decode(L *lua.LState, cfg *config, safe bool) int {
 	if L.GetTop() != 1 {
-		reArgError(L, 1, "decode", "expected 1 argument")
+		argError(L, 1, "decode", "expected 1 argument")
 	}
 	var s string
 	switch v := L.Get(1).(type) {
 	case lua.LString:
 		s = string(v)
 	case lua.LNumber:
-		s = FormatNumber(float64(v))
+		s = luaplugin.FormatNumber(float64(v))
 	default:
 		msg := "bad argument #1 to 'decode' (string expected, got " + v.Type().String() + ")"
 		if safe {
-			return cjsonFail(L, true, msg)
+			return fail(L, true, msg)
 		}
-		reArgTypeError(L, 1, "decode", "string")
+		argTypeError(L, 1, "decode", "string")
+	}
+	if len(s) > cfg.vm.MaxString() {
+		return fail(L, safe, errTooLong)
 	}
 	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
-		return cjsonFail(L, safe, "JSON parser does not support UTF-16 or UTF-32")
+		return fail(L, safe, "JSON parser does not support UTF-16 or UTF-32")
 	}
-	d := cjsonDecoder{L: L, cfg: cfg, s: s}
+	d := decoder{L: L, cfg: cfg, s: s}
 	var tok jtoken
 	d.next(&tok)
 	v := d.value(&tok)
@@ -589,13 +669,13 @@ func cjsonDecode(L *lua.LState, cfg *cjsonConfig, safe bool) int {
 		}
 	}
 	if d.err != "" {
-		return cjsonFail(L, safe, d.err)
+		return fail(L, safe, d.err)
 	}
 	L.Push(v)
 	return 1
 }
 
-func (d *cjsonDecoder) parseError(expected string, tok *jtoken) {
+func (d *decoder) parseError(expected string, tok *jtoken) {
 	if d.err != "" {
 		return
 	}
@@ -606,7 +686,7 @@ func (d *cjsonDecoder) parseError(expected string, tok *jtoken) {
 	d.err = "Expected " + expected + " but found " + found + " at character " + strconv.Itoa(tok.index+1)
 }
 
-func (d *cjsonDecoder) tokenError(tok *jtoken, msg string) {
+func (d *decoder) tokenError(tok *jtoken, msg string) {
 	tok.typ = jtError
 	tok.index = d.i
 	tok.err = msg
@@ -614,7 +694,7 @@ func (d *cjsonDecoder) tokenError(tok *jtoken, msg string) {
 
 // isInvalidNumber reports numbers strtod accepts but strict JSON does not
 // (json_is_invalid_number).
-func (d *cjsonDecoder) isInvalidNumber() bool {
+func (d *decoder) isInvalidNumber() bool {
 	p := d.i
 	c := d.at(p)
 	if c == '+' {
@@ -646,7 +726,7 @@ func hasPrefixFold(s, prefix string) bool {
 	return true
 }
 
-func (d *cjsonDecoder) next(tok *jtoken) {
+func (d *decoder) next(tok *jtoken) {
 	var c byte
 	for {
 		c = d.at(d.i)
@@ -694,7 +774,7 @@ func (d *cjsonDecoder) next(tok *jtoken) {
 	}
 }
 
-func (d *cjsonDecoder) numberToken(tok *jtoken) {
+func (d *decoder) numberToken(tok *jtoken) {
 	v, n := cStrtod(d.s[d.i:])
 	if n == 0 {
 		d.tokenError(tok, "invalid number")
@@ -705,26 +785,7 @@ func (d *cjsonDecoder) numberToken(tok *jtoken) {
 	d.i += n
 }
 
-func cjsonIsHexDigit(c byte) bool { return cjsonHexVal(c) >= 0 }
-
-func cjsonIsDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func cjsonIsWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
-}
-
-// cjsonHexVal returns the value of hexadecimal digit c, or -1.
-func cjsonHexVal(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
+func isHexDigit(c byte) bool { return hexVal(c) >= 0 }
 
 // cStrtod parses the longest prefix of s that C's strtod accepts ("C"
 // locale) and returns its value and length (0 when nothing is accepted).
@@ -743,11 +804,11 @@ func cStrtod(s string) (float64, int) {
 	// Fast path: plain integers.
 	j := i
 	var iv int64
-	for j < len(s) && j-i < 16 && cjsonIsDigit(s[j]) {
+	for j < len(s) && j-i < 16 && isDigit(s[j]) {
 		iv = iv*10 + int64(s[j]-'0')
 		j++
 	}
-	if j > i && (j >= len(s) || !cjsonIsDigit(s[j]) && s[j] != '.' && s[j]|0x20 != 'e' && s[j]|0x20 != 'x') {
+	if j > i && (j >= len(s) || !isDigit(s[j]) && s[j] != '.' && s[j]|0x20 != 'e' && s[j]|0x20 != 'x') {
 		if neg {
 			if iv == 0 {
 				return math.Copysign(0, -1), j
@@ -771,7 +832,7 @@ func cStrtod(s string) (float64, int) {
 		n := i + 3
 		if at(n) == '(' {
 			k := n + 1
-			for k < len(s) && cjsonIsWordByte(s[k]) {
+			for k < len(s) && isWordByte(s[k]) {
 				k++
 			}
 			if at(k) == ')' {
@@ -779,14 +840,14 @@ func cStrtod(s string) (float64, int) {
 			}
 		}
 		return math.NaN(), n
-	case at(i) == '0' && at(i+1)|0x20 == 'x' && (cjsonIsHexDigit(at(i+2)) || at(i+2) == '.' && cjsonIsHexDigit(at(i+3))):
+	case at(i) == '0' && at(i+1)|0x20 == 'x' && (isHexDigit(at(i+2)) || at(i+2) == '.' && isHexDigit(at(i+3))):
 		k := i + 2
-		for cjsonIsHexDigit(at(k)) {
+		for isHexDigit(at(k)) {
 			k++
 		}
 		if at(k) == '.' {
 			k++
-			for cjsonIsHexDigit(at(k)) {
+			for isHexDigit(at(k)) {
 				k++
 			}
 		}
@@ -797,8 +858,8 @@ func cStrtod(s string) (float64, int) {
 			if at(e) == '+' || at(e) == '-' {
 				e++
 			}
-			if cjsonIsDigit(at(e)) {
-				for cjsonIsDigit(at(e)) {
+			if isDigit(at(e)) {
+				for isDigit(at(e)) {
 					e++
 				}
 				exp = s[k:e]
@@ -813,13 +874,13 @@ func cStrtod(s string) (float64, int) {
 	}
 	k := i
 	digits := 0
-	for cjsonIsDigit(at(k)) {
+	for isDigit(at(k)) {
 		k++
 		digits++
 	}
 	if at(k) == '.' {
 		k++
-		for cjsonIsDigit(at(k)) {
+		for isDigit(at(k)) {
 			k++
 			digits++
 		}
@@ -832,8 +893,8 @@ func cStrtod(s string) (float64, int) {
 		if at(e) == '+' || at(e) == '-' {
 			e++
 		}
-		if cjsonIsDigit(at(e)) {
-			for cjsonIsDigit(at(e)) {
+		if isDigit(at(e)) {
+			for isDigit(at(e)) {
 				e++
 			}
 			k = e
@@ -843,7 +904,7 @@ func cStrtod(s string) (float64, int) {
 	return v, k
 }
 
-func (d *cjsonDecoder) stringToken(tok *jtoken) {
+func (d *decoder) stringToken(tok *jtoken) {
 	d.i++ // opening quote
 	start := d.i
 	// Fast path: no escapes.
@@ -915,10 +976,10 @@ func (d *cjsonDecoder) stringToken(tok *jtoken) {
 	tok.str = lua.LString(string(b))
 }
 
-func (d *cjsonDecoder) hex4(i int) int {
+func (d *decoder) hex4(i int) int {
 	v := 0
 	for k := 0; k < 4; k++ {
-		h := cjsonHexVal(d.at(i + k))
+		h := hexVal(d.at(i + k))
 		if h < 0 {
 			return -1
 		}
@@ -928,7 +989,7 @@ func (d *cjsonDecoder) hex4(i int) int {
 }
 
 // unicodeEscape decodes \uXXXX (and a following low surrogate) at d.i.
-func (d *cjsonDecoder) unicodeEscape(b []byte) ([]byte, bool) {
+func (d *decoder) unicodeEscape(b []byte) ([]byte, bool) {
 	cp := d.hex4(d.i + 2)
 	if cp < 0 {
 		return b, false
@@ -953,7 +1014,7 @@ func (d *cjsonDecoder) unicodeEscape(b []byte) ([]byte, bool) {
 	return b, true
 }
 
-func (d *cjsonDecoder) descend() bool {
+func (d *decoder) descend() bool {
 	d.depth++
 	if d.depth > d.cfg.decodeMaxDepth {
 		if d.err == "" {
@@ -964,7 +1025,10 @@ func (d *cjsonDecoder) descend() bool {
 	return true
 }
 
-func (d *cjsonDecoder) value(tok *jtoken) lua.LValue {
+func (d *decoder) value(tok *jtoken) lua.LValue {
+	if d.n++; d.n%budgetEvery == 0 {
+		d.cfg.vm.CheckBudget(d.L)
+	}
 	switch tok.typ {
 	case jtString:
 		return tok.str
@@ -974,7 +1038,7 @@ func (d *cjsonDecoder) value(tok *jtoken) lua.LValue {
 		return lua.LBool(tok.b)
 	case jtNull:
 		if d.cfg.decodeJSONNull {
-			return Null
+			return luaplugin.Null
 		}
 		return lua.LNil
 	case jtObjBegin:
@@ -986,7 +1050,7 @@ func (d *cjsonDecoder) value(tok *jtoken) lua.LValue {
 	return lua.LNil
 }
 
-func (d *cjsonDecoder) object() lua.LValue {
+func (d *decoder) object() lua.LValue {
 	if !d.descend() {
 		return lua.LNil
 	}
@@ -1028,7 +1092,7 @@ func (d *cjsonDecoder) object() lua.LValue {
 	return lua.LNil
 }
 
-func (d *cjsonDecoder) array() lua.LValue {
+func (d *decoder) array() lua.LValue {
 	if !d.descend() {
 		return lua.LNil
 	}
@@ -1060,4 +1124,40 @@ func (d *cjsonDecoder) array() lua.LValue {
 		d.next(&tok)
 	}
 	return lua.LNil
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+// argError raises luaL_argerror's message.
+func argError(L *lua.LState, n int, fname, msg string) {
+	L.RaiseError("bad argument #%d to '%s' (%s)", n, fname, msg)
+}
+
+// argTypeError raises luaL_typerror's message for argument n.
+func argTypeError(L *lua.LState, n int, fname, expected string) {
+	got := "no value"
+	if n <= L.GetTop() {
+		got = L.Get(n).Type().String()
+	}
+	argError(L, n, fname, expected+" expected, got "+got)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_'
+}
+
+// hexVal is the value of hex digit c, or -1.
+func hexVal(c byte) int {
+	switch {
+	case isDigit(c):
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }

@@ -1,4 +1,4 @@
-package luaplugin
+package restyhttp
 
 import (
 	"crypto/tls"
@@ -13,9 +13,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+	"github.com/caddy-resty/caddy-resty/luaplugin/luatest"
 )
 
 // countingServer is an httptest server that counts the connections it
@@ -80,16 +84,6 @@ func hostPort(t *testing.T, s *httptest.Server) (string, int) {
 	return host, n
 }
 
-// runOK runs code in the content phase and returns what it printed.
-func runOK(t *testing.T, p *Pool, code string) string {
-	t.Helper()
-	res, w := run(t, p, PhaseContent, code)
-	if res.Err != nil {
-		t.Fatalf("lua error: %v", res.Err)
-	}
-	return w.body.String()
-}
-
 func echoHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -105,8 +99,8 @@ func echoHandler() http.Handler {
 
 func TestRestyHTTPRequestURI(t *testing.T) {
 	s := newCountingServer(t, echoHandler())
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, `
 		local http = require "resty.http"
 		local httpc = http.new()
 		local res, err = httpc:request_uri("`+s.URL+`/get/this?ignored=1", {
@@ -157,8 +151,8 @@ func TestRestyHTTPQueryStringAndHostHeader(t *testing.T) {
 	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotHost, gotURI = r.Host, r.RequestURI
 	}))
-	p := newTestPool(t, Config{})
-	runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	luatest.RunOK(t, p, `
 		local httpc = require("resty.http").new()
 		local res, err = httpc:request_uri("`+s.URL+`/p", { query = "?x=1&y=2", headers = { Host = "example.org" } })
 		assert(res, err)
@@ -178,7 +172,7 @@ func TestRestyHTTPStreamingBodyReader(t *testing.T) {
 		}
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	code := fmt.Sprintf(`
 		local httpc = require("resty.http").new()
 		local ok, err = httpc:connect({ scheme = "http", host = %q, port = %d })
@@ -213,7 +207,7 @@ func TestRestyHTTPStreamingBodyReader(t *testing.T) {
 		ngx.say(httpc:set_keepalive())
 		ngx.say(httpc:get_reused_times())
 	`, host, port, host, port)
-	out := runOK(t, p, code)
+	out := luatest.RunOK(t, p, code)
 	want := "reused 0\n200 chunked\n3 chunk1;chunk2;chunk3;\n1\n" +
 		"reused 1\nreused 1\n21 4\n1\nnilclosed\n"
 	if out != want {
@@ -228,8 +222,8 @@ func TestRestyHTTPKeepaliveReuseCountedByServer(t *testing.T) {
 	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, `
 		local http = require "resty.http"
 		for i = 1, 10 do
 			local res, err = http.new():request_uri("`+s.URL+`/")
@@ -247,7 +241,7 @@ func TestRestyHTTPKeepaliveReuseCountedByServer(t *testing.T) {
 	s2 := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
-	runOK(t, p, `
+	luatest.RunOK(t, p, `
 		local http = require "resty.http"
 		for i = 1, 10 do
 			local res, err = http.new():request_uri("`+s2.URL+`/", { keepalive = false })
@@ -264,8 +258,8 @@ func TestRestyHTTPCloseDoesNotPool(t *testing.T) {
 		io.WriteString(w, "body")
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, fmt.Sprintf(`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local http = require "resty.http"
 		for i = 1, 3 do
 			local httpc = http.new()
@@ -292,8 +286,8 @@ func TestRestyHTTPSetKeepaliveResults(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 100))
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, fmt.Sprintf(`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local httpc = require("resty.http").new()
 		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
 		local res = assert(httpc:request({ path = "/close" }))
@@ -326,9 +320,9 @@ func TestRestyHTTPTimeouts(t *testing.T) {
 	}))
 	defer close(release)
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{Timeout: 100 * time.Millisecond})
+	p := luatest.NewPool(t, luaplugin.Config{Timeout: 100 * time.Millisecond})
 	start := time.Now()
-	out := runOK(t, p, fmt.Sprintf(`
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local http = require "resty.http"
 		local httpc = http.new()
 		httpc:set_timeout(200)
@@ -358,9 +352,9 @@ func TestRestyHTTPConnectionRefused(t *testing.T) {
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	ln.Close()
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	start := time.Now()
-	out := runOK(t, p, fmt.Sprintf(`
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local http = require "resty.http"
 		local res, err = http.new():request_uri("http://127.0.0.1:%d/")
 		ngx.say(tostring(res), " ", err)
@@ -380,44 +374,11 @@ func TestRestyHTTPConnectionRefused(t *testing.T) {
 	}
 }
 
-// blackholeAddr returns the address of a listening socket whose accept
-// queue is full, so that connecting to it times out.
-func blackholeAddr(t testing.TB) (string, int) {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*syscall.SockaddrInet4).Port
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	// Fill the queue: connections beyond it get no SYN-ACK.
-	for i := 0; i < 8; i++ {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err != nil {
-			return "127.0.0.1", port
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatal("could not fill the accept queue")
-	return "", 0
-}
-
 func TestRestyHTTPConnectTimeout(t *testing.T) {
-	host, port := blackholeAddr(t)
-	p := newTestPool(t, Config{})
+	host, port := luatest.BlackholeAddr(t)
+	p := luatest.NewPool(t, luaplugin.Config{})
 	start := time.Now()
-	out := runOK(t, p, fmt.Sprintf(`
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local http = require "resty.http"
 		local httpc = http.new()
 		httpc:set_timeouts(150, 1000, 1000)
@@ -449,8 +410,8 @@ func TestRestyHTTPBodyTooLarge(t *testing.T) {
 			}
 		}
 	}))
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, `
 		local http = require "resty.http"
 		local res, err = http.new():request_uri("`+s.URL+`/declared")
 		ngx.say(tostring(res), " ", err)
@@ -474,8 +435,8 @@ func TestRestyHTTPBodyReaderStreamsPastTheCap(t *testing.T) {
 		}
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, fmt.Sprintf(`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local httpc = require("resty.http").new()
 		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
 		local res = assert(httpc:request({ path = "/" }))
@@ -496,25 +457,25 @@ func TestRestyHTTPBodyReaderStreamsPastTheCap(t *testing.T) {
 
 func TestRestyHTTPPhases(t *testing.T) {
 	s := newCountingServer(t, echoHandler())
-	p := newTestPool(t, Config{})
-	for _, phase := range []Phase{PhaseLog, PhaseHeaderFilter, PhaseBodyFilter} {
-		res, _ := run(t, p, phase, `require("resty.http").new()`)
+	p := luatest.NewPool(t, luaplugin.Config{})
+	for _, phase := range []luaplugin.Phase{luaplugin.PhaseLog, luaplugin.PhaseHeaderFilter, luaplugin.PhaseBodyFilter} {
+		res, _ := luatest.Run(t, p, phase, `require("resty.http").new()`)
 		want := "API disabled in the context of " + phase.String()
 		if res.Err == nil || !strings.Contains(res.Err.Error(), want) {
 			t.Fatalf("%s: got %v", phase, res.Err)
 		}
 	}
 	// an object made in content cannot be used in log
-	res, _ := run(t, p, PhaseContent, `HTTPC = require("resty.http").new()`)
+	res, _ := luatest.Run(t, p, luaplugin.PhaseContent, `HTTPC = require("resty.http").new()`)
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	res, _ = run(t, p, PhaseLog, `HTTPC:request_uri("`+s.URL+`/")`)
+	res, _ = luatest.Run(t, p, luaplugin.PhaseLog, `HTTPC:request_uri("`+s.URL+`/")`)
 	if res.Err == nil || !strings.Contains(res.Err.Error(), "API disabled in the context of log") {
 		t.Fatalf("got %v", res.Err)
 	}
 	// timers may use it
-	res, _ = run(t, p, PhaseTimer, `
+	res, _ = luatest.Run(t, p, luaplugin.PhaseTimer, `
 		local res, err = require("resty.http").new():request_uri("`+s.URL+`/x")
 		assert(res and res.status == 201, err)
 	`)
@@ -528,8 +489,8 @@ func TestRestyHTTPWaitDoesNotCountAgainstBudget(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(w, "late")
 	}))
-	p := newTestPool(t, Config{Timeout: 100 * time.Millisecond})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{Timeout: 100 * time.Millisecond})
+	out := luatest.RunOK(t, p, `
 		local res, err = require("resty.http").new():request_uri("`+s.URL+`/")
 		ngx.print(res and res.body or err)
 	`)
@@ -539,8 +500,8 @@ func TestRestyHTTPWaitDoesNotCountAgainstBudget(t *testing.T) {
 }
 
 func TestRestyHTTPParseURI(t *testing.T) {
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, `
 		local httpc = require("resty.http").new()
 		local function show(...)
 			local t, err = httpc:parse_uri(...)
@@ -583,8 +544,8 @@ func TestRestyHTTPS(t *testing.T) {
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	_, port := hostPort(t, s)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, fmt.Sprintf(`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local http = require "resty.http"
 		local res, err = http.new():request_uri("https://127.0.0.1:%d/")
 		ngx.say(tostring(res), " ", err)
@@ -622,8 +583,8 @@ func TestRestyHTTPUnixSocket(t *testing.T) {
 	s.Listener = ln
 	s.Start()
 	t.Cleanup(s.Close)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, `
 		local httpc = require("resty.http").new()
 		assert(httpc:connect("unix:`+path+`"))
 		local res, err = httpc:request({ path = "/u" })
@@ -646,8 +607,8 @@ func TestRestyHTTPProxy(t *testing.T) {
 		seen.Store(r.RequestURI + " auth=" + r.Header.Get("Proxy-Authorization"))
 		io.WriteString(w, "via proxy")
 	}))
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, `
 		local httpc = require("resty.http").new()
 		httpc:set_proxy_options({ http_proxy = "`+proxy.URL+`", http_proxy_authorization = "Basic eA==" })
 		local res = assert(httpc:request_uri("`+target.URL+`/p?q=1"))
@@ -698,9 +659,9 @@ func TestRestyHTTPSThroughConnectProxy(t *testing.T) {
 	}))
 	t.Cleanup(func() { close(stuck) }) // before the proxy's Close, which waits for it
 	_, port := hostPort(t, target)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	start := time.Now()
-	out := runOK(t, p, fmt.Sprintf(`
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local http = require "resty.http"
 		for i = 1, 3 do
 			local httpc = http.new()
@@ -736,7 +697,7 @@ func TestRestyHTTPRunEndClosesUnclosedConnections(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 100))
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	connect := fmt.Sprintf(`
 		local http = require "resty.http"
 		local httpc = http.new()
@@ -763,7 +724,7 @@ func TestRestyHTTPRunEndClosesUnclosedConnections(t *testing.T) {
 			assert(httpc:request({ path = "/" }))
 			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))`, host, port)},
 	} {
-		res, _ := run(t, p, PhaseContent, connect+c.code)
+		res, _ := luatest.Run(t, p, luaplugin.PhaseContent, connect+c.code)
 		if res.Err != nil && !strings.Contains(res.Err.Error(), "boom") {
 			t.Fatalf("%s: %v", c.name, res.Err)
 		}
@@ -780,7 +741,7 @@ func TestRestyHTTPRunEndLeavesKeptAliveConnections(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	code := fmt.Sprintf(`
 		local httpc = require("resty.http").new()
 		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
@@ -789,19 +750,19 @@ func TestRestyHTTPRunEndLeavesKeptAliveConnections(t *testing.T) {
 		ngx.print(httpc:get_reused_times())
 		assert(httpc:set_keepalive() == 1)
 	`, host, port)
-	if out := runOK(t, p, code); out != "0" {
+	if out := luatest.RunOK(t, p, code); out != "0" {
 		t.Fatalf("first run: reused %s times", out)
 	}
 	s.stayConns(t, 1, 1)
 	for i := 0; i < 3; i++ {
-		if out := runOK(t, p, code); out != strconv.Itoa(i+1) {
+		if out := luatest.RunOK(t, p, code); out != strconv.Itoa(i+1) {
 			t.Fatalf("run %d: reused %s times", i+2, out)
 		}
 		s.stayConns(t, 1, 1)
 	}
 	// The pooled connection used and closed, then a new one kept alive in
 	// the same run.
-	out := runOK(t, p, fmt.Sprintf(`
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local httpc = require("resty.http").new()
 		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
 		assert(httpc:request({ path = "/" })):read_body()
@@ -818,14 +779,14 @@ func TestRestyHTTPRunEndLeavesKeptAliveConnections(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	for i := 0; i < 3; i++ {
-		runOK(t, p, `
+		luatest.RunOK(t, p, `
 			local res, err = require("resty.http").new():request_uri("`+s2.URL+`/")
 			assert(res and res.body == "ok", err)
 		`)
 		s2.stayConns(t, 1, 1)
 	}
 	for i := 0; i < 3; i++ {
-		runOK(t, p, `
+		luatest.RunOK(t, p, `
 			local res, err = require("resty.http").new():request_uri("`+s2.URL+`/", { keepalive = false })
 			assert(res and res.body == "ok", err)
 		`)
@@ -842,8 +803,8 @@ func TestRestyHTTPObjectKeptAcrossRuns(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 100))
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
-	runOK(t, p, fmt.Sprintf(`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	luatest.RunOK(t, p, fmt.Sprintf(`
 		local keep = {}
 		package.loaded.keep_httpc = keep
 		keep.httpc = require("resty.http").new()
@@ -852,7 +813,7 @@ func TestRestyHTTPObjectKeptAcrossRuns(t *testing.T) {
 		assert(keep.res.body_reader(10) == "xxxxxxxxxx")
 	`, host, port))
 	s.waitConns(t, 1, 0)
-	out := runOK(t, p, fmt.Sprintf(`
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local keep = assert(package.loaded.keep_httpc)
 		local httpc = keep.httpc
 		ngx.say(keep.res.body_reader(10))
@@ -879,8 +840,8 @@ func TestRestyHTTPRunEndInTimer(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
-	runOK(t, p, fmt.Sprintf(`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	luatest.RunOK(t, p, fmt.Sprintf(`
 		assert(ngx.timer.at(0, function()
 			local httpc = require("resty.http").new()
 			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
@@ -901,45 +862,13 @@ func TestRestyHTTPRunEndInTimer(t *testing.T) {
 	s.waitConns(t, 1, 0)
 }
 
-// runConcurrently runs code from several goroutines on a pool of a few
-// states.
-func runConcurrently(t *testing.T, p *Pool, code string, goroutines, runs int) {
-	t.Helper()
-	c, err := Compile("concurrent", code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for g := 0; g < goroutines; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < runs; i++ {
-				vm, err := p.Acquire(nil)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				req := &Request{R: httptest.NewRequest("GET", "/", nil), W: newFakeResponse(), Start: time.Now()}
-				res := vm.Run(c, req, PhaseContent)
-				p.Release(vm)
-				if res.Err != nil {
-					t.Error(res.Err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 func TestRestyHTTPConcurrent(t *testing.T) {
 	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.URL.Query().Get("n"))
 	}))
 	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{MaxStates: 4})
-	runConcurrently(t, p, fmt.Sprintf(`
+	p := luatest.NewPool(t, luaplugin.Config{MaxStates: 4})
+	luatest.RunConcurrently(t, p, fmt.Sprintf(`
 		local http = require "resty.http"
 		local n = tostring(math.random(1000))
 		local res, err = http.new():request_uri("%s/?n=" .. n)
@@ -960,26 +889,191 @@ func BenchmarkRestyHTTPRequestURI(b *testing.B) {
 		io.WriteString(w, "hello")
 	}))
 	defer s.Close()
-	p := NewPool(Config{})
-	defer p.Close()
-	c, err := Compile("bench", `
+	p := luatest.NewPool(b, luaplugin.Config{})
+	c := luatest.Compile(b, `
 		local res, err = require("resty.http").new():request_uri("`+s.URL+`/bench")
 		if not res or res.body ~= "hello" then error(err) end
 	`)
-	if err != nil {
-		b.Fatal(err)
-	}
 	vm, err := p.Acquire(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Release(vm)
-	req := &Request{R: httptest.NewRequest("GET", "/", nil), W: newFakeResponse(), Start: time.Now()}
+	req, _ := luatest.NewRequest()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if res := vm.Run(c, req, PhaseContent); res.Err != nil {
+		if res := vm.Run(c, req, luaplugin.PhaseContent); res.Err != nil {
 			b.Fatal(res.Err)
 		}
 	}
+}
+
+// A body read whole is capped at the pool's MaxStringSize when that is
+// under httpMaxBodySize; body_reader streams past it in pieces no longer.
+func TestRestyHTTPBodyCapFollowsMaxString(t *testing.T) {
+	const limit = 1 << 20
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size := 2 * limit
+		switch r.URL.Path {
+		case "/declared":
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+		case "/small":
+			size = limit
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+		}
+		chunk := make([]byte, 64<<10)
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	host, port := hostPort(t, s.Server)
+	p := luatest.NewPool(t, luaplugin.Config{MaxStringSize: limit})
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
+		local http = require "resty.http"
+		local url = %q
+		local res, err = http.new():request_uri(url .. "/declared")
+		ngx.say(tostring(res), " ", err)
+		res, err = http.new():request_uri(url .. "/chunked")
+		ngx.say(tostring(res), " ", err)
+		res = assert(http.new():request_uri(url .. "/small"))
+		ngx.say(#res.body)
+
+		local httpc = http.new()
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		res = assert(httpc:request({ path = "/chunked" }))
+		local body, err = res:read_body()
+		ngx.say(tostring(body), " ", err)
+
+		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+		res = assert(httpc:request({ path = "/declared" }))
+		local total, max = 0, 0
+		repeat
+			local chunk = res.body_reader(4 * 1024 * 1024)
+			if chunk then
+				total = total + #chunk
+				if #chunk > max then max = #chunk end
+			end
+		until not chunk
+		ngx.say(total, " ", max)
+
+		local big = {}
+		for i = 1, 3 do big[i] = string.rep("x", 512 * 1024) end
+		ngx.say(http.new():request_uri(url .. "/small", { method = "POST", body = big }))
+	`, s.URL, host, port, host, port))
+	luatest.ExpectLines(t, out,
+		"nil response body too large",
+		"nil response body too large",
+		strconv.Itoa(limit),
+		"nil response body too large",
+		strconv.Itoa(2*limit)+" "+strconv.Itoa(limit),
+		"nilrequest body too large",
+	)
+}
+
+// slowListener delays every accepted connection, so that the client's TLS
+// handshake waits.
+type slowListener struct {
+	net.Listener
+	delay time.Duration
+}
+
+func (l slowListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		time.Sleep(l.delay)
+	}
+	return c, err
+}
+
+// Every network wait is off the budget: the TLS handshake of connect, the
+// response head, a body read whole and a body read in pieces.
+func TestRestyHTTPEveryWaitIsOffTheBudget(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/head":
+			time.Sleep(wait)
+			io.WriteString(w, "head")
+		case "/body":
+			w.Header().Set("Content-Length", "8")
+			io.WriteString(w, "body")
+			w.(http.Flusher).Flush()
+			time.Sleep(wait)
+			io.WriteString(w, "body")
+		case "/chunks":
+			io.WriteString(w, "one")
+			w.(http.Flusher).Flush()
+			time.Sleep(wait)
+			io.WriteString(w, "two")
+		}
+	}))
+	s.Listener = slowListener{Listener: s.Listener, delay: wait}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	_, port := hostPort(t, s)
+	p := luatest.NewPool(t, luaplugin.Config{Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
+		local httpc = require("resty.http").new()
+		assert(httpc:connect({ scheme = "https", host = "127.0.0.1", port = %d, ssl_verify = false }))
+		local res = assert(httpc:request({ path = "/head" }))
+		ngx.say(res:read_body())
+		res = assert(httpc:request({ path = "/body" }))
+		ngx.say(res:read_body())
+		res = assert(httpc:request({ path = "/chunks" }))
+		repeat
+			local chunk, err = res.body_reader()
+			assert(not err, err)
+			if chunk then ngx.say(chunk) end
+		until not chunk
+		assert(httpc:set_keepalive())
+	`, port))
+	luatest.ExpectLines(t, out, "head", "bodybody", "one", "two")
+	if d := time.Since(start); d < 4*wait {
+		t.Fatalf("the four waits took %s", d)
+	}
+}
+
+// The close at the end of the run is registered once per object and run,
+// however often the object connects.
+func TestRestyHTTPRunEndHookOncePerObject(t *testing.T) {
+	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	host, port := hostPort(t, s.Server)
+	p := luatest.NewPool(t, luaplugin.Config{})
+	vm, err := p.Acquire(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pool has one state: the runs below get it.
+	vm.L.SetGlobal("run_end_hooks", vm.L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LNumber(vm.RunEndPending()))
+		return 1
+	}))
+	p.Release(vm)
+	code := fmt.Sprintf(`
+		local http = require "resty.http"
+		local httpc = http.new()
+		for i = 1, 50 do
+			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
+			assert(httpc:request({ path = "/" })):read_body()
+			assert(httpc:set_keepalive())
+		end
+		local other = http.new()
+		assert(other:connect({ scheme = "http", host = %q, port = %d }))
+		for i = 1, 50 do
+			assert(http.new():request_uri("http://%s:%d/"))
+		end
+		ngx.print(run_end_hooks())
+	`, host, port, host, port, host, port)
+	for i := 0; i < 2; i++ {
+		if out := luatest.RunOK(t, p, code); out != "2" {
+			t.Fatalf("run %d: %s functions registered for the end of the run, want 2", i+1, out)
+		}
+	}
+	s.waitConns(t, 1, 1)
 }

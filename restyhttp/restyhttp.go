@@ -1,8 +1,8 @@
-package luaplugin
-
-// resty.http: the lua-resty-http 0.17 API (request_uri, the connect /
-// request / body_reader API, keepalive, parse_uri, proxies) on a Go
-// http.Transport shared by every Lua state of a pool.
+// Package restyhttp provides the Lua module resty.http: the lua-resty-http
+// 0.17 API (request_uri, the connect / request / body_reader API,
+// keepalive, parse_uri, proxies) on a Go http.Transport shared by every Lua
+// state of a pool. It registers the module with the engine at init
+// (luaplugin.RegisterModule).
 //
 // Every connection the transports dial is wrapped in an httpConn, which
 // knows which Lua request uses it (set through an httptrace hook when the
@@ -13,13 +13,18 @@ package luaplugin
 //
 // As OpenResty does with cosockets, a connection the script neither closed
 // nor handed to set_keepalive is closed when the run (phase handler or
-// timer callback) that connected ends (see closeAtRunEnd).
+// timer callback) that connected ends (see cosocket.RunEnd).
+//
+// Every wait on the network (connect, TLS handshake, sending the request,
+// reading the response head and body) runs between vm.Suspend() and its
+// resume, touching no Lua value. A response body read whole is capped at
+// 64 MiB, or at the pool's MaxStringSize when that is lower.
+package restyhttp
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,26 +35,32 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/cosocket"
+	"github.com/caddy-resty/caddy-resty/luaplugin"
 )
+
+func init() {
+	luaplugin.RegisterModule("resty.http", open)
+}
 
 // Limits and defaults of resty.http.
 const (
 	// httpDefaultTimeout is the connect, send and read timeout of a client
-	// that did not set its own (nginx's 60 s cosocket default).
-	httpDefaultTimeout = 60 * time.Second
+	// that did not set its own.
+	httpDefaultTimeout = cosocket.DefaultTimeout
 	// httpMaxBodySize caps a response body read whole (request_uri,
-	// res:read_body) and a request body given as a table or an iterator.
-	// A bigger response fails with "response body too large"; stream it
-	// with res.body_reader instead.
+	// res:read_body, request_pipeline) and a request body given as a
+	// table or an iterator; the pool's MaxStringSize lowers it (see
+	// maxBody). A bigger response fails with "response body too large";
+	// stream it with res.body_reader instead.
 	httpMaxBodySize = 64 << 20
 	// httpMaxIdlePerHost bounds the idle keepalive connections kept per
 	// host (the per-call pool_size / keepalive_pool arguments are not
@@ -60,7 +71,7 @@ const (
 	// (lua_socket_keepalive_timeout's default). A shorter keepalive
 	// timeout given to set_keepalive or request_uri is honoured per
 	// connection; a longer one (or 0, "no limit") is capped to this.
-	httpIdleTimeout = 60 * time.Second
+	httpIdleTimeout = cosocket.DefaultKeepaliveTimeout
 	// httpMaxTransports bounds the transports (one per set of TLS
 	// settings: ssl_verify, ssl_server_name); requests with TLS settings
 	// beyond it get a transport without keepalive.
@@ -336,7 +347,7 @@ func (c *httpConn) Close() error {
 		}
 	}
 	c.mu.Unlock()
-	return c.Conn.Close()
+	return cosocket.Close(c.Conn)
 }
 
 // acquire records that request use u got the connection. It returns how
@@ -509,9 +520,8 @@ type httpClient struct {
 	connected bool
 	target    httpTarget
 	keepalive bool // false once a response said the connection must close
-	// atRunEnd is set while a close at the end of the current run is
-	// registered (see closeAtRunEnd).
-	atRunEnd bool
+	// runEnd closes the connection at the end of the run that made it.
+	runEnd cosocket.RunEnd
 
 	// predial is the connection dialed by connect for the first request.
 	predial *httpConn
@@ -531,23 +541,16 @@ func (c *httpClient) takePredial() *httpConn {
 	return p
 }
 
-// closeAtRunEnd registers, once per run, the close of the client's
-// connection at the end of the current run: OpenResty closes a cosocket
-// that its handler (or timer callback) left open when the handler ends.
-// A connection the script closed or handed to set_keepalive by then is
-// left alone; an object kept across runs (in a module-level table) then
-// reports "closed", as a cosocket of an ended handler does.
-func (c *httpClient) closeAtRunEnd(vm *VM) {
-	if c.atRunEnd {
-		return
+// closeAtRunEnd closes the client's connection at the end of the current
+// run if it is still connected then (see cosocket.RunEnd).
+func (c *httpClient) closeAtRunEnd(vm *luaplugin.VM) {
+	c.runEnd.Arm(vm, c.closeIfConnected)
+}
+
+func (c *httpClient) closeIfConnected() {
+	if c.connected {
+		c.dropConnection(true)
 	}
-	c.atRunEnd = true
-	vm.AtRunEnd(func() {
-		c.atRunEnd = false
-		if c.connected {
-			c.dropConnection(true)
-		}
-	})
 }
 
 // httpResponse is the state of a response of the connect/request API.
@@ -560,14 +563,14 @@ type httpResponse struct {
 
 // httpModule holds the per-state parts of the module.
 type httpModule struct {
-	vm       *VM
+	vm       *luaplugin.VM
 	pools    *httpPools
 	mod      *lua.LTable
 	objMT    *lua.LTable
 	headerMT *lua.LTable
 }
 
-func (vm *VM) openRestyHTTP(L *lua.LState) int {
+func open(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 	m := &httpModule{
 		vm:    vm,
 		pools: vm.Resource("resty.http", func() any { return &httpPools{} }).(*httpPools),
@@ -602,14 +605,19 @@ func (vm *VM) openRestyHTTP(L *lua.LState) int {
 	m.headerMT = L.NewTable()
 	m.headerMT.RawSetString("__index", L.NewFunction(httpHeaderIndex))
 	m.headerMT.RawSetString("__newindex", L.NewFunction(httpHeaderNewIndex))
-	L.Push(mod)
-	return 1
+	return mod
+}
+
+// maxBody is the longest body read whole: httpMaxBodySize, or the pool's
+// MaxStringSize when that is lower.
+func (m *httpModule) maxBody() int {
+	return min(httpMaxBodySize, m.vm.MaxString())
 }
 
 func httpHeaderIndex(L *lua.LState) int {
 	t := L.CheckTable(1)
 	if k, ok := L.Get(2).(lua.LString); ok {
-		L.Push(t.RawGetString(headerKey(string(k))))
+		L.Push(t.RawGetString(luaplugin.HeaderKey(string(k))))
 		return 1
 	}
 	L.Push(lua.LNil)
@@ -619,7 +627,7 @@ func httpHeaderIndex(L *lua.LState) int {
 func httpHeaderNewIndex(L *lua.LState) int {
 	t := L.CheckTable(1)
 	if k, ok := L.Get(2).(lua.LString); ok {
-		t.RawSetString(headerKey(string(k)), L.Get(3))
+		t.RawSetString(luaplugin.HeaderKey(string(k)), L.Get(3))
 		return 0
 	}
 	t.RawSet(L.Get(2), L.Get(3))
@@ -628,19 +636,19 @@ func httpHeaderNewIndex(L *lua.LState) int {
 
 func (m *httpModule) NotSupported(name string) lua.LGFunction {
 	return func(L *lua.LState) int {
-		return PushFail(L, name+" is not supported by caddy-resty")
+		return luaplugin.PushFail(L, name+" is not supported by caddy-resty")
 	}
 }
 
 func (m *httpModule) new(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := &httpClient{
 		pools:     m.pools,
 		connectTO: httpDefaultTimeout,
 		sendTO:    httpDefaultTimeout,
 		readTO:    httpDefaultTimeout,
 	}
-	return PushObject(L, c, m.objMT)
+	return luaplugin.PushObject(L, c, m.objMT)
 }
 
 func (m *httpModule) client(L *lua.LState) *httpClient {
@@ -653,32 +661,18 @@ func (m *httpModule) client(L *lua.LState) *httpClient {
 	return nil
 }
 
-// cosocketTimeout converts a timeout in ms given to set_timeout(s); 0, a
-// negative number or nil mean the default. Like cosockets, it is at most
-// 2^31-1 ms.
-func cosocketTimeout(v lua.LValue, def time.Duration) time.Duration {
-	n, ok := v.(lua.LNumber)
-	if !ok || n <= 0 {
-		return def
-	}
-	if n > math.MaxInt32 {
-		n = math.MaxInt32
-	}
-	return time.Duration(float64(n) * float64(time.Millisecond))
-}
-
 func (m *httpModule) setTimeout(L *lua.LState) int {
 	c := m.client(L)
-	d := cosocketTimeout(L.Get(2), httpDefaultTimeout)
+	d := cosocket.Timeout(L.Get(2), httpDefaultTimeout)
 	c.connectTO, c.sendTO, c.readTO = d, d, d
 	return 0
 }
 
 func (m *httpModule) setTimeouts(L *lua.LState) int {
 	c := m.client(L)
-	c.connectTO = cosocketTimeout(L.Get(2), httpDefaultTimeout)
-	c.sendTO = cosocketTimeout(L.Get(3), httpDefaultTimeout)
-	c.readTO = cosocketTimeout(L.Get(4), httpDefaultTimeout)
+	c.connectTO = cosocket.Timeout(L.Get(2), httpDefaultTimeout)
+	c.sendTO = cosocket.Timeout(L.Get(3), httpDefaultTimeout)
+	c.readTO = cosocket.Timeout(L.Get(4), httpDefaultTimeout)
 	return 0
 }
 
@@ -715,34 +709,24 @@ func (c *httpClient) dropConnection(closeIt bool) {
 	c.connected = false
 }
 
-func cosocketString(v lua.LValue) (string, bool) {
-	switch s := v.(type) {
-	case lua.LString:
-		return string(s), true
-	case lua.LNumber:
-		return FormatNumber(float64(s)), true
-	}
-	return "", false
-}
-
 // connect: httpc:connect(options) or the deprecated
 // httpc:connect(host, port?, options?) / httpc:connect("unix:/path").
 func (m *httpModule) connect(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := m.client(L)
 	if c.connected {
 		c.dropConnection(true)
 	}
 	var t httpTarget
 	if opts, ok := L.Get(2).(*lua.LTable); ok {
-		host, _ := cosocketString(opts.RawGetString("host"))
-		scheme, _ := cosocketString(opts.RawGetString("scheme"))
+		host, _ := cosocket.String(opts.RawGetString("host"))
+		scheme, _ := cosocket.String(opts.RawGetString("scheme"))
 		portV := opts.RawGetString("port")
 		port := 0
-		if pv, ok := cosocketString(portV); ok {
+		if pv, ok := cosocket.String(portV); ok {
 			p, err := strconv.Atoi(pv)
 			if err != nil {
-				return PushFail(L, "invalid port: "+pv)
+				return luaplugin.PushFail(L, "invalid port: "+pv)
 			}
 			port = p
 		}
@@ -753,17 +737,17 @@ func (m *httpModule) connect(L *lua.LState) int {
 				port = 443
 			}
 		case port != 0 && scheme == "":
-			return PushFail(L, "'scheme' is required when providing a port")
+			return luaplugin.PushFail(L, "'scheme' is required when providing a port")
 		}
 		if scheme != "" && scheme != "http" && scheme != "https" {
-			return PushFail(L, "unsupported scheme: "+scheme)
+			return luaplugin.PushFail(L, "unsupported scheme: "+scheme)
 		}
 		if host == "" {
 			L.ArgError(2, "host is required")
 		}
 		if scheme == "" {
 			if !strings.HasPrefix(host, "unix:") {
-				return PushFail(L, "'scheme' is required unless connecting to a unix domain socket")
+				return luaplugin.PushFail(L, "'scheme' is required unless connecting to a unix domain socket")
 			}
 			t.scheme = "http"
 			t.unixPath = strings.TrimPrefix(host, "unix:")
@@ -772,13 +756,13 @@ func (m *httpModule) connect(L *lua.LState) int {
 			t.scheme, t.host, t.port = scheme, strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port
 		}
 		t.insecure = opts.RawGetString("ssl_verify") == lua.LFalse
-		t.serverName, _ = cosocketString(opts.RawGetString("ssl_server_name"))
+		t.serverName, _ = cosocket.String(opts.RawGetString("ssl_server_name"))
 		proxy := c.proxyOpts
 		if po, ok := opts.RawGetString("proxy_opts").(*lua.LTable); ok {
 			proxy = po
 		}
 		if msg := c.applyProxy(&t, proxy); msg != "" {
-			return PushFail(L, msg)
+			return luaplugin.PushFail(L, msg)
 		}
 	} else {
 		host := L.CheckString(2)
@@ -788,7 +772,7 @@ func (m *httpModule) connect(L *lua.LState) int {
 			t.host = host
 		} else {
 			port := 80
-			if pv, ok := cosocketString(L.Get(3)); ok {
+			if pv, ok := cosocket.String(L.Get(3)); ok {
 				p, err := strconv.Atoi(pv)
 				if err != nil {
 					L.ArgError(3, "bad port number")
@@ -799,10 +783,10 @@ func (m *httpModule) connect(L *lua.LState) int {
 		}
 	}
 	if t.unixPath == "" && (t.port <= 0 || t.port > 65535) {
-		return PushFail(L, "invalid port: "+strconv.Itoa(t.port))
+		return luaplugin.PushFail(L, "invalid port: "+strconv.Itoa(t.port))
 	}
 	if err := c.open(m.vm, t); err != nil {
-		return PushFail(L, cosocketError(err))
+		return luaplugin.PushFail(L, cosocket.Error(err))
 	}
 	L.Push(lua.LTrue)
 	return 1
@@ -813,7 +797,7 @@ func (c *httpClient) applyProxy(t *httpTarget, opts *lua.LTable) string {
 	if opts == nil || t.unixPath != "" {
 		return ""
 	}
-	field := func(k string) string { s, _ := cosocketString(opts.RawGetString(k)); return s }
+	field := func(k string) string { s, _ := cosocket.String(opts.RawGetString(k)); return s }
 	var proxyURI, auth string
 	if t.scheme == "https" {
 		proxyURI, auth = field("https_proxy"), field("https_proxy_authorization")
@@ -862,7 +846,7 @@ func (c *httpClient) applyProxy(t *httpTarget, opts *lua.LTable) string {
 // open connects the client to t: a kept-alive connection of the pool is
 // reused if there is one, otherwise one is dialed now so that connection
 // errors are reported by connect.
-func (c *httpClient) open(vm *VM, t httpTarget) error {
+func (c *httpClient) open(vm *luaplugin.VM, t httpTarget) error {
 	c.target = t
 	c.keepalive = true
 	c.conn = nil
@@ -872,8 +856,9 @@ func (c *httpClient) open(vm *VM, t httpTarget) error {
 	key := t.scheme + "://" + t.urlHost()
 	if t.proxy == nil && pool.idleCount(key) == 0 {
 		o := &httpDialOpts{connect: c.connectTO, handshk: c.readTO, unixPath: t.unixPath}
+		ctx, addr := vm.Context(), t.urlHost()
 		resume := vm.Suspend()
-		conn, err := pool.newConn(vm.Context(), o, t.scheme, "tcp", t.urlHost())
+		conn, err := pool.newConn(ctx, o, t.scheme, "tcp", addr)
 		resume()
 		if err != nil {
 			return err
@@ -890,35 +875,35 @@ func (c *httpClient) open(vm *VM, t httpTarget) error {
 // sslHandshake is the deprecated httpc:ssl_handshake(session, server_name,
 // verify) after a TCP-only connect.
 func (m *httpModule) sslHandshake(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := m.client(L)
 	if !c.connected {
-		return PushFail(L, "closed")
+		return luaplugin.PushFail(L, "closed")
 	}
 	t := c.target
 	t.scheme = "https"
 	if t.port == 0 {
 		t.port = 443
 	}
-	t.serverName, _ = cosocketString(L.Get(3))
+	t.serverName, _ = cosocket.String(L.Get(3))
 	t.insecure = L.Get(4) == lua.LFalse
 	c.dropConnection(true)
 	if err := c.open(m.vm, t); err != nil {
-		return PushFail(L, cosocketError(err))
+		return luaplugin.PushFail(L, cosocket.Error(err))
 	}
 	L.Push(lua.LTrue)
 	return 1
 }
 
 func (m *httpModule) setKeepalive(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := m.client(L)
 	if !c.connected {
-		return PushFail(L, "closed")
+		return luaplugin.PushFail(L, "closed")
 	}
 	if c.resp != nil && !c.resp.eof && c.resp.r.Body != http.NoBody {
 		c.dropConnection(true)
-		return PushFail(L, "unread data in buffer")
+		return luaplugin.PushFail(L, "unread data in buffer")
 	}
 	if !c.keepalive {
 		c.dropConnection(true)
@@ -927,7 +912,7 @@ func (m *httpModule) setKeepalive(L *lua.LState) int {
 		return 2
 	}
 	if c.conn != nil {
-		if d := cosocketTimeout(L.Get(2), 0); d > 0 {
+		if d := cosocket.Timeout(L.Get(2), 0); d > 0 {
 			c.conn.setIdleTimeout(c.token, c.uses, d)
 		}
 	}
@@ -939,17 +924,17 @@ func (m *httpModule) setKeepalive(L *lua.LState) int {
 func (m *httpModule) getReusedTimes(L *lua.LState) int {
 	c := m.client(L)
 	if !c.connected {
-		return PushFail(L, "closed")
+		return luaplugin.PushFail(L, "closed")
 	}
 	L.Push(lua.LNumber(c.reused))
 	return 1
 }
 
 func (m *httpModule) close(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := m.client(L)
 	if !c.connected {
-		return PushFail(L, "closed")
+		return luaplugin.PushFail(L, "closed")
 	}
 	c.dropConnection(true)
 	L.Push(lua.LNumber(1))
@@ -969,32 +954,33 @@ type httpRequest struct {
 }
 
 // parseHTTPParams reads method, path, query, headers and body of params.
-func parseHTTPParams(L *lua.LState, params *lua.LTable, defPath, defQuery string) (*httpRequest, string) {
+// A body given as a table or an iterator is at most maxBody bytes long.
+func parseHTTPParams(L *lua.LState, params *lua.LTable, defPath, defQuery string, maxBody int) (*httpRequest, string) {
 	r := &httpRequest{method: "GET", path: defPath, query: defQuery, header: make(http.Header, 4)}
 	if params == nil {
 		return r, ""
 	}
-	if v, ok := cosocketString(params.RawGetString("method")); ok {
+	if v, ok := cosocket.String(params.RawGetString("method")); ok {
 		r.method = strings.ToUpper(v)
 	}
-	if v, ok := cosocketString(params.RawGetString("path")); ok {
+	if v, ok := cosocket.String(params.RawGetString("path")); ok {
 		r.path = v
 	}
 	switch q := params.RawGetString("query").(type) {
 	case lua.LString:
 		r.query = strings.TrimPrefix(string(q), "?")
 	case *lua.LTable:
-		r.query = encodeArgs(L, q)
+		r.query = luaplugin.EncodeArgs(L, q)
 	}
 	if hs, ok := params.RawGetString("headers").(*lua.LTable); ok {
 		hs.ForEach(func(k, v lua.LValue) {
-			name, ok := cosocketString(k)
+			name, ok := cosocket.String(k)
 			if !ok {
 				return
 			}
-			canon := headerKey(name)
+			canon := luaplugin.HeaderKey(name)
 			add := func(v lua.LValue) {
-				s, ok := cosocketString(v)
+				s, ok := cosocket.String(v)
 				if !ok {
 					if b, isBool := v.(lua.LBool); isBool {
 						s = strconv.FormatBool(bool(b))
@@ -1030,13 +1016,13 @@ func parseHTTPParams(L *lua.LState, params *lua.LTable, defPath, defQuery string
 	case lua.LString:
 		r.body, r.hasBody = []byte(b), true
 	case lua.LNumber:
-		r.body, r.hasBody = []byte(FormatNumber(float64(b))), true
+		r.body, r.hasBody = []byte(luaplugin.FormatNumber(float64(b))), true
 	case *lua.LTable:
 		var buf bytes.Buffer
 		n := b.Len()
 		for i := 1; i <= n; i++ {
-			buf.WriteString(ToString(b.RawGetInt(i)))
-			if buf.Len() > httpMaxBodySize {
+			buf.WriteString(luaplugin.ToString(b.RawGetInt(i)))
+			if buf.Len() > maxBody {
 				return nil, "request body too large"
 			}
 		}
@@ -1050,12 +1036,12 @@ func parseHTTPParams(L *lua.LState, params *lua.LTable, defPath, defQuery string
 			L.Pop(2)
 			if chunk == lua.LNil {
 				if err != lua.LNil {
-					return nil, ToString(err)
+					return nil, luaplugin.ToString(err)
 				}
 				break
 			}
-			buf.WriteString(ToString(chunk))
-			if buf.Len() > httpMaxBodySize {
+			buf.WriteString(luaplugin.ToString(chunk))
+			if buf.Len() > maxBody {
 				return nil, "request body too large"
 			}
 		}
@@ -1095,7 +1081,7 @@ func escapeRequestTarget(s string) string {
 
 // roundTrip sends r to the target of c and returns the response with
 // the body still to read.
-func (c *httpClient) roundTrip(vm *VM, r *httpRequest, closeConn bool, idleTO time.Duration) (*http.Response, *httpUse, error) {
+func (c *httpClient) roundTrip(vm *luaplugin.VM, r *httpRequest, closeConn bool, idleTO time.Duration) (*http.Response, *httpUse, error) {
 	t := &c.target
 	if r.host == "" {
 		if t.unixPath != "" {
@@ -1198,19 +1184,20 @@ func (m *httpModule) headerTable(L *lua.LState, h http.Header, te []string) *lua
 	return t
 }
 
-// readWhole reads a response body whole (up to httpMaxBodySize) and
-// closes it; the wait does not count against the Lua time budget.
+// readWhole reads a response body whole (up to maxBody) and closes it;
+// the wait does not count against the Lua time budget.
 func (m *httpModule) readWhole(resp *http.Response) ([]byte, error) {
+	limit := m.maxBody()
 	resume := m.vm.Suspend()
-	body, err := readAllCapped(resp.Body, resp.ContentLength)
+	body, err := readAllCapped(resp.Body, resp.ContentLength, limit)
 	resume()
 	resp.Body.Close()
 	return body, err
 }
 
-// readAllCapped reads the rest of body, up to httpMaxBodySize.
-func readAllCapped(body io.Reader, sizeHint int64) ([]byte, error) {
-	if sizeHint > httpMaxBodySize {
+// readAllCapped reads the rest of body, up to limit bytes.
+func readAllCapped(body io.Reader, sizeHint int64, limit int) ([]byte, error) {
+	if sizeHint > int64(limit) {
 		return nil, errHTTPBodyTooLarge
 	}
 	n := 512
@@ -1218,11 +1205,11 @@ func readAllCapped(body io.Reader, sizeHint int64) ([]byte, error) {
 		n = int(sizeHint) + 1
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, n))
-	_, err := buf.ReadFrom(io.LimitReader(body, httpMaxBodySize+1))
+	_, err := buf.ReadFrom(io.LimitReader(body, int64(limit)+1))
 	if err != nil {
 		return buf.Bytes(), err
 	}
-	if buf.Len() > httpMaxBodySize {
+	if buf.Len() > limit {
 		return nil, errHTTPBodyTooLarge
 	}
 	return buf.Bytes(), nil
@@ -1230,7 +1217,7 @@ func readAllCapped(body io.Reader, sizeHint int64) ([]byte, error) {
 
 // send runs one request on the client's connection and adopts the
 // connection the transport used (for get_reused_times and close).
-func (c *httpClient) send(vm *VM, r *httpRequest) (*http.Response, error) {
+func (c *httpClient) send(vm *luaplugin.VM, r *httpRequest) (*http.Response, error) {
 	resp, use, err := c.roundTrip(vm, r, false, 0)
 	if use != nil {
 		c.token = use.token
@@ -1245,21 +1232,21 @@ func (c *httpClient) send(vm *VM, r *httpRequest) (*http.Response, error) {
 
 // request: res, err = httpc:request(params)
 func (m *httpModule) request(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := m.client(L)
 	params := L.CheckTable(2)
 	if !c.connected {
-		return PushFail(L, "closed")
+		return luaplugin.PushFail(L, "closed")
 	}
 	// A previous body that was not read: its connection cannot be reused.
 	c.discardResponse()
-	r, msg := parseHTTPParams(L, params, "/", "")
+	r, msg := parseHTTPParams(L, params, "/", "", m.maxBody())
 	if msg != "" {
-		return PushFail(L, msg)
+		return luaplugin.PushFail(L, msg)
 	}
 	resp, err := c.send(m.vm, r)
 	if err != nil {
-		return PushFail(L, cosocketError(err))
+		return luaplugin.PushFail(L, cosocket.Error(err))
 	}
 	c.keepalive = !resp.Close
 	hr := &httpResponse{r: resp, method: r.method}
@@ -1287,13 +1274,13 @@ func (m *httpModule) request(L *lua.LState) int {
 
 // bodyReader: chunk, err = res.body_reader(max_chunk_size?)
 func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	if hr.eof {
 		L.Push(lua.LNil)
 		return 1
 	}
 	if hr.err != nil {
-		return PushFail(L, cosocketError(hr.err))
+		return luaplugin.PushFail(L, cosocket.Error(hr.err))
 	}
 	size := 0
 	if n, ok := L.Get(1).(lua.LNumber); ok && n > 0 {
@@ -1304,13 +1291,12 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 	}
 	var buf []byte
 	var err error
+	limit := m.maxBody()
 	resume := m.vm.Suspend()
 	switch {
 	case size > 0 && hr.r.ContentLength >= 0:
 		// known length: exactly size bytes (less at the end)
-		if size > httpMaxBodySize {
-			size = httpMaxBodySize
-		}
+		size = min(size, limit)
 		buf = make([]byte, size)
 		var n int
 		n, err = io.ReadFull(hr.r.Body, buf)
@@ -1318,17 +1304,17 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF
 		}
-	case hr.r.ContentLength >= 0 && hr.r.ContentLength <= httpMaxBodySize:
+	case hr.r.ContentLength >= 0 && hr.r.ContentLength <= int64(limit):
 		// no size, known length: the whole (rest of the) body
-		buf, err = readAllCapped(hr.r.Body, hr.r.ContentLength)
+		buf, err = readAllCapped(hr.r.Body, hr.r.ContentLength, limit)
 		if err == nil {
 			err = io.EOF
 		}
 	default:
 		// unknown length (chunked), or too long to return at once: what
 		// arrives, up to size
-		if size <= 0 || size > httpChunkSize {
-			size = httpChunkSize
+		if chunk := min(httpChunkSize, limit); size <= 0 || size > chunk {
+			size = chunk
 		}
 		buf = make([]byte, size)
 		var n int
@@ -1349,7 +1335,7 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 		hr.err = err
 		hr.r.Body.Close()
 		if len(buf) == 0 {
-			return PushFail(L, cosocketError(err))
+			return luaplugin.PushFail(L, cosocket.Error(err))
 		}
 	}
 	L.Push(lua.LString(buf))
@@ -1358,19 +1344,19 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 
 // readBody: body, err = res:read_body()
 func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	if hr.eof {
 		L.Push(lua.LString(""))
 		return 1
 	}
 	if hr.err != nil {
-		return PushFail(L, cosocketError(hr.err))
+		return luaplugin.PushFail(L, cosocket.Error(hr.err))
 	}
 	body, err := m.readWhole(hr.r)
 	if err != nil {
 		hr.err = err
 		L.Push(lua.LNil)
-		L.Push(lua.LString(cosocketError(err)))
+		L.Push(lua.LString(cosocket.Error(err)))
 		L.Push(lua.LString(body))
 		return 3
 	}
@@ -1381,7 +1367,7 @@ func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
 
 // requestURI: res, err = httpc:request_uri(uri, params)
 func (m *httpModule) requestURI(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := m.client(L)
 	uri := L.CheckString(2)
 	params := L.OptTable(3, nil)
@@ -1390,20 +1376,20 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 	}
 	pu, msg := parseHTTPURI(uri, m.schemeOfRequest())
 	if msg != "" {
-		return PushFail(L, msg)
+		return luaplugin.PushFail(L, msg)
 	}
-	r, msg := parseHTTPParams(L, params, pu.path, pu.query)
+	r, msg := parseHTTPParams(L, params, pu.path, pu.query, m.maxBody())
 	if msg != "" {
-		return PushFail(L, msg)
+		return luaplugin.PushFail(L, msg)
 	}
 	t := httpTarget{scheme: pu.scheme, host: pu.host, port: pu.port}
 	keepalive := true
 	var idleTO time.Duration
 	if params != nil {
 		t.insecure = params.RawGetString("ssl_verify") == lua.LFalse
-		t.serverName, _ = cosocketString(params.RawGetString("ssl_server_name"))
+		t.serverName, _ = cosocket.String(params.RawGetString("ssl_server_name"))
 		keepalive = params.RawGetString("keepalive") != lua.LFalse
-		idleTO = cosocketTimeout(params.RawGetString("keepalive_timeout"), 0)
+		idleTO = cosocket.Timeout(params.RawGetString("keepalive_timeout"), 0)
 	}
 	proxy := c.proxyOpts
 	if params != nil {
@@ -1412,16 +1398,16 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 		}
 	}
 	if msg := c.applyProxy(&t, proxy); msg != "" {
-		return PushFail(L, msg)
+		return luaplugin.PushFail(L, msg)
 	}
 	c.target = t
 	resp, _, err := c.roundTrip(m.vm, r, !keepalive, idleTO)
 	if err != nil {
-		return PushFail(L, cosocketError(err))
+		return luaplugin.PushFail(L, cosocket.Error(err))
 	}
 	body, err := m.readWhole(resp)
 	if err != nil {
-		return PushFail(L, cosocketError(err))
+		return luaplugin.PushFail(L, cosocket.Error(err))
 	}
 	res := m.responseTable(L, resp, r.method)
 	res.RawSetString("body", lua.LString(body))
@@ -1434,11 +1420,11 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 // on the wire); each response's body is read whole and served by its
 // body_reader / read_body.
 func (m *httpModule) requestPipeline(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	c := m.client(L)
 	reqs := L.CheckTable(2)
 	if !c.connected {
-		return PushFail(L, "closed")
+		return luaplugin.PushFail(L, "closed")
 	}
 	out := L.NewTable()
 	n := reqs.Len()
@@ -1447,17 +1433,17 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 		if !ok {
 			L.ArgError(2, "expecting a table of request params tables")
 		}
-		r, msg := parseHTTPParams(L, params, "/", "")
+		r, msg := parseHTTPParams(L, params, "/", "", m.maxBody())
 		if msg != "" {
-			return PushFail(L, msg)
+			return luaplugin.PushFail(L, msg)
 		}
 		resp, err := c.send(m.vm, r)
 		if err != nil {
-			return PushFail(L, cosocketError(err))
+			return luaplugin.PushFail(L, cosocket.Error(err))
 		}
 		body, err := m.readWhole(resp)
 		if err != nil {
-			return PushFail(L, cosocketError(err))
+			return luaplugin.PushFail(L, cosocket.Error(err))
 		}
 		c.keepalive = !resp.Close
 		res := m.responseTable(L, resp, r.method)
@@ -1471,8 +1457,8 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 }
 
 func (m *httpModule) schemeOfRequest() string {
-	if req := m.vm.req; req != nil && req.R != nil {
-		s, _ := Variable(req, "scheme")
+	if req := m.vm.Request(); req != nil && req.R != nil {
+		s, _ := luaplugin.Variable(req, "scheme")
 		return s
 	}
 	return ""
@@ -1564,7 +1550,7 @@ func (m *httpModule) parseURI(L *lua.LState) int {
 	queryInPath := L.Get(3) != lua.LFalse
 	p, msg := parseHTTPURI(uri, m.schemeOfRequest())
 	if msg != "" {
-		return PushFail(L, msg)
+		return luaplugin.PushFail(L, msg)
 	}
 	t := L.CreateTable(5, 0)
 	host := p.host
@@ -1588,64 +1574,8 @@ func (m *httpModule) parseURI(L *lua.LState) int {
 	return 1
 }
 
-// cosocketError turns a Go network error into the message an OpenResty
-// cosocket gives for it ("timeout", "connection refused", "closed", ...).
-func cosocketError(err error) string {
-	if err == nil {
-		return ""
-	}
-	if errors.Is(err, errHTTPBodyTooLarge) {
-		return err.Error()
-	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout()) {
-		return "timeout"
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		detail := "3: Host not found"
-		if dnsErr.IsTimeout {
-			detail = "110: Operation timed out"
-		} else if !dnsErr.IsNotFound {
-			detail = "2: Server failure"
-		}
-		return fmt.Sprintf("%s could not be resolved (%s)", dnsErr.Name, detail)
-	}
-	var hostErr x509.HostnameError
-	if errors.As(err, &hostErr) {
-		return "certificate host mismatch"
-	}
-	var authErr x509.UnknownAuthorityError
-	if errors.As(err, &authErr) {
-		return "20: unable to get local issuer certificate"
-	}
-	var invalidErr x509.CertificateInvalidError
-	if errors.As(err, &invalidErr) {
-		if invalidErr.Reason == x509.Expired {
-			return "10: certificate has expired"
-		}
-		return "handshake failed"
-	}
-	var recErr tls.RecordHeaderError
-	var alert tls.AlertError
-	if errors.As(err, &recErr) || errors.As(err, &alert) {
-		return "handshake failed"
-	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		if errno == syscall.EPIPE {
-			return "broken pipe"
-		}
-		return errno.Error()
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, context.Canceled) {
-		return "closed"
-	}
-	msg := err.Error()
-	if strings.Contains(msg, "server closed") || strings.Contains(msg, "connection closed") {
-		return "closed"
-	}
-	return msg
-}
+// Interface guards.
+var (
+	_ io.Closer = (*httpPools)(nil)
+	_ net.Conn  = (*httpConn)(nil)
+)

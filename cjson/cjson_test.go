@@ -1,35 +1,57 @@
-package luaplugin
+package cjson
 
 import (
 	"strings"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+	"github.com/caddy-resty/caddy-resty/luaplugin/luatest"
 )
 
-// runCjson runs code with cjson, cjson.safe (via require) and ngx.null
-// available, returning what say(...) printed.
-func runCjson(t testing.TB, code string) string {
+// prelude makes cjson and cjson_safe globals and defines say (prints its
+// arguments, tables and functions by their type, and a newline), p (its
+// arguments joined by commas) and perr (the error f raises). perr is on
+// line 2: errors raised through it read "test:2: ...".
+const prelude = `cjson = require "cjson" cjson_safe = require "cjson.safe" function say(...) local parts = {} for i = 1, select("#", ...) do local v = select(i, ...) local t = type(v) parts[i] = (t == "table" or t == "function") and t or tostring(v) end ngx.say(table.concat(parts)) end function p(...) local parts = {} for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end return table.concat(parts, ",") end
+function perr(f, ...) local ok, err = pcall(f, ...) if ok then return "no error" end return err end
+`
+
+// runCjson runs code after the prelude on a fresh pool configured by cfg,
+// with the globals in globals set, and returns what it printed (without
+// the last newline), or "ERROR: " and the error.
+func runCjson(t testing.TB, cfg luaplugin.Config, globals map[string]lua.LValue, code string) string {
 	t.Helper()
-	L, out := newReState(t, NewRegexCache(0))
-	defer L.Close()
-	L.PreloadModule("cjson", func(L *lua.LState) int { L.Push(OpenCjson(L, false)); return 1 })
-	L.PreloadModule("cjson.safe", func(L *lua.LState) int { L.Push(OpenCjson(L, true)); return 1 })
-	if err := L.DoString(`cjson = require "cjson" cjson_safe = require "cjson.safe"
-function perr(f, ...) local ok, err = pcall(f, ...) if ok then return "no error" end return err end`); err != nil {
+	p := luatest.NewPool(t, cfg)
+	vm, err := p.Acquire(nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := L.DoString(code); err != nil {
-		return "ERROR: " + err.Error()
+	defer p.Release(vm)
+	for k, v := range globals {
+		vm.L.SetGlobal(k, v)
 	}
-	return strings.TrimSuffix(out.String(), "\n")
+	req, w := luatest.NewRequest()
+	res := vm.Run(luatest.Compile(t, prelude+code), req, luaplugin.PhaseContent)
+	if res.Err != nil {
+		return "ERROR: " + res.Err.Error()
+	}
+	return strings.TrimSuffix(w.Body.String(), "\n")
 }
 
-func runCjsonCases(t *testing.T, cases []reCase) {
+type cjsonCase struct {
+	name string
+	code string
+	want string
+}
+
+func runCjsonCases(t *testing.T, cases []cjsonCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := runCjson(t, tc.code); got != tc.want {
+			if got := runCjson(t, luaplugin.Config{}, nil, tc.code); got != tc.want {
 				t.Errorf("code:\n%s\ngot:\n%s\nwant:\n%s", tc.code, got, tc.want)
 			}
 		})
@@ -37,7 +59,7 @@ func runCjsonCases(t *testing.T, cases []reCase) {
 }
 
 func TestCjsonEncode(t *testing.T) {
-	runCjsonCases(t, []reCase{
+	runCjsonCases(t, []cjsonCase{
 		{"null", `say(cjson.encode(cjson.null), cjson.encode(ngx.null), cjson.encode(nil))`, `nullnullnull`},
 		{"null is ngx.null", `say(cjson.null == ngx.null)`, `true`},
 		{"booleans", `say(cjson.encode(true), cjson.encode(false))`, `truefalse`},
@@ -71,11 +93,11 @@ func TestCjsonEncode(t *testing.T) {
 		{"invalid numbers null", `say(cjson.encode_invalid_numbers("null")) say(cjson.encode({0/0, 1/0}))`, "null\n[null,null]"},
 		{"invalid numbers on", `say(cjson.encode_invalid_numbers(true)) say(cjson.encode({0/0, 1/0, -1/0}))`, "true\n[NaN,Infinity,-Infinity]"},
 		{"invalid numbers off", `cjson.encode_invalid_numbers(true) say(cjson.encode_invalid_numbers("off"))`, `false`},
-		{"invalid numbers bad option", `say(perr(cjson.encode_invalid_numbers, -2))`, `<string>:2: bad argument #1 to 'encode_invalid_numbers' (invalid option '-2')`},
+		{"invalid numbers bad option", `say(perr(cjson.encode_invalid_numbers, -2))`, `test:2: bad argument #1 to 'encode_invalid_numbers' (invalid option '-2')`},
 		{"precision", `say(cjson.encode_number_precision(3)) say(cjson.encode(1/3), " ", cjson.encode(1234.5), " ", cjson.encode(100))`, "3\n0.333 1.23e+03 100"},
 		{"precision 16", `cjson.encode_number_precision(16) say(cjson.encode(0.1), " ", cjson.encode(2^53))`, `0.1 9007199254740992`},
 		{"precision bad", `say(perr(cjson.encode_number_precision, 0)) say(perr(cjson.encode_number_precision, "five"))`,
-			"<string>:2: bad argument #1 to 'encode_number_precision' (expected integer between 1 and 16)\n<string>:2: bad argument #1 to 'encode_number_precision' (number expected, got string)"},
+			"test:2: bad argument #1 to 'encode_number_precision' (expected integer between 1 and 16)\ntest:2: bad argument #1 to 'encode_number_precision' (number expected, got string)"},
 		{"max depth", `say(cjson.encode_max_depth(5)) say(cjson.encode({{{{{"nested"}}}}})) say(perr(cjson.encode, {{{{{{"nested"}}}}}}))`,
 			"5\n[[[[[\"nested\"]]]]]\nCannot serialise, excessive nesting (6)"},
 		{"max depth object", `cjson.encode_max_depth(5) say(cjson.encode({a={b={c={d={e="nested"}}}}})) say(perr(cjson.encode, {a={b={c={d={e={f="nested"}}}}}}))`,
@@ -90,19 +112,19 @@ func TestCjsonEncode(t *testing.T) {
 		{"empty table option on string", `say(cjson.encode_empty_table_as_object("off"), cjson.encode({}), cjson.encode_empty_table_as_object("on"), cjson.encode({}))`, `false[]true{}`},
 		{"metatables shared", `local c2 = cjson.new() say(c2.array_mt == cjson.array_mt, cjson_safe.empty_array_mt == cjson.empty_array_mt, c2.empty_array == cjson.empty_array)`, `truetruetrue`},
 		{"arg count", `say(perr(cjson.encode)) say(perr(cjson.encode, 1, 2))`,
-			"<string>:2: bad argument #1 to 'encode' (expected 1 argument)\n<string>:2: bad argument #1 to 'encode' (expected 1 argument)"},
+			"test:2: bad argument #1 to 'encode' (expected 1 argument)\ntest:2: bad argument #1 to 'encode' (expected 1 argument)"},
 		{"keep buffer", `say(cjson.encode_keep_buffer(false)) say(cjson.encode({1})) say(cjson.encode_keep_buffer(true)) say(cjson.encode({2}), cjson.encode("x"))`,
 			"false\n[1]\ntrue\n[2]\"x\""},
-		{"keep buffer too many args", `say(perr(cjson.encode_keep_buffer, nil, true))`, `<string>:2: bad argument #2 to 'encode_keep_buffer' (found too many arguments)`},
-		{"sparse bad option", `say(perr(cjson.encode_sparse_array, "not quite on"))`, `<string>:2: bad argument #1 to 'encode_sparse_array' (invalid option 'not quite on')`},
+		{"keep buffer too many args", `say(perr(cjson.encode_keep_buffer, nil, true))`, `test:2: bad argument #2 to 'encode_keep_buffer' (found too many arguments)`},
+		{"sparse bad option", `say(perr(cjson.encode_sparse_array, "not quite on"))`, `test:2: bad argument #1 to 'encode_sparse_array' (invalid option 'not quite on')`},
 		{"max depth bad", `say(perr(cjson.encode_max_depth, "wrong")) say(perr(cjson.decode_max_depth, "0"))`,
-			"<string>:2: bad argument #1 to 'encode_max_depth' (number expected, got string)\n<string>:2: bad argument #1 to 'decode_max_depth' (expected integer between 1 and 2147483647)"},
+			"test:2: bad argument #1 to 'encode_max_depth' (number expected, got string)\ntest:2: bad argument #1 to 'decode_max_depth' (expected integer between 1 and 2147483647)"},
 		{"getters", `say(p(cjson.encode_sparse_array()), " ", cjson.encode_max_depth(), " ", cjson.decode_max_depth(), " ", cjson.encode_number_precision(), " ", cjson.encode_keep_buffer(), " ", cjson.encode_invalid_numbers(), " ", cjson.decode_invalid_numbers(), " ", cjson.encode_empty_table_as_object(), " ", cjson.decode_array_with_array_mt(), " ", cjson.encode_escape_forward_slash())`,
 			`false,2,10 1000 1000 14 true false true true false true`},
 		{"module fields", `say(cjson._NAME, " ", cjson._VERSION, " ", cjson_safe._NAME)`, `cjson 2.1.0.11 cjson`},
 		{"new is independent", `local c2 = cjson.new() c2.encode_number_precision(3) say(c2.encode(1/3), " ", cjson.encode(1/3))`, `0.333 0.33333333333333`},
 		{"safe encode", `say(cjson_safe.encode(true)) say(cjson_safe.encode(function() end))`, "true\nnilCannot serialise function: type not supported"},
-		{"safe encode arg count raises", `say(perr(cjson_safe.encode, "arg1", "arg2"))`, `<string>:2: bad argument #1 to 'encode' (expected 1 argument)`},
+		{"safe encode arg count raises", `say(perr(cjson_safe.encode, "arg1", "arg2"))`, `test:2: bad argument #1 to 'encode' (expected 1 argument)`},
 		{"safe new stays safe", `say(cjson_safe.new().decode("Oops"))`, `nilExpected value but found invalid token at character 1`},
 		{"all octets", `local t = {} for i = 0, 255 do t[#t + 1] = string.char(i) end
 			local s = cjson.encode(table.concat(t))
@@ -113,7 +135,7 @@ func TestCjsonEncode(t *testing.T) {
 }
 
 func TestCjsonDecode(t *testing.T) {
-	runCjsonCases(t, []reCase{
+	runCjsonCases(t, []cjsonCase{
 		{"string", `say(cjson.decode('"test string"'))`, `test string`},
 		{"numbers", `local t = cjson.decode('[ 0.0, -5e3, -1, 0.3e-3, 1023.2, 0e10 ]') say(table.concat(t, ","))`, `0,-5000,-1,0.0003,1023.2,0`},
 		{"null", `say(cjson.decode('null') == cjson.null, cjson.decode('true'), cjson.decode('false'))`, `truetruefalse`},
@@ -166,7 +188,7 @@ func TestCjsonDecode(t *testing.T) {
 			"true\ntrue{\"my_array\":[]}"},
 		{"default no array_mt", `local t = cjson.decode('{"my_array":[]}') say(getmetatable(t.my_array), cjson.encode(t))`, `nil{"my_array":{}}`},
 		{"bad arg", `say(perr(cjson.decode, nil)) say(perr(cjson.decode)) say(perr(cjson.decode, "1", "2"))`,
-			"<string>:2: bad argument #1 to 'decode' (string expected, got nil)\n<string>:2: bad argument #1 to 'decode' (expected 1 argument)\n<string>:2: bad argument #1 to 'decode' (expected 1 argument)"},
+			"test:2: bad argument #1 to 'decode' (string expected, got nil)\ntest:2: bad argument #1 to 'decode' (expected 1 argument)\ntest:2: bad argument #1 to 'decode' (expected 1 argument)"},
 		{"safe decode", `say(cjson_safe.decode("Oops")) say(cjson_safe.decode('{"a":[1,2]}').a[2]) say(cjson_safe.decode(nil))`,
 			"nilExpected value but found invalid token at character 1\n2\nnilbad argument #1 to 'decode' (string expected, got nil)"},
 		{"big numbers", `say(cjson.decode("12345678901234567890"), " ", cjson.encode(cjson.decode("-0")), " ", cjson.decode("1e400"), " ", cjson.decode("1.5E+2"))`, `1.2345678901235e+19 -0 inf 150`},
@@ -183,23 +205,145 @@ func BenchmarkCjsonDecodeSmall(b *testing.B) {
 }
 
 func benchCjson(b *testing.B, code string) {
-	L, _ := newReState(b, NewRegexCache(0))
-	defer L.Close()
-	L.SetGlobal("cjson", OpenCjson(L, false))
-	if err := L.DoString(`
+	p := luatest.NewPool(b, luaplugin.Config{Timeout: time.Hour})
+	vm, err := p.Acquire(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Release(vm)
+	req, _ := luatest.NewRequest()
+	res := vm.Run(luatest.Compile(b, `
+cjson = require "cjson"
 obj = {id = 12345, name = "alice", email = "alice@example.com", active = true,
        roles = {"admin", "dev"}, score = 98.6, tags = {}, meta = {created = 1700000000, note = "a/b \"q\""}}
 json = cjson.encode(obj)
 function __bench()
-` + code + `
-end`); err != nil {
-		b.Fatal(err)
+`+code+`
+end`), req, luaplugin.PhaseContent)
+	if res.Err != nil {
+		b.Fatal(res.Err)
 	}
+	L := vm.L
 	fn := L.GetGlobal("__bench")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		L.Push(fn)
 		L.Call(0, 0)
+	}
+}
+
+// The depth settings keep at most MaxDepth: a document nested deeper
+// fails with lua-cjson's depth error, whatever depth the script asked for.
+func TestCjsonDepthClamped(t *testing.T) {
+	deep := lua.LString(strings.Repeat("[", 100000))
+	got := runCjson(t, luaplugin.Config{Timeout: 10 * time.Second}, map[string]lua.LValue{"deep": deep}, `
+		say(cjson.decode_max_depth(2^31-1), " ", cjson.encode_max_depth(2^31-1))
+		say(perr(cjson.decode, deep))
+		say(cjson_safe.decode_max_depth(2^31-1), cjson_safe.decode(deep))
+		say(perr(cjson.decode, string.rep("[", 1000) .. string.rep("]", 1000)) == "no error")
+		say(cjson.decode_max_depth(7), " ", cjson.decode_max_depth())
+		local t = {}
+		local cur = t
+		for i = 1, 5000 do
+			local n = {}
+			cur[1] = n
+			cur = n
+		end
+		say(perr(cjson.encode, t))
+		say(cjson_safe.encode_max_depth(2^31-1), cjson_safe.encode(t))
+	`)
+	want := "1000 1000\n" +
+		"Found too many nested data structures (1001) at character 1001\n" +
+		"1000nilFound too many nested data structures (1001) at character 1001\n" +
+		"true\n" +
+		"7 7\n" +
+		"Cannot serialise, excessive nesting (1001)\n" +
+		"1000nilCannot serialise, excessive nesting (1001)"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Encode output and decode input are bounded by the pool's MaxStringSize.
+func TestCjsonMaxString(t *testing.T) {
+	globals := map[string]lua.LValue{
+		"s998":    lua.LString(strings.Repeat("a", 998)),
+		"s999":    lua.LString(strings.Repeat("a", 999)),
+		"ctl":     lua.LString(strings.Repeat("\x01", 100)),
+		"ctl200":  lua.LString(strings.Repeat("\x01", 200)),
+		"doc1000": lua.LString("[" + strings.Repeat("1,", 498) + "10]"),
+		"doc1001": lua.LString("[" + strings.Repeat("1,", 498) + "100]"),
+		"spaces":  lua.LString(strings.Repeat(" ", 1001) + "1"),
+		"longKey": lua.LString(strings.Repeat("k", 990)),
+		"numbers": lua.LNumber(500),
+	}
+	got := runCjson(t, luaplugin.Config{MaxStringSize: 1000}, globals, `
+		say(#cjson.encode(s998))
+		say(perr(cjson.encode, s999))
+		say(cjson_safe.encode(s999))
+		say(#cjson.encode(ctl), " ", perr(cjson.encode, ctl200))
+		say(perr(cjson.encode, {[longKey] = "0123456789"}))
+		local t = {}
+		for i = 1, numbers do t[i] = i end
+		say(perr(cjson.encode, t))
+		say(cjson_safe.encode({t}))
+		say(#cjson.decode(doc1000))
+		say(perr(cjson.decode, doc1001))
+		say(cjson_safe.decode(doc1001))
+		say(perr(cjson.decode, spaces))
+		say(#cjson.encode(s998))
+	`)
+	want := "1000\n" +
+		"string length overflow\n" +
+		"nilstring length overflow\n" +
+		"602 string length overflow\n" +
+		"string length overflow\n" +
+		"string length overflow\n" +
+		"nilstring length overflow\n" +
+		"499\n" +
+		"string length overflow\n" +
+		"nilstring length overflow\n" +
+		"string length overflow\n" +
+		"1000"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A huge document does not hold the state past the run's time budget:
+// encode and decode check it as they go.
+func TestCjsonBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 50 MB documents")
+	}
+	const budget = 100 * time.Millisecond
+	doc := "[" + strings.Repeat("1,", 25<<20) + "1]" // 50 MB, 25 M values
+	cfg := luaplugin.Config{Timeout: budget, MaxStringSize: 1 << 30}
+	for _, c := range []struct {
+		name, code string
+	}{
+		{"decode", `local t = cjson.decode(doc) say(#t)`},
+		{"safe decode", `local t = cjson_safe.decode(doc) say(#t)`},
+		{"decode in pcall", `local ok, t = pcall(cjson.decode, doc) say(ok)`},
+		// 24 x 1000 x 1000 numbers: a 100 MB document from tables made
+		// quickly, which takes a second or more to encode.
+		{"encode", `
+			local row = {} for i = 1, 1000 do row[i] = 0.1 end
+			local block = {} for i = 1, 1000 do block[i] = row end
+			local all = {} for i = 1, 24 do all[i] = block end
+			say(#cjson.encode(all))`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			got := runCjson(t, cfg, map[string]lua.LValue{"doc": lua.LString(doc)}, c.code)
+			elapsed := time.Since(start)
+			if !strings.HasPrefix(got, "ERROR: ") || !strings.Contains(got, "time budget") {
+				t.Fatalf("got %.200q, want the budget error", got)
+			}
+			if elapsed > 10*budget {
+				t.Fatalf("stopped after %s (budget %s)", elapsed, budget)
+			}
+		})
 	}
 }

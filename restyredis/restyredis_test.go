@@ -1,4 +1,4 @@
-package luaplugin
+package restyredis
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+	"github.com/caddy-resty/caddy-resty/luaplugin/luatest"
 )
 
 // testRedis is a redis-server started for a test.
@@ -177,8 +179,8 @@ func redisPrelude(port int) string {
 
 func TestRestyRedisCommands(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, redisPrelude(r.port)+`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		show(red:set("dog", "an animal"))
 		show(red:get("dog"))
@@ -240,8 +242,8 @@ func TestRestyRedisCommands(t *testing.T) {
 
 func TestRestyRedisPipelineAndScripts(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, redisPrelude(r.port)+`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		red:init_pipeline()
 		show(red:set("cat", "Marry"))
@@ -298,9 +300,9 @@ func TestRestyRedisPipelineAndScripts(t *testing.T) {
 
 func TestRestyRedisKeepaliveReuseCountedByServer(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	before := r.accepted(t)
-	out := runOK(t, p, redisPrelude(r.port)+`
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		for i = 1, 20 do
 			local red = conn()
 			if i > 1 then assert(red:get_reused_times() == i - 1, red:get_reused_times()) end
@@ -320,7 +322,7 @@ func TestRestyRedisKeepaliveReuseCountedByServer(t *testing.T) {
 	r.waitConnected(t, 1)
 
 	before = r.accepted(t)
-	runOK(t, p, redisPrelude(r.port)+`
+	luatest.RunOK(t, p, redisPrelude(r.port)+`
 		for i = 1, 5 do
 			local red = conn({ pool = "other" })
 			assert(red:get_reused_times() == 0)
@@ -336,14 +338,14 @@ func TestRestyRedisKeepaliveReuseCountedByServer(t *testing.T) {
 
 func TestRestyRedisPoolSizeAndIdleTimeout(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
-	runOK(t, p, redisPrelude(r.port)+`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local reds = {}
 		for i = 1, 5 do reds[i] = conn() assert(reds[i]:ping()) end
 		for i = 1, 5 do assert(reds[i]:set_keepalive(0, 2)) end
 	`)
 	r.waitConnected(t, 2)
-	runOK(t, p, redisPrelude(r.port)+`
+	luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		assert(red:get_reused_times() > 0)
 		assert(red:set_keepalive(100))
@@ -354,8 +356,8 @@ func TestRestyRedisPoolSizeAndIdleTimeout(t *testing.T) {
 
 func TestRestyRedisSelectDoesNotLeak(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, redisPrelude(r.port)+`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		show(red:select(2))
 		show(red:set("where", "db2"))
@@ -414,9 +416,9 @@ func TestRestyRedisSelectDoesNotLeak(t *testing.T) {
 
 func TestRestyRedisAuth(t *testing.T) {
 	r := startRedis(t, "--requirepass", "s3cret")
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	before := r.accepted(t)
-	out := runOK(t, p, redisPrelude(r.port)+`
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		show(red:get("k"))
 		show(red:auth("wrong"))
@@ -473,9 +475,9 @@ func TestRestyRedisAuth(t *testing.T) {
 
 func TestRestyRedisTimeouts(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{Timeout: 100 * time.Millisecond})
+	p := luatest.NewPool(t, luaplugin.Config{Timeout: 100 * time.Millisecond})
 	start := time.Now()
-	out := runOK(t, p, redisPrelude(r.port)+`
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		red:set_timeout(200)
 		show(red:blpop("nolist", 5))
@@ -506,10 +508,10 @@ func TestRestyRedisUnreachable(t *testing.T) {
 	}
 	closedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	host, blackhole := blackholeAddr(t)
-	p := newTestPool(t, Config{})
+	host, blackhole := luatest.BlackholeAddr(t)
+	p := luatest.NewPool(t, luaplugin.Config{})
 	start := time.Now()
-	out := runOK(t, p, fmt.Sprintf(`
+	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local redis = require "resty.redis"
 		local red = redis:new()
 		red:set_timeout(150)
@@ -532,8 +534,8 @@ func TestRestyRedisUnreachable(t *testing.T) {
 
 func TestRestyRedisUnixSocketAndMisc(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
-	out := runOK(t, p, `
+	p := luatest.NewPool(t, luaplugin.Config{})
+	out := luatest.RunOK(t, p, `
 		local redis = require "resty.redis"
 		local red = redis:new()
 		assert(red:connect("unix:`+r.sock+`"))
@@ -565,9 +567,9 @@ func TestRestyRedisUnixSocketAndMisc(t *testing.T) {
 }
 
 func TestRestyRedisPhases(t *testing.T) {
-	p := newTestPool(t, Config{})
-	for _, phase := range []Phase{PhaseLog, PhaseHeaderFilter, PhaseBodyFilter} {
-		res, _ := run(t, p, phase, `require("resty.redis"):new()`)
+	p := luatest.NewPool(t, luaplugin.Config{})
+	for _, phase := range []luaplugin.Phase{luaplugin.PhaseLog, luaplugin.PhaseHeaderFilter, luaplugin.PhaseBodyFilter} {
+		res, _ := luatest.Run(t, p, phase, `require("resty.redis"):new()`)
 		want := "API disabled in the context of " + phase.String()
 		if res.Err == nil || !strings.Contains(res.Err.Error(), want) {
 			t.Fatalf("%s: got %v", phase, res.Err)
@@ -577,9 +579,9 @@ func TestRestyRedisPhases(t *testing.T) {
 
 func TestRestyRedisConcurrent(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{MaxStates: 4})
+	p := luatest.NewPool(t, luaplugin.Config{MaxStates: 4})
 	before := r.accepted(t)
-	runConcurrently(t, p, redisPrelude(r.port)+`
+	luatest.RunConcurrently(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		local k = "c" .. math.random(100)
 		assert(red:incr(k))
@@ -601,9 +603,8 @@ func BenchmarkRestyRedisGet(b *testing.B) {
 	if err := r.admin.Set(context.Background(), "bench", "value", 0).Err(); err != nil {
 		b.Fatal(err)
 	}
-	p := NewPool(Config{})
-	defer p.Close()
-	c, err := Compile("bench", fmt.Sprintf(`
+	p := luatest.NewPool(b, luaplugin.Config{})
+	c := luatest.Compile(b, fmt.Sprintf(`
 		local red = require("resty.redis"):new()
 		red:set_timeout(1000)
 		local ok, err = red:connect("127.0.0.1", %d)
@@ -612,19 +613,16 @@ func BenchmarkRestyRedisGet(b *testing.B) {
 		if v ~= "value" then error(err) end
 		red:set_keepalive(10000, 100)
 	`, r.port))
-	if err != nil {
-		b.Fatal(err)
-	}
 	vm, err := p.Acquire(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Release(vm)
-	req := &Request{R: nil, W: newFakeResponse(), Start: time.Now()}
+	req, _ := luatest.NewRequest()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if res := vm.Run(c, req, PhaseContent); res.Err != nil {
+		if res := vm.Run(c, req, luaplugin.PhaseContent); res.Err != nil {
 			b.Fatal(res.Err)
 		}
 	}
@@ -646,7 +644,7 @@ func (r *testRedis) waitClosed(t testing.TB) {
 // so does resty.redis at the end of the run, without waiting for the GC.
 func TestRestyRedisRunEndClosesUnclosedConnections(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	for _, c := range []struct{ name, code string }{
 		{"connected only", `local red = conn()`},
 		{"after a command", `local red = conn() assert(red:set("k", "v"))`},
@@ -662,7 +660,7 @@ func TestRestyRedisRunEndClosesUnclosedConnections(t *testing.T) {
 		{"two objects", `local a, b = conn(), conn() assert(a:get("k")) assert(b:get("k"))`},
 	} {
 		before := r.accepted(t)
-		res, _ := run(t, p, PhaseContent, redisPrelude(r.port)+c.code)
+		res, _ := luatest.Run(t, p, luaplugin.PhaseContent, redisPrelude(r.port)+c.code)
 		if res.Err != nil && !strings.Contains(res.Err.Error(), "boom") {
 			t.Fatalf("%s: %v", c.name, res.Err)
 		}
@@ -679,7 +677,7 @@ func TestRestyRedisRunEndClosesUnclosedConnections(t *testing.T) {
 
 func TestRestyRedisRunEndLeavesKeptAliveConnections(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	before := r.accepted(t)
 	code := redisPrelude(r.port) + `
 		local red = conn()
@@ -688,7 +686,7 @@ func TestRestyRedisRunEndLeavesKeptAliveConnections(t *testing.T) {
 		assert(red:set_keepalive(10000, 10) == 1)
 	`
 	for i := 0; i < 4; i++ {
-		if out := runOK(t, p, code); out != strconv.Itoa(i) {
+		if out := luatest.RunOK(t, p, code); out != strconv.Itoa(i) {
 			t.Fatalf("run %d: reused %s times", i+1, out)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -700,7 +698,7 @@ func TestRestyRedisRunEndLeavesKeptAliveConnections(t *testing.T) {
 		}
 	}
 	// Taken from the pool and not put back: closed at the end of the run.
-	runOK(t, p, redisPrelude(r.port)+`
+	luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		assert(red:get_reused_times() == 4)
 		assert(red:get("k") == "v")
@@ -716,14 +714,14 @@ func TestRestyRedisRunEndLeavesKeptAliveConnections(t *testing.T) {
 // end of the run.
 func TestRestyRedisRunEndClosesBoundConnection(t *testing.T) {
 	r := startRedis(t, "--requirepass", "s3cret")
-	p := newTestPool(t, Config{})
-	runOK(t, p, redisPrelude(r.port)+`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn({ password = "s3cret" })
 		assert(red:set_keepalive())
 	`)
 	r.waitConnected(t, 1)
 	before := r.accepted(t)
-	out := runOK(t, p, redisPrelude(r.port)+`
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn()
 		ngx.say(red:auth("s3cret"))
 		ngx.say(red:get_reused_times())
@@ -737,13 +735,13 @@ func TestRestyRedisRunEndClosesBoundConnection(t *testing.T) {
 	}
 	// Pending (not bound yet) at the end of the run: nothing to close,
 	// the object is closed.
-	runOK(t, p, redisPrelude(r.port)+`
+	luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = conn({ password = "s3cret" })
 		assert(red:set_keepalive())
 		package.loaded.keep_red = conn()
 	`)
 	r.waitConnected(t, 1)
-	out = runOK(t, p, `
+	out = luatest.RunOK(t, p, `
 		local red = package.loaded.keep_red
 		ngx.say(red:get_reused_times())
 		ngx.say(red:auth("s3cret"))
@@ -758,14 +756,14 @@ func TestRestyRedisRunEndClosesBoundConnection(t *testing.T) {
 // it, but not its connection: further use reports "closed".
 func TestRestyRedisObjectKeptAcrossRuns(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
-	runOK(t, p, redisPrelude(r.port)+`
+	p := luatest.NewPool(t, luaplugin.Config{})
+	luatest.RunOK(t, p, redisPrelude(r.port)+`
 		package.loaded.keep_red = conn()
 		assert(package.loaded.keep_red:set("k", "v"))
 	`)
 	r.waitClosed(t)
 	before := r.accepted(t)
-	out := runOK(t, p, redisPrelude(r.port)+`
+	out := luatest.RunOK(t, p, redisPrelude(r.port)+`
 		local red = package.loaded.keep_red
 		show(red:get("k"))
 		show(red:get_reused_times())
@@ -791,9 +789,9 @@ func TestRestyRedisObjectKeptAcrossRuns(t *testing.T) {
 
 func TestRestyRedisRunEndInTimer(t *testing.T) {
 	r := startRedis(t)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	before := r.accepted(t)
-	runOK(t, p, `
+	luatest.RunOK(t, p, `
 		assert(ngx.timer.at(0, function()
 			`+redisPrelude(r.port)+`
 			local red = conn()
@@ -819,14 +817,14 @@ func TestRestyRedisRunEndInTimer(t *testing.T) {
 // runEndHooks installs run_end_hooks(), which returns how many functions
 // wait for the end of the current run, in the states of p (one, for
 // sequential runs).
-func runEndHooks(t *testing.T, p *Pool) {
+func runEndHooks(t *testing.T, p *luaplugin.Pool) {
 	t.Helper()
 	vm, err := p.Acquire(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vm.L.SetGlobal("run_end_hooks", vm.L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LNumber(len(vm.cur.runEnd)))
+		L.Push(lua.LNumber(vm.RunEndPending()))
 		return 1
 	}))
 	p.Release(vm)
@@ -834,38 +832,79 @@ func runEndHooks(t *testing.T, p *Pool) {
 
 // The close at the end of the run is registered once per object and run,
 // however often the object connects.
-func TestRestyRunEndHookOncePerObject(t *testing.T) {
+func TestRestyRedisRunEndHookOncePerObject(t *testing.T) {
 	r := startRedis(t)
-	s := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "ok")
-	}))
-	host, port := hostPort(t, s.Server)
-	p := newTestPool(t, Config{})
+	p := luatest.NewPool(t, luaplugin.Config{})
 	runEndHooks(t, p)
 	code := redisPrelude(r.port) + fmt.Sprintf(`
-		local http = require "resty.http"
 		local red = redis:new()
-		local httpc = http.new()
 		for i = 1, 50 do
 			assert(red:connect("127.0.0.1", %d))
 			assert(red:set_keepalive())
-			assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
-			assert(httpc:request({ path = "/" })):read_body()
-			assert(httpc:set_keepalive())
 		end
 		local other = conn({ pool = "other" })
-		for i = 1, 50 do
-			assert(http.new():request_uri("http://%s:%d/"))
-		end
 		ngx.print(run_end_hooks())
-	`, r.port, host, port, host, port)
+	`, r.port)
 	for i := 0; i < 2; i++ {
-		if out := runOK(t, p, code); out != "3" {
-			t.Fatalf("run %d: %s functions registered for the end of the run, want 3", i+1, out)
+		if out := luatest.RunOK(t, p, code); out != "2" {
+			t.Fatalf("run %d: %s functions registered for the end of the run, want 2", i+1, out)
 		}
 	}
-	s.waitConns(t, 1, 1)
 	if n := r.connected(t); n != 1 {
 		t.Fatalf("redis: %d connections open, want 1", n)
+	}
+}
+
+// slowProxy relays connections to the redis-server on port, starting each
+// relay delay after it accepted the connection.
+func slowProxy(t *testing.T, port int, delay time.Duration) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			down, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer down.Close()
+				time.Sleep(delay)
+				up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() { _, _ = io.Copy(up, down); up.Close() }()
+				_, _ = io.Copy(down, up)
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Every network wait is off the budget: a new connection's handshake
+// (here, its first round trip), a command and a pipeline.
+func TestRestyRedisEveryWaitIsOffTheBudget(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	r := startRedis(t)
+	port := slowProxy(t, r.port, wait)
+	p := luatest.NewPool(t, luaplugin.Config{Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	out := luatest.RunOK(t, p, redisPrelude(port)+`
+		local red = conn()
+		show(red:blpop("nolist", 0.3))
+		red:init_pipeline()
+		red:blpop("nolist", 0.3)
+		red:set("k", "v")
+		show(red:commit_pipeline())
+		show(red:set_keepalive())
+	`)
+	luatest.ExpectLines(t, out, "null", "[null,OK]", "1")
+	if d := time.Since(start); d < 3*wait {
+		t.Fatalf("the three waits took %s", d)
 	}
 }

@@ -1,42 +1,28 @@
-package luaplugin
+package restystring
 
 import (
 	"crypto/sha512"
 	"encoding/hex"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+	"github.com/caddy-resty/caddy-resty/luaplugin/luatest"
 )
 
 // cryptoRun runs code in the content phase.
-func cryptoRun(t *testing.T, code string) (Result, string) {
+func cryptoRun(t *testing.T, code string) (luaplugin.Result, string) {
 	t.Helper()
-	p := newTestPool(t, Config{})
-	c, err := Compile("test", code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := p.Acquire(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Release(vm)
-	w := newFakeResponse()
-	req := &Request{R: httptest.NewRequest("GET", "/t", nil), W: w, Start: time.Now()}
-	res := vm.Run(c, req, PhaseContent)
-	return res, w.body.String()
+	res, w := luatest.Run(t, luatest.NewPool(t, luaplugin.Config{}), luaplugin.PhaseContent, code)
+	return res, w.Body.String()
 }
 
 func cryptoOut(t *testing.T, code string) string {
 	t.Helper()
-	res, out := cryptoRun(t, code)
-	if res.Err != nil || res.Exited {
-		t.Fatalf("run: %+v (output %q)", res, out)
-	}
-	return out
+	return luatest.RunOK(t, luatest.NewPool(t, luaplugin.Config{}), code)
 }
 
 func TestRestyStringToHexAtoi(t *testing.T) {
@@ -49,7 +35,7 @@ func TestRestyStringToHexAtoi(t *testing.T) {
 			ngx.say(s, "=", str.atoi(s))
 		end
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"0001ff616263||true",
 		"33",
 		"=-1", "0=0", "007=7", "-1=-1", "+1=-1", " 1=-1", "12a=-1", "1.5=-1",
@@ -93,7 +79,7 @@ func TestRestyDigests(t *testing.T) {
 	`)
 	h512 := sha512.Sum512([]byte("hello"))
 	h384 := sha512.Sum384([]byte("hello"))
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"md5 5d41402abc4b2a76b9719d911017c592 true true 16",
 		"sha1 aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d true true 20",
 		"sha224 ea09ae9cc6768c50fcee903ed054556e5bfc8347907f12598aa24193 true true 28",
@@ -140,7 +126,7 @@ func TestRestyRandom(t *testing.T) {
 		local big = rand.number(0, 2^63)
 		ngx.say(big >= 0 and big <= 2^63)
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"16 16 true 0 5",
 		"true",
 		"true true 5 1 2",
@@ -160,28 +146,24 @@ func TestRestyRandom(t *testing.T) {
 }
 
 func BenchmarkRestySHA256Lua(b *testing.B) {
-	p, clk := newLimitPool(b, Config{Timeout: time.Hour})
-	_ = clk
-	c, err := Compile("bench", `
+	p := luatest.NewPool(b, luaplugin.Config{Timeout: time.Hour})
+	c := luatest.Compile(b, `
 		local sha256 = require "resty.sha256"
-		local n = ...
-		for i = 1, n do
+		for i = 1, N do
 			local h = sha256:new()
 			h:update("the quick brown fox jumps over the lazy dog")
 			local d = h:final()
 		end`)
-	if err != nil {
-		b.Fatal(err)
-	}
 	vm, err := p.Acquire(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Release(vm)
-	req := &Request{R: httptest.NewRequest("GET", "/t", nil), W: newFakeResponse(), Start: time.Now()}
+	vm.L.SetGlobal("N", lua.LNumber(b.N))
+	req, _ := luatest.NewRequest()
 	b.ReportAllocs()
 	b.ResetTimer()
-	if res := vm.call(vm.function(c), "bench", req, PhaseContent, lua.LNumber(b.N)); res.Err != nil {
+	if res := vm.Run(c, req, luaplugin.PhaseContent); res.Err != nil {
 		b.Fatal(res.Err)
 	}
 }

@@ -1,9 +1,9 @@
-package luaplugin
-
-// resty.string, resty.md5, resty.sha1, resty.sha224, resty.sha256,
-// resty.sha384, resty.sha512 and resty.random: the API of
-// lua-resty-string, implemented in Go with the standard library's hashes
-// and crypto/rand.
+// Package restystring provides the Lua modules resty.string, resty.sha,
+// resty.md5, resty.sha1, resty.sha224, resty.sha256, resty.sha384,
+// resty.sha512 and resty.random: the API of lua-resty-string, implemented
+// in Go with the standard library's hashes and crypto/rand. It registers
+// them with the engine at init (luaplugin.RegisterModule).
+package restystring
 
 import (
 	"crypto/md5"
@@ -18,14 +18,27 @@ import (
 	mrand "math/rand/v2"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/luaplugin"
 )
+
+func init() {
+	luaplugin.RegisterModule("resty.string", openString)
+	luaplugin.RegisterModule("resty.sha", openSHA)
+	luaplugin.RegisterModule("resty.random", openRandom)
+	for name, newHash := range digests {
+		luaplugin.RegisterModule(name, func(_ *luaplugin.VM, L *lua.LState) lua.LValue {
+			return digestModule(L, name, newHash)
+		})
+	}
+}
 
 // stringVersion is the _VERSION of the lua-resty-string modules.
 const stringVersion = "0.16"
 
-// restyStringArg is a string argument used with #s in the library: any
+// stringArg is a string argument used with #s in the library: any
 // other type raises LuaJIT's "attempt to get length" error.
-func restyStringArg(L *lua.LState, n int, name string) string {
+func stringArg(L *lua.LState, n int, name string) string {
 	v := L.Get(n)
 	s, ok := v.(lua.LString)
 	if !ok {
@@ -36,22 +49,21 @@ func restyStringArg(L *lua.LState, n int, name string) string {
 
 // ---- resty.string ----
 
-func (vm *VM) openRestyString(L *lua.LState) int {
+func openString(_ *luaplugin.VM, L *lua.LState) lua.LValue {
 	mod := L.CreateTable(0, 3)
 	mod.RawSetString("_VERSION", lua.LString(stringVersion))
 	// to_hex(s): lower-case hex digits of the bytes of s.
 	mod.RawSetString("to_hex", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(hex.EncodeToString([]byte(restyStringArg(L, 1, "s")))))
+		L.Push(lua.LString(hex.EncodeToString([]byte(stringArg(L, 1, "s")))))
 		return 1
 	}))
 	// atoi(s): nginx's ngx_atoi: the decimal number s, or -1 when s is
 	// empty, has anything but digits or overflows.
 	mod.RawSetString("atoi", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LNumber(ngxAtoi(restyStringArg(L, 1, "s"))))
+		L.Push(lua.LNumber(ngxAtoi(stringArg(L, 1, "s"))))
 		return 1
 	}))
-	L.Push(mod)
-	return 1
+	return mod
 }
 
 // ngxAtoi is nginx's ngx_atoi on a 64-bit system.
@@ -77,12 +89,12 @@ func ngxAtoi(s string) float64 {
 
 // ---- digests ----
 
-// restyDigest is a digest object of resty.md5, resty.sha1, resty.sha256...
-type restyDigest struct {
+// digest is a digest object of resty.md5, resty.sha1, resty.sha256...
+type digest struct {
 	h hash.Hash
 }
 
-// restyDigestModule builds a module with lua-resty-string's object API:
+// digestModule builds a module with lua-resty-string's object API:
 //
 //	local sha = resty_sha256:new()  -- or resty_sha256.new()
 //	sha:update(s)                   -- true
@@ -92,28 +104,28 @@ type restyDigest struct {
 // Objects use the module table as their __index, as in the library.
 // final() does not disturb the state: calling it again, or after more
 // update() calls, gives the digest of everything fed since new() or reset().
-func restyDigestModule(L *lua.LState, class string, newHash func() hash.Hash) *lua.LTable {
+func digestModule(L *lua.LState, class string, newHash func() hash.Hash) *lua.LTable {
 	mod := L.CreateTable(0, 5)
 	mt := L.CreateTable(0, 1)
 	mt.RawSetString("__index", mod)
 	mod.RawSetString("_VERSION", lua.LString(stringVersion))
 	mod.RawSetString("new", L.NewFunction(func(L *lua.LState) int {
-		return PushObject(L, &restyDigest{h: newHash()}, mt)
+		return luaplugin.PushObject(L, &digest{h: newHash()}, mt)
 	}))
 	mod.RawSetString("update", L.NewFunction(func(L *lua.LState) int {
-		d := restySelf[restyDigest](L, class, "update")
-		_, _ = io.WriteString(d.h, restyStringArg(L, 2, "s"))
+		d := luaplugin.CheckObject[digest](L, class, "update")
+		_, _ = io.WriteString(d.h, stringArg(L, 2, "s"))
 		L.Push(lua.LTrue)
 		return 1
 	}))
 	mod.RawSetString("final", L.NewFunction(func(L *lua.LState) int {
-		d := restySelf[restyDigest](L, class, "final")
+		d := luaplugin.CheckObject[digest](L, class, "final")
 		var buf [sha512.Size]byte
 		L.Push(lua.LString(d.h.Sum(buf[:0])))
 		return 1
 	}))
 	mod.RawSetString("reset", L.NewFunction(func(L *lua.LState) int {
-		d := restySelf[restyDigest](L, class, "reset")
+		d := luaplugin.CheckObject[digest](L, class, "reset")
 		d.h.Reset()
 		L.Push(lua.LTrue)
 		return 1
@@ -121,9 +133,8 @@ func restyDigestModule(L *lua.LState, class string, newHash func() hash.Hash) *l
 	return mod
 }
 
-// restyDigests are the lua-resty-string digest modules, by module name;
-// require.go registers a loader for each.
-var restyDigests = map[string]func() hash.Hash{
+// digests are the lua-resty-string digest modules, by module name.
+var digests = map[string]func() hash.Hash{
 	"resty.md5":    md5.New,
 	"resty.sha1":   sha1.New,
 	"resty.sha224": sha256.New224,
@@ -132,22 +143,21 @@ var restyDigests = map[string]func() hash.Hash{
 	"resty.sha512": sha512.New,
 }
 
-// openRestySHA is the loader of resty.sha, the library's common base
-// module, which only carries _VERSION.
-func (vm *VM) openRestySHA(L *lua.LState) int {
+// openSHA opens resty.sha, the library's common base module, which only
+// carries _VERSION.
+func openSHA(_ *luaplugin.VM, L *lua.LState) lua.LValue {
 	mod := L.CreateTable(0, 1)
 	mod.RawSetString("_VERSION", lua.LString(stringVersion))
-	L.Push(mod)
-	return 1
+	return mod
 }
 
 // ---- resty.random ----
 
-// restyRandomMax caps random.bytes: the library passes the length to
+// randomMax caps random.bytes: the library passes the length to
 // OpenSSL as a C int.
-const restyRandomMax = math.MaxInt32
+const randomMax = math.MaxInt32
 
-func (vm *VM) openRestyRandom(L *lua.LState) int {
+func openRandom(_ *luaplugin.VM, L *lua.LState) lua.LValue {
 	mod := L.CreateTable(0, 3)
 	mod.RawSetString("_VERSION", lua.LString(stringVersion))
 	// bytes(len, strong): len random bytes. Both kinds come from
@@ -155,7 +165,7 @@ func (vm *VM) openRestyRandom(L *lua.LState) int {
 	// strong too), so this never fails.
 	mod.RawSetString("bytes", L.NewFunction(func(L *lua.LState) int {
 		n := float64(L.CheckNumber(1))
-		if !(n >= 0 && n <= restyRandomMax) {
+		if !(n >= 0 && n <= randomMax) {
 			L.RaiseError("bad argument #1 to 'bytes' (size of C type is unknown or too large)")
 		}
 		buf := make([]byte, int(n))
@@ -176,25 +186,24 @@ func (vm *VM) openRestyRandom(L *lua.LState) int {
 			if lo > hi {
 				L.RaiseError("bad argument #2 to 'number' (interval is empty)")
 			}
-			L.Push(lua.LNumber(restyRandomRange(lo, hi)))
+			L.Push(lua.LNumber(randomRange(lo, hi)))
 		case lua.LVAsBool(minV):
 			hi := math.Floor(float64(L.CheckNumber(1)))
 			if hi < 1 {
 				L.RaiseError("bad argument #1 to 'number' (interval is empty)")
 			}
-			L.Push(lua.LNumber(restyRandomRange(1, hi)))
+			L.Push(lua.LNumber(randomRange(1, hi)))
 		default:
 			L.Push(lua.LNumber(mrand.Float64()))
 		}
 		return 1
 	}))
-	L.Push(mod)
-	return 1
+	return mod
 }
 
-// restyRandomRange returns a uniformly chosen integer in [lo, hi] (both
+// randomRange returns a uniformly chosen integer in [lo, hi] (both
 // whole numbers, lo <= hi).
-func restyRandomRange(lo, hi float64) float64 {
+func randomRange(lo, hi float64) float64 {
 	span := hi - lo
 	if span >= 1<<62 || math.IsInf(span, 0) {
 		// Beyond exact integer arithmetic: scale a float.

@@ -1,6 +1,6 @@
-package luaplugin
-
-// resty.redis: the lua-resty-redis API on go-redis.
+// Package restyredis provides the Lua module resty.redis: the
+// lua-resty-redis API on go-redis, registered with the engine at init
+// (luaplugin.RegisterModule).
 //
 // Each Redis server (address and TLS settings) has one go-redis client per
 // pool, used to dial and initialise connections and to bound how many are
@@ -32,7 +32,13 @@ package luaplugin
 //
 // As OpenResty does with cosockets, a connection the script neither closed
 // nor handed to set_keepalive is closed when the run (phase handler or
-// timer callback) that connected ends (see closeAtRunEnd).
+// timer callback) that connected ends (see cosocket.RunEnd).
+//
+// Every wait on the network (the dial, TLS handshake, AUTH and SELECT of a
+// new connection, waiting for a free connection, each command and each
+// pipeline) runs between vm.Suspend() and its resume, touching no Lua
+// value.
+package restyredis
 
 import (
 	"bytes"
@@ -42,6 +48,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"net"
@@ -54,13 +61,20 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/caddy-resty/caddy-resty/cosocket"
+	"github.com/caddy-resty/caddy-resty/luaplugin"
 )
+
+func init() {
+	luaplugin.RegisterModule("resty.redis", open)
+}
 
 // Limits and defaults of resty.redis.
 const (
 	// redisDefaultTimeout is the connect, send and read timeout of an
-	// object that did not set its own (nginx's 60 s cosocket default).
-	redisDefaultTimeout = 60 * time.Second
+	// object that did not set its own.
+	redisDefaultTimeout = cosocket.DefaultTimeout
 	// redisMaxConnsPerServer bounds the open connections to one server
 	// (in use or kept alive). When it is reached, an idle kept-alive
 	// connection is closed to make room, or connect waits (within its
@@ -68,12 +82,11 @@ const (
 	redisMaxConnsPerServer = 128
 	// redisDefaultPoolSize is the number of idle connections a keepalive
 	// pool keeps when neither connect's pool_size option nor
-	// set_keepalive's pool_size says (lua_socket_pool_size's default).
-	redisDefaultPoolSize = 30
+	// set_keepalive's pool_size says.
+	redisDefaultPoolSize = cosocket.DefaultPoolSize
 	// redisDefaultIdleTimeout is how long a kept-alive connection waits
-	// for reuse when set_keepalive gives no timeout
-	// (lua_socket_keepalive_timeout's default); 0 means no limit.
-	redisDefaultIdleTimeout = 60 * time.Second
+	// for reuse when set_keepalive gives no timeout; 0 means no limit.
+	redisDefaultIdleTimeout = cosocket.DefaultKeepaliveTimeout
 	// redisMaxServers bounds the distinct servers (address and TLS
 	// settings) of a pool.
 	redisMaxServers = 256
@@ -170,6 +183,10 @@ func (c *redisNetConn) Read(b []byte) (int, error) {
 	}
 	return c.Conn.Read(b)
 }
+
+// Close closes the connection without waiting on the network (see
+// cosocket.Close).
+func (c *redisNetConn) Close() error { return cosocket.Close(c.Conn) }
 
 func (c *redisNetConn) Write(b []byte) (int, error) {
 	if !c.claimed.Load() {
@@ -486,38 +503,30 @@ type restyRedis struct {
 	inMultiSaved bool
 	modPrefix    string
 
-	// atRunEnd is set while a close at the end of the current run is
-	// registered (see closeAtRunEnd).
-	atRunEnd bool
+	// runEnd closes the connection at the end of the run that made it.
+	runEnd cosocket.RunEnd
 }
 
-// closeAtRunEnd registers, once per run, the close of the object's
-// connection at the end of the current run: OpenResty closes a cosocket
-// that its handler (or timer callback) left open when the handler ends.
-// A connection the script closed or handed to set_keepalive by then is
-// left alone; an object kept across runs (in a module-level table) then
-// reports "closed", as a cosocket of an ended handler does.
-func (o *restyRedis) closeAtRunEnd(vm *VM) {
-	if o.atRunEnd {
-		return
+// closeAtRunEnd closes the object's connection at the end of the current
+// run if it is still connected then (see cosocket.RunEnd).
+func (o *restyRedis) closeAtRunEnd(vm *luaplugin.VM) {
+	o.runEnd.Arm(vm, o.closeIfConnected)
+}
+
+func (o *restyRedis) closeIfConnected() {
+	if o.state != redisClosed {
+		o.release(true)
 	}
-	o.atRunEnd = true
-	vm.AtRunEnd(func() {
-		o.atRunEnd = false
-		if o.state != redisClosed {
-			o.release(true)
-		}
-	})
 }
 
 type redisModule struct {
-	vm    *VM
+	vm    *luaplugin.VM
 	pools *redisPools
 	mod   *lua.LTable
 	objMT *lua.LTable
 }
 
-func (vm *VM) openRestyRedis(L *lua.LState) int {
+func open(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 	m := &redisModule{
 		vm:    vm,
 		pools: vm.Resource("resty.redis", func() any { return &redisPools{} }).(*redisPools),
@@ -564,8 +573,7 @@ func (vm *VM) openRestyRedis(L *lua.LState) int {
 	mod.Metatable = modMT
 	m.objMT = L.NewTable()
 	m.objMT.RawSetString("__index", mod)
-	L.Push(mod)
-	return 1
+	return mod
 }
 
 func (m *redisModule) commandFunc(L *lua.LState, name string) *lua.LFunction {
@@ -576,13 +584,13 @@ func (m *redisModule) commandFunc(L *lua.LState, name string) *lua.LFunction {
 }
 
 func (m *redisModule) new(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	o := &restyRedis{
 		connectTO: redisDefaultTimeout,
 		sendTO:    redisDefaultTimeout,
 		readTO:    redisDefaultTimeout,
 	}
-	return PushObject(L, o, m.objMT)
+	return luaplugin.PushObject(L, o, m.objMT)
 }
 
 func (m *redisModule) object(L *lua.LState) *restyRedis {
@@ -597,16 +605,16 @@ func (m *redisModule) object(L *lua.LState) *restyRedis {
 
 func (m *redisModule) setTimeout(L *lua.LState) int {
 	o := m.object(L)
-	d := cosocketTimeout(L.Get(2), redisDefaultTimeout)
+	d := cosocket.Timeout(L.Get(2), redisDefaultTimeout)
 	o.connectTO, o.sendTO, o.readTO = d, d, d
 	return 0
 }
 
 func (m *redisModule) setTimeouts(L *lua.LState) int {
 	o := m.object(L)
-	o.connectTO = cosocketTimeout(L.Get(2), redisDefaultTimeout)
-	o.sendTO = cosocketTimeout(L.Get(3), redisDefaultTimeout)
-	o.readTO = cosocketTimeout(L.Get(4), redisDefaultTimeout)
+	o.connectTO = cosocket.Timeout(L.Get(2), redisDefaultTimeout)
+	o.sendTO = cosocket.Timeout(L.Get(3), redisDefaultTimeout)
+	o.readTO = cosocket.Timeout(L.Get(4), redisDefaultTimeout)
 	return 0
 }
 
@@ -627,13 +635,13 @@ func (o *restyRedis) attach(c *redisConn) {
 }
 
 func redisPushErr(L *lua.LState, msg string) int {
-	return PushFail(L, msg)
+	return luaplugin.PushFail(L, msg)
 }
 
 // connect: ok, err = red:connect(host, port, opts?) or
 // red:connect("unix:/path", opts?)
 func (m *redisModule) connect(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	o := m.object(L)
 	hostV := L.Get(2)
 	host, ok := hostV.(lua.LString)
@@ -655,7 +663,7 @@ func (m *redisModule) connect(L *lua.LState) int {
 		defaultPool = string(host)
 	} else {
 		portV := L.Get(3)
-		port, ok := cosocketString(portV)
+		port, ok := cosocket.String(portV)
 		n, err := strconv.Atoi(port)
 		if !ok || err != nil {
 			L.RaiseError("bad argument #2 port: number expected, got %s", portV.Type())
@@ -677,18 +685,18 @@ func (m *redisModule) connect(L *lua.LState) int {
 		if v, ok := opts.RawGetString("db").(lua.LNumber); ok {
 			db = int(v)
 		}
-		password, _ = cosocketString(opts.RawGetString("password"))
+		password, _ = cosocket.String(opts.RawGetString("password"))
 		if password != "" {
-			user, _ = cosocketString(opts.RawGetString("username"))
+			user, _ = cosocket.String(opts.RawGetString("username"))
 		}
-		pool, _ = cosocketString(opts.RawGetString("pool"))
+		pool, _ = cosocket.String(opts.RawGetString("pool"))
 		if v, ok := opts.RawGetString("pool_size").(lua.LNumber); ok {
 			poolSize = int(v)
 		}
 		if lua.LVAsBool(opts.RawGetString("ssl")) {
 			k.tls = true
 			k.verify = lua.LVAsBool(opts.RawGetString("ssl_verify"))
-			k.serverName, _ = cosocketString(opts.RawGetString("server_name"))
+			k.serverName, _ = cosocket.String(opts.RawGetString("server_name"))
 		}
 	}
 	if pool == "" {
@@ -774,14 +782,14 @@ func (m *redisModule) dial(o *restyRedis, user, password string, db int) (*redis
 		_ = rc.Close()
 		var tlsErr *redisTLSError
 		if errors.As(err, &tlsErr) {
-			return nil, errors.New("failed to do ssl handshake: " + cosocketError(tlsErr.err))
+			return nil, errors.New("failed to do ssl handshake: " + cosocket.Error(tlsErr.err))
 		}
-		return nil, errors.New(cosocketError(err))
+		return nil, errors.New(cosocket.Error(err))
 	}
 	for _, cmd := range cmds {
 		if e := cmd.Err(); e != nil && e != redis.Nil && !isRedisError(e) {
 			_ = rc.Close()
-			return nil, errors.New(cosocketError(e))
+			return nil, errors.New(cosocket.Error(e))
 		}
 	}
 	if authCmd != nil && authCmd.Err() != nil {
@@ -857,9 +865,9 @@ func redisArg(v lua.LValue) string {
 		if (f >= 1e14 || f <= -1e14) && f == math.Floor(f) && math.Abs(f) <= 1<<63 {
 			return strconv.FormatFloat(f, 'f', 0, 64)
 		}
-		return FormatNumber(f)
+		return luaplugin.FormatNumber(f)
 	}
-	return ToString(v)
+	return luaplugin.ToString(v)
 }
 
 // redisArgs collects the arguments from index from on, without the
@@ -888,7 +896,7 @@ func (m *redisModule) command(L *lua.LState, o *restyRedis, name string, from in
 
 // run runs one command (or queues it in a pipeline) and pushes its result.
 func (m *redisModule) run(L *lua.LState, o *restyRedis, args []any) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	name := strings.ToLower(args[0].(string))
 	if what, ok := redisUnsupported[name]; ok {
 		return redisPushErr(L, what+" is not supported by caddy-resty")
@@ -938,7 +946,7 @@ func (m *redisModule) run(L *lua.LState, o *restyRedis, args []any) int {
 		if err := selCmd.Err(); err != nil {
 			if !isRedisError(err) {
 				o.release(true)
-				return redisPushErr(L, cosocketError(err))
+				return redisPushErr(L, cosocket.Error(err))
 			}
 			L.Push(lua.LFalse)
 			L.Push(lua.LString(err.Error()))
@@ -949,7 +957,7 @@ func (m *redisModule) run(L *lua.LState, o *restyRedis, args []any) int {
 	val, err := cmd.Result()
 	if err != nil && err != redis.Nil && !isRedisError(err) {
 		o.release(true)
-		return redisPushErr(L, cosocketError(err))
+		return redisPushErr(L, cosocket.Error(err))
 	}
 	if err == nil || err == redis.Nil {
 		m.track(o, name, args)
@@ -1012,7 +1020,7 @@ func redisAuthIdentity(args []any) string {
 // (ngx.null for a nil reply), or false and the message of an error reply.
 func pushRedisResult(L *lua.LState, val any, err error) int {
 	if err == redis.Nil {
-		L.Push(Null)
+		L.Push(luaplugin.Null)
 		return 1
 	}
 	if err != nil {
@@ -1028,7 +1036,7 @@ func pushRedisResult(L *lua.LState, val any, err error) int {
 func redisValue(L *lua.LState, v any) lua.LValue {
 	switch x := v.(type) {
 	case nil:
-		return Null
+		return luaplugin.Null
 	case string:
 		return lua.LString(x)
 	case int64:
@@ -1162,7 +1170,7 @@ func (m *redisModule) cancelPipeline(L *lua.LState) int {
 
 // commitPipeline: results, err = red:commit_pipeline()
 func (m *redisModule) commitPipeline(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	o := m.object(L)
 	if !o.inPipeline {
 		return redisPushErr(L, "no pipeline")
@@ -1199,7 +1207,7 @@ func (m *redisModule) commitPipeline(L *lua.LState) int {
 	for _, cmd := range cmds {
 		if err := cmd.Err(); err != nil && err != redis.Nil && !isRedisError(err) {
 			o.release(true)
-			return redisPushErr(L, cosocketError(err))
+			return redisPushErr(L, cosocket.Error(err))
 		}
 	}
 	if needSelect {
@@ -1213,7 +1221,7 @@ func (m *redisModule) commitPipeline(L *lua.LState) int {
 		val, err := cmd.(*redis.Cmd).Result()
 		switch {
 		case err == redis.Nil:
-			out.RawSetInt(i+1, Null)
+			out.RawSetInt(i+1, luaplugin.Null)
 		case err != nil:
 			t := L.CreateTable(2, 0)
 			t.RawSetInt(1, lua.LFalse)
@@ -1232,7 +1240,7 @@ func (m *redisModule) commitPipeline(L *lua.LState) int {
 
 // setKeepalive: ok, err = red:set_keepalive(max_idle_timeout?, pool_size?)
 func (m *redisModule) setKeepalive(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	o := m.object(L)
 	if o.inMulti && o.state == redisConnected {
 		return redisPushErr(L, "in transaction")
@@ -1258,7 +1266,7 @@ func (m *redisModule) setKeepalive(L *lua.LState) int {
 		case v == 0:
 			idle = 0 // no limit
 		case v > 0:
-			idle = cosocketTimeout(v, 0)
+			idle = cosocket.Timeout(v, 0)
 		}
 	}
 	size := o.poolSize
@@ -1284,7 +1292,7 @@ func (m *redisModule) getReusedTimes(L *lua.LState) int {
 }
 
 func (m *redisModule) close(L *lua.LState) int {
-	m.vm.CheckPhase(L, PhasesCosocket)
+	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
 	o := m.object(L)
 	if o.state == redisClosed {
 		return redisPushErr(L, "closed")
@@ -1293,3 +1301,9 @@ func (m *redisModule) close(L *lua.LState) int {
 	L.Push(lua.LNumber(1))
 	return 1
 }
+
+// Interface guards.
+var (
+	_ io.Closer = (*redisPools)(nil)
+	_ net.Conn  = (*redisNetConn)(nil)
+)

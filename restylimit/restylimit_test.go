@@ -1,9 +1,8 @@
-package luaplugin
+package restylimit
 
 import (
 	"fmt"
 	"math"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/caddy-resty/caddy-resty/luaplugin"
+	"github.com/caddy-resty/caddy-resty/luaplugin/luatest"
 	"github.com/caddy-resty/caddy-resty/shdict"
 )
 
@@ -26,11 +27,11 @@ func (c *limitTestClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 // newLimitPool returns a pool with a 1 MiB dict for each name, the
 // limiters and dicts on a manual clock, and a global advance(seconds) in
 // each state to move that clock from Lua.
-func newLimitPool(tb testing.TB, cfg Config, names ...string) (*Pool, *limitTestClock) {
+func newLimitPool(tb testing.TB, cfg luaplugin.Config, names ...string) (*luaplugin.Pool, *limitTestClock) {
 	tb.Helper()
 	clk := &limitTestClock{}
 	clk.ms.Store(1_700_000_000_000)
-	p := NewPool(cfg)
+	p := luaplugin.NewPool(cfg)
 	dicts := map[string]*shdict.Dict{}
 	for _, name := range names {
 		d, err := shdict.New(name, 1<<20, shdict.WithClock(clk.now))
@@ -40,19 +41,16 @@ func newLimitPool(tb testing.TB, cfg Config, names ...string) (*Pool, *limitTest
 		dicts[name] = d
 	}
 	p.SetDicts(dicts)
-	setRestyLimitClock(p, clk.now)
+	SetClock(p, clk.now)
 	tb.Cleanup(p.Close)
 	return p, clk
 }
 
 // limitRun runs code in the content phase and returns the result and what
 // it printed.
-func limitRun(tb testing.TB, p *Pool, clk *limitTestClock, code string) (Result, string) {
+func limitRun(tb testing.TB, p *luaplugin.Pool, clk *limitTestClock, code string) (luaplugin.Result, string) {
 	tb.Helper()
-	c, err := Compile("test", code)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	c := luatest.Compile(tb, code)
 	vm, err := p.Acquire(nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -62,14 +60,13 @@ func limitRun(tb testing.TB, p *Pool, clk *limitTestClock, code string) (Result,
 		clk.advance(time.Duration(math.Round(float64(L.CheckNumber(1))*1000)) * time.Millisecond)
 		return 0
 	}))
-	w := newFakeResponse()
-	req := &Request{R: httptest.NewRequest("GET", "/t", nil), W: w, Start: time.Now()}
-	res := vm.Run(c, req, PhaseContent)
-	return res, w.body.String()
+	req, w := luatest.NewRequest()
+	res := vm.Run(c, req, luaplugin.PhaseContent)
+	return res, w.Body.String()
 }
 
 // limitOut runs code and fails the test on a Lua error.
-func limitOut(tb testing.TB, p *Pool, clk *limitTestClock, code string) string {
+func limitOut(tb testing.TB, p *luaplugin.Pool, clk *limitTestClock, code string) string {
 	tb.Helper()
 	res, out := limitRun(tb, p, clk, code)
 	if res.Err != nil || res.Exited {
@@ -78,16 +75,8 @@ func limitOut(tb testing.TB, p *Pool, clk *limitTestClock, code string) string {
 	return out
 }
 
-func expectLines(t *testing.T, got string, want ...string) {
-	t.Helper()
-	w := strings.Join(want, "\n") + "\n"
-	if got != w {
-		t.Fatalf("got:\n%s\nwant:\n%s", got, w)
-	}
-}
-
 // limitErr runs code that must fail and returns the error message.
-func limitErr(t *testing.T, p *Pool, clk *limitTestClock, code string) string {
+func limitErr(t *testing.T, p *luaplugin.Pool, clk *limitTestClock, code string) string {
 	t.Helper()
 	res, out := limitRun(t, p, clk, code)
 	if res.Err == nil {
@@ -97,7 +86,7 @@ func limitErr(t *testing.T, p *Pool, clk *limitTestClock, code string) string {
 }
 
 func TestRestyLimitReqBurst(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	out := limitOut(t, p, clk, `
 		local limit_req = require "resty.limit.req"
 		local lim = assert(limit_req.new("store", 10, 5))
@@ -121,7 +110,7 @@ func TestRestyLimitReqBurst(t *testing.T) {
 		advance(10)
 		ngx.say(lim:incoming("k", true))
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"0 0", "0.1 1", "0.2 2", "0.3 3", "0.4 4", "0.5 5",
 		"pass 6 rejected 14",
 		"0.55", "nilrejected",
@@ -132,7 +121,7 @@ func TestRestyLimitReqBurst(t *testing.T) {
 
 func TestRestyLimitReqClassicSnippet(t *testing.T) {
 	t.Parallel()
-	p, clk := newLimitPool(t, Config{}, "my_limit_req_store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "my_limit_req_store")
 	code := `
 local limit_req = require "resty.limit.req"
 local lim, err = limit_req.new("my_limit_req_store", 10, 5)
@@ -162,7 +151,7 @@ if delay >= 0.001 then ngx.sleep(delay) end
 	if !res.Exited || res.Code != 503 {
 		t.Fatalf("want exit 503, got %+v", res)
 	}
-	p2, clk2 := newLimitPool(t, Config{})
+	p2, clk2 := newLimitPool(t, luaplugin.Config{})
 	res, _ = limitRun(t, p2, clk2, code)
 	if !res.Exited || res.Code != 500 {
 		t.Fatalf("missing dict: want exit 500, got %+v", res)
@@ -171,7 +160,7 @@ if delay >= 0.001 then ngx.sleep(delay) end
 
 // The cases of lua-resty-limit-traffic's t/req.t.
 func TestRestyLimitReqLibraryCases(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	out := limitOut(t, p, clk, `
 		local limit_req = require "resty.limit.req"
 		local lim = limit_req.new("store", 2, 10)
@@ -219,7 +208,7 @@ func TestRestyLimitReqLibraryCases(t *testing.T) {
 		ngx.say(lim:uncommit("n"))
 		ngx.say(ngx.shared.store:get("n"))
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"0 0 0.5 1 0 0.5",
 		"2: error: rejected",
 		"3: error: rejected",
@@ -238,7 +227,7 @@ func TestRestyLimitReqLibraryCases(t *testing.T) {
 // The record in the dict has the library's layout: excess in 1/1000
 // requests and the time in milliseconds, 8 bytes each, little endian.
 func TestRestyLimitReqStateLayout(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	limitOut(t, p, clk, `
 		local lim = require("resty.limit.req").new("store", 4, 10)
 		lim:incoming("k", true)
@@ -283,7 +272,7 @@ func TestRestyLimitReqStateLayout(t *testing.T) {
 // A limiter kept across requests follows its dict through a config reload
 // that replaces it, and keeps the old one when the name disappears.
 func TestRestyLimitFollowsReload(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	old := p.Dict("store")
 	code := `
 		if not LIM then LIM = require("resty.limit.count").new("store", 10, 60) end
@@ -314,7 +303,7 @@ func TestRestyLimitFollowsReload(t *testing.T) {
 }
 
 func TestRestyLimitArgumentErrors(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	out := limitOut(t, p, clk, `
 		local req = require "resty.limit.req"
 		local count = require "resty.limit.count"
@@ -336,7 +325,7 @@ func TestRestyLimitArgumentErrors(t *testing.T) {
 		ngx.say(lim:incoming("rate", true))
 		ngx.say(lim:incoming("rate", true))
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"nilshared dict not found",
 		"nilshared dict not found",
 		"nilshared dict not found",
@@ -379,7 +368,7 @@ func TestRestyLimitArgumentErrors(t *testing.T) {
 
 // The cases of lua-resty-limit-traffic's t/count.t, and the window.
 func TestRestyLimitCount(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	out := limitOut(t, p, clk, `
 		local limit_count = require "resty.limit.count"
 		local lim = limit_count.new("store", 10, 100)
@@ -415,7 +404,7 @@ func TestRestyLimitCount(t *testing.T) {
 		ngx.say(lim:incoming("str", true))
 		ngx.say(lim:uncommit("str"))
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"remaining: 9 delay: 0", "remaining: 8 delay: 0", "remaining: 7 delay: 0", "remaining: 6 delay: 0",
 		"remaining: 5 delay: 0", "remaining: 4 delay: 0", "remaining: 3 delay: 0", "remaining: 2 delay: 0",
 		"remaining: 1 delay: 0", "remaining: 0 delay: 0", "rejected 0", "rejected 0",
@@ -431,7 +420,7 @@ func TestRestyLimitCount(t *testing.T) {
 }
 
 func TestRestyLimitConn(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	out := limitOut(t, p, clk, `
 		local limit_conn = require "resty.limit.conn"
 		local lim = limit_conn.new("store", 2, 2, 0.5)
@@ -463,7 +452,7 @@ func TestRestyLimitConn(t *testing.T) {
 		ngx.shared.store:set("s", "x")
 		ngx.say(lim:incoming("s", true))
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"committed before: nil",
 		"0 1 true", "0 2 true", "0.5 3 true", "0.5 4 true", "nil rejected false",
 		"stored 4",
@@ -483,7 +472,7 @@ func TestRestyLimitConn(t *testing.T) {
 // lua-resty-limit-traffic's t/traffic.t, with the clock moved instead of
 // sleeping.
 func TestRestyLimitTrafficCombine(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "req", "conn", "count")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "req", "conn", "count")
 	code := func(count int, states bool) string {
 		return fmt.Sprintf(`
 		local limit_conn = require "resty.limit.conn"
@@ -511,7 +500,7 @@ func TestRestyLimitTrafficCombine(t *testing.T) {
 		end
 		`, count, map[bool]string{true: "{}", false: "nil"}[states])
 	}
-	expectLines(t, limitOut(t, p, clk, code(10, true)),
+	luatest.ExpectLines(t, limitOut(t, p, clk, code(10, true)),
 		"1: 0, conn committed: true, states: 0, 0, 1, 9",
 		"2: 0.5, conn committed: true, states: 1, 1, 2, 8",
 		"3: 1, conn committed: true, states: 2, 2, 3, 7",
@@ -520,7 +509,7 @@ func TestRestyLimitTrafficCombine(t *testing.T) {
 		"5: 0.5, conn committed: true, states: 0, 1, 4, 6",
 		"6: 2, conn committed: true, states: 1, 2, 5, 5",
 	)
-	expectLines(t, limitOut(t, p, clk, code(10, false)),
+	luatest.ExpectLines(t, limitOut(t, p, clk, code(10, false)),
 		"1: 0, conn committed: true",
 		"2: 0.5, conn committed: true",
 		"3: 1, conn committed: true",
@@ -528,7 +517,7 @@ func TestRestyLimitTrafficCombine(t *testing.T) {
 		"5: 0.5, conn committed: true",
 		"6: 2, conn committed: true",
 	)
-	expectLines(t, limitOut(t, p, clk, code(2, true)),
+	luatest.ExpectLines(t, limitOut(t, p, clk, code(2, true)),
 		"1: 0, conn committed: true, states: 0, 0, 1, 1",
 		"2: 0.5, conn committed: true, states: 1, 1, 2, 0",
 		"failed to limit traffic: rejected", "states: 1, 1, 2, 0",
@@ -563,7 +552,7 @@ func TestRestyLimitTrafficCombine(t *testing.T) {
 		ngx.say(ngx.shared.count:get("a"), " ", ngx.shared.count:get("b"), " ", ngx.shared.count:get("c"))
 		ngx.say(limit_traffic.combine({}, {}))
 	`)
-	expectLines(t, out,
+	luatest.ExpectLines(t, out,
 		"nilrejected",
 		"5 -1 4",
 		"0",
@@ -573,7 +562,7 @@ func TestRestyLimitTrafficCombine(t *testing.T) {
 // 32 goroutines, each on its own Lua state, hammer one key: the accounting
 // stays exact.
 func TestRestyLimitConcurrent(t *testing.T) {
-	p, clk := newLimitPool(t, Config{}, "store")
+	p, clk := newLimitPool(t, luaplugin.Config{}, "store")
 	const workers, calls = 32, 50
 	run := func(code string) (pass int64) {
 		var wg sync.WaitGroup
@@ -678,28 +667,26 @@ func BenchmarkRestyLimitReqGoRejected(b *testing.B) {
 // benchLimitLua measures one call made from Lua: a Lua loop of b.N calls
 // in one run (the loop itself costs a few ns per iteration).
 func benchLimitLua(b *testing.B, setup, call string) {
-	p, clk := newLimitPool(b, Config{Timeout: time.Hour}, "store")
+	p, clk := newLimitPool(b, luaplugin.Config{Timeout: time.Hour}, "store")
 	clk.ms.Store(time.Now().UnixMilli())
 	code := setup + `
-		local n = ...
-		for i = 1, n do ` + call + ` end`
-	c, err := Compile("bench", code)
-	if err != nil {
-		b.Fatal(err)
-	}
+		for i = 1, N do ` + call + ` end`
+	c := luatest.Compile(b, code)
 	vm, err := p.Acquire(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Release(vm)
-	req := &Request{R: httptest.NewRequest("GET", "/t", nil), W: newFakeResponse(), Start: time.Now()}
+	req, _ := luatest.NewRequest()
 	// Warm up (module loading), then measure.
-	if res := vm.call(vm.function(c), "bench", req, PhaseContent, lua.LNumber(10)); res.Err != nil {
+	vm.L.SetGlobal("N", lua.LNumber(10))
+	if res := vm.Run(c, req, luaplugin.PhaseContent); res.Err != nil {
 		b.Fatal(res.Err)
 	}
+	vm.L.SetGlobal("N", lua.LNumber(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
-	if res := vm.call(vm.function(c), "bench", req, PhaseContent, lua.LNumber(b.N)); res.Err != nil {
+	if res := vm.Run(c, req, luaplugin.PhaseContent); res.Err != nil {
 		b.Fatal(res.Err)
 	}
 }

@@ -1,16 +1,18 @@
-package luaplugin
-
-// resty.limit.req, resty.limit.count, resty.limit.conn and
-// resty.limit.traffic: the API of lua-resty-limit-traffic, implemented in
-// Go. The limiting state lives in the shared dict given to new(), in the
-// same form the Lua library keeps it (a 16-byte record per key for
-// limit.req, a plain number per key for limit.count and limit.conn), so
-// other code reading the dict sees what it would see under OpenResty.
+// Package restylimit provides the Lua modules resty.limit.req,
+// resty.limit.count, resty.limit.conn and resty.limit.traffic: the API of
+// lua-resty-limit-traffic, implemented in Go and registered with the
+// engine at init (luaplugin.RegisterModule).
+//
+// The limiting state lives in the shared dict given to new(), in the same
+// form the Lua library keeps it (a 16-byte record per key for limit.req, a
+// plain number per key for limit.count and limit.conn), so other code
+// reading the dict sees what it would see under OpenResty.
 //
 // Unlike the Lua library, whose read-modify-write cycles are a get and a
 // set that other workers can interleave with, every incoming() here is one
 // atomic dict operation (shdict.Update or IncrInit), so the accounting is
 // exact under any concurrency.
+package restylimit
 
 import (
 	"encoding/binary"
@@ -20,14 +22,22 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/caddy-resty/caddy-resty/luaplugin"
 	"github.com/caddy-resty/caddy-resty/shdict"
 )
+
+func init() {
+	luaplugin.RegisterModule("resty.limit.req", openReq)
+	luaplugin.RegisterModule("resty.limit.count", openCount)
+	luaplugin.RegisterModule("resty.limit.conn", openConn)
+	luaplugin.RegisterModule("resty.limit.traffic", openTraffic)
+}
 
 // limitVersion is the _VERSION of the limiter modules (the library's
 // release whose API they follow).
 const limitVersion = "0.09"
 
-// limitResourceKey is the Pool.Resource key of the limiters' shared state.
+// limitResourceKey is the Resource key of the limiters' shared state.
 const limitResourceKey = "resty.limit"
 
 // limitShared is what the limiter modules of all the states of a pool share:
@@ -44,17 +54,27 @@ func (s *limitShared) nowMs() int64 {
 	return time.Now().UnixMilli()
 }
 
-func limitSharedOf(r interface {
-	Resource(string, func() any) any
-}) *limitShared {
+// Resources is where the limiters keep their pool-wide state: a
+// *luaplugin.Pool, or the *luaplugin.VM of one of its states.
+type Resources interface {
+	Resource(key string, create func() any) any
+}
+
+// Interface guards.
+var (
+	_ Resources = (*luaplugin.Pool)(nil)
+	_ Resources = (*luaplugin.VM)(nil)
+)
+
+func limitSharedOf(r Resources) *limitShared {
 	return r.Resource(limitResourceKey, func() any { return &limitShared{} }).(*limitShared)
 }
 
-// setRestyLimitClock makes the resty.limit.* modules of p read the time
-// from now instead of time.Now (nil restores time.Now). Meant for tests,
-// together with shdict.WithClock on the dicts they use.
-func setRestyLimitClock(p *Pool, now func() time.Time) {
-	s := limitSharedOf(p)
+// SetClock makes the resty.limit.* modules of the pool of r read the time
+// from now instead of time.Now (nil restores time.Now). It is meant for
+// tests, together with shdict.WithClock on the dicts the limiters use.
+func SetClock(r Resources, now func() time.Time) {
+	s := limitSharedOf(r)
 	if now == nil {
 		s.now.Store(nil)
 		return
@@ -96,7 +116,7 @@ func limitFail(L *lua.LState, msg string) int {
 // a module-level variable follows a dict that was resized. When the name
 // is gone, the limiter keeps the dict it had.
 type limitDictRef struct {
-	vm   *VM
+	vm   *luaplugin.VM
 	name string
 	gen  uint64
 	d    *shdict.Dict
@@ -116,7 +136,7 @@ func (r *limitDictRef) get() *shdict.Dict {
 
 // limitDict resolves the dict name given to new(), as ngx.shared[name];
 // ok is false when there is no such dict.
-func (vm *VM) limitDict(L *lua.LState) (ref limitDictRef, ok bool) {
+func limitDict(vm *luaplugin.VM, L *lua.LState) (ref limitDictRef, ok bool) {
 	name, isStr := L.Get(1).(lua.LString)
 	if !isStr {
 		return ref, false
@@ -153,13 +173,8 @@ func limitAssert(L *lua.LState, ok bool) {
 // and numeric strings), raising LuaJIT's error for anything else. name is
 // the variable named in the error, "" for none.
 func limitArith(L *lua.LState, v lua.LValue, name string) float64 {
-	switch x := v.(type) {
-	case lua.LNumber:
-		return float64(x)
-	case lua.LString:
-		if f, ok := sharedParseNumber(string(x)); ok {
-			return f
-		}
+	if f, ok := luaplugin.ToNumber(v); ok {
+		return f
 	}
 	if name == "" {
 		L.RaiseError("attempt to perform arithmetic on a %s value", v.Type().String())
@@ -176,19 +191,7 @@ func limitGetNumber(L *lua.LState, d *shdict.Dict, key string, def float64) floa
 	if err != nil || v.IsNil() || (v.Kind() == shdict.KindBool && !v.Bool()) {
 		return def
 	}
-	return limitArith(L, sharedValue(v), "")
-}
-
-// restySelf returns the object a method is called on, raising an argument
-// error when the method was called with a dot instead of a colon.
-func restySelf[T any](L *lua.LState, class, method string) *T {
-	if ud, ok := L.Get(1).(*lua.LUserData); ok {
-		if o, ok := ud.Value.(*T); ok {
-			return o
-		}
-	}
-	L.RaiseError("bad argument #1 to '%s' (%s object expected, got %s)", method, class, L.Get(1).Type().String())
-	return nil
+	return limitArith(L, luaplugin.DictValue(v), "")
 }
 
 // limitAssertKey is the library's assert(key) in uncommit and leaving.
@@ -325,20 +328,20 @@ func (l *limitReq) uncommit(key string) string {
 	return msg
 }
 
-func (vm *VM) openRestyLimitReq(L *lua.LState) int {
+func openReq(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 	const class = "resty.limit.req"
 	shared := limitSharedOf(vm)
 	var mod, mt *lua.LTable
 	mod, mt = limitModule(L, map[string]lua.LGFunction{
 		// new(dict_name, rate, burst) -> obj, or nil, err
 		"new": func(L *lua.LState) int {
-			d, ok := vm.limitDict(L)
+			d, ok := limitDict(vm, L)
 			if !ok {
 				return limitFail(L, "shared dict not found")
 			}
 			rate, burst := L.Get(2), L.Get(3)
 			limitAssert(L, limitPositive(L, rate, true) && limitPositive(L, burst, false))
-			return PushObject(L, &limitReq{
+			return luaplugin.PushObject(L, &limitReq{
 				dict:  d,
 				clock: shared,
 				rate:  float64(rate.(lua.LNumber)) * 1000,
@@ -347,8 +350,8 @@ func (vm *VM) openRestyLimitReq(L *lua.LState) int {
 		},
 		// obj:incoming(key, commit) -> delay, excess, or nil, err
 		"incoming": func(L *lua.LState) int {
-			l := restySelf[limitReq](L, class, "incoming")
-			key, msg := sharedKey(L, 2)
+			l := luaplugin.CheckObject[limitReq](L, class, "incoming")
+			key, msg := luaplugin.DictKey(L, 2)
 			if msg != "" {
 				return limitFail(L, msg)
 			}
@@ -362,9 +365,9 @@ func (vm *VM) openRestyLimitReq(L *lua.LState) int {
 		},
 		// obj:uncommit(key) -> true, or nil, err
 		"uncommit": func(L *lua.LState) int {
-			l := restySelf[limitReq](L, class, "uncommit")
+			l := luaplugin.CheckObject[limitReq](L, class, "uncommit")
 			limitAssertKey(L)
-			key, msg := sharedKey(L, 2)
+			key, msg := luaplugin.DictKey(L, 2)
 			if msg != "" {
 				return limitFail(L, limitNotFound)
 			}
@@ -375,18 +378,17 @@ func (vm *VM) openRestyLimitReq(L *lua.LState) int {
 			return 1
 		},
 		"set_rate": func(L *lua.LState) int {
-			l := restySelf[limitReq](L, class, "set_rate")
+			l := luaplugin.CheckObject[limitReq](L, class, "set_rate")
 			l.rate = limitArith(L, L.Get(2), "rate") * 1000
 			return 0
 		},
 		"set_burst": func(L *lua.LState) int {
-			l := restySelf[limitReq](L, class, "set_burst")
+			l := luaplugin.CheckObject[limitReq](L, class, "set_burst")
 			l.burst = limitArith(L, L.Get(2), "burst") * 1000
 			return 0
 		},
 	})
-	L.Push(mod)
-	return 1
+	return mod
 }
 
 // ---- resty.limit.count ----
@@ -404,7 +406,7 @@ type limitCount struct {
 // incoming returns the requests left in the window, or a message.
 func (c *limitCount) incoming(L *lua.LState, key string, commit bool) (remaining float64, msg string) {
 	if commit {
-		n, _, err := c.dict.get().IncrInit(key, -1, c.limit, sharedSeconds(c.window))
+		n, _, err := c.dict.get().IncrInit(key, -1, c.limit, luaplugin.DictTTL(c.window))
 		if err != nil {
 			return 0, err.Error()
 		}
@@ -418,19 +420,19 @@ func (c *limitCount) incoming(L *lua.LState, key string, commit bool) (remaining
 	return remaining, ""
 }
 
-func (vm *VM) openRestyLimitCount(L *lua.LState) int {
+func openCount(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 	const class = "resty.limit.count"
 	var mod, mt *lua.LTable
 	mod, mt = limitModule(L, map[string]lua.LGFunction{
 		// new(dict_name, limit, window) -> obj, or nil, err
 		"new": func(L *lua.LState) int {
-			d, ok := vm.limitDict(L)
+			d, ok := limitDict(vm, L)
 			if !ok {
 				return limitFail(L, "shared dict not found")
 			}
 			limit, window := L.Get(2), L.Get(3)
 			limitAssert(L, limitPositive(L, limit, true) && limitPositive(L, window, true))
-			return PushObject(L, &limitCount{
+			return luaplugin.PushObject(L, &limitCount{
 				dict:   d,
 				limit:  float64(limit.(lua.LNumber)),
 				window: float64(window.(lua.LNumber)),
@@ -439,8 +441,8 @@ func (vm *VM) openRestyLimitCount(L *lua.LState) int {
 		// obj:incoming(key, commit) -> 0, remaining, or nil, err
 		// (nil, "rejected", 0 when over the limit)
 		"incoming": func(L *lua.LState) int {
-			c := restySelf[limitCount](L, class, "incoming")
-			key, msg := sharedKey(L, 2)
+			c := luaplugin.CheckObject[limitCount](L, class, "incoming")
+			key, msg := luaplugin.DictKey(L, 2)
 			if msg != "" {
 				return limitFail(L, msg)
 			}
@@ -460,9 +462,9 @@ func (vm *VM) openRestyLimitCount(L *lua.LState) int {
 		},
 		// obj:uncommit(key) -> remaining, or nil, err
 		"uncommit": func(L *lua.LState) int {
-			c := restySelf[limitCount](L, class, "uncommit")
+			c := luaplugin.CheckObject[limitCount](L, class, "uncommit")
 			limitAssertKey(L)
-			key, msg := sharedKey(L, 2)
+			key, msg := luaplugin.DictKey(L, 2)
 			if msg != "" {
 				return limitFail(L, msg)
 			}
@@ -476,8 +478,7 @@ func (vm *VM) openRestyLimitCount(L *lua.LState) int {
 			return 1
 		},
 	})
-	L.Push(mod)
-	return 1
+	return mod
 }
 
 // ---- resty.limit.conn ----
@@ -544,24 +545,24 @@ func (c *limitConn) incoming(L *lua.LState, key string, commit bool) (delay, con
 	return 0, conn, ""
 }
 
-func (vm *VM) openRestyLimitConn(L *lua.LState) int {
+func openConn(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 	const class = "resty.limit.conn"
 	var mod, mt *lua.LTable
 	setMax := func(L *lua.LState) int {
-		c := restySelf[limitConn](L, class, "set_max")
+		c := luaplugin.CheckObject[limitConn](L, class, "set_max")
 		c.max = limitArith(L, L.Get(2), "conn")
 		return 0
 	}
 	mod, mt = limitModule(L, map[string]lua.LGFunction{
 		// new(dict_name, max, burst, default_conn_delay) -> obj, or nil, err
 		"new": func(L *lua.LState) int {
-			d, ok := vm.limitDict(L)
+			d, ok := limitDict(vm, L)
 			if !ok {
 				return limitFail(L, "shared dict not found")
 			}
 			max, burst, delay := L.Get(2), L.Get(3), L.Get(4)
 			limitAssert(L, limitPositive(L, max, true) && limitPositive(L, burst, false) && limitPositive(L, delay, true))
-			return PushObject(L, &limitConn{
+			return luaplugin.PushObject(L, &limitConn{
 				dict:      d,
 				max:       float64(max.(lua.LNumber)),
 				burst:     float64(burst.(lua.LNumber)),
@@ -571,9 +572,9 @@ func (vm *VM) openRestyLimitConn(L *lua.LState) int {
 		},
 		// obj:incoming(key, commit) -> delay, conn, or nil, err
 		"incoming": func(L *lua.LState) int {
-			c := restySelf[limitConn](L, class, "incoming")
+			c := luaplugin.CheckObject[limitConn](L, class, "incoming")
 			c.committed = lua.LFalse
-			key, msg := sharedKey(L, 2)
+			key, msg := luaplugin.DictKey(L, 2)
 			if msg != "" {
 				return limitFail(L, msg)
 			}
@@ -586,15 +587,15 @@ func (vm *VM) openRestyLimitConn(L *lua.LState) int {
 			return 2
 		},
 		"is_committed": func(L *lua.LState) int {
-			c := restySelf[limitConn](L, class, "is_committed")
+			c := luaplugin.CheckObject[limitConn](L, class, "is_committed")
 			L.Push(c.committed)
 			return 1
 		},
 		// obj:leaving(key, req_latency?) -> conn, or nil, err
 		"leaving": func(L *lua.LState) int {
-			c := restySelf[limitConn](L, class, "leaving")
+			c := luaplugin.CheckObject[limitConn](L, class, "leaving")
 			limitAssertKey(L)
-			key, msg := sharedKey(L, 2)
+			key, msg := luaplugin.DictKey(L, 2)
 			if msg != "" {
 				return limitFail(L, msg)
 			}
@@ -610,9 +611,9 @@ func (vm *VM) openRestyLimitConn(L *lua.LState) int {
 		},
 		// obj:uncommit(key) -> conn, or nil, err
 		"uncommit": func(L *lua.LState) int {
-			c := restySelf[limitConn](L, class, "uncommit")
+			c := luaplugin.CheckObject[limitConn](L, class, "uncommit")
 			limitAssertKey(L)
-			key, msg := sharedKey(L, 2)
+			key, msg := luaplugin.DictKey(L, 2)
 			if msg != "" {
 				return limitFail(L, msg)
 			}
@@ -626,28 +627,26 @@ func (vm *VM) openRestyLimitConn(L *lua.LState) int {
 		"set_max":  setMax,
 		"set_conn": setMax,
 		"set_burst": func(L *lua.LState) int {
-			c := restySelf[limitConn](L, class, "set_burst")
+			c := luaplugin.CheckObject[limitConn](L, class, "set_burst")
 			c.burst = limitArith(L, L.Get(2), "burst")
 			return 0
 		},
 		"set_conn_delay": func(L *lua.LState) int {
-			c := restySelf[limitConn](L, class, "set_conn_delay")
+			c := luaplugin.CheckObject[limitConn](L, class, "set_conn_delay")
 			c.unitDelay = limitArith(L, L.Get(2), "conn_delay")
 			return 0
 		},
 	})
-	L.Push(mod)
-	return 1
+	return mod
 }
 
 // ---- resty.limit.traffic ----
 
-func (vm *VM) openRestyLimitTraffic(L *lua.LState) int {
+func openTraffic(_ *luaplugin.VM, L *lua.LState) lua.LValue {
 	mod := L.CreateTable(0, 2)
 	mod.RawSetString("_VERSION", lua.LString(limitVersion))
 	mod.RawSetString("combine", L.NewFunction(limitCombine))
-	L.Push(mod)
-	return 1
+	return mod
 }
 
 // limitCall calls lim:method(key[, commit]) through Lua, so that any object
