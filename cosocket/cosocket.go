@@ -170,3 +170,36 @@ func (r *RunEnd) Arm(vm *luaplugin.VM, closeFn func()) {
 		closeFn()
 	})
 }
+
+// Guard keeps two requests from using one cosocket object at the same time.
+// A request's network wait frees its Lua state for other requests (see
+// luaplugin.VM.Suspend); an object kept where several requests reach it (a
+// module-level table) could then be used by a second request while the
+// first one's operation is still under way on it, in Go, outside the
+// state's lock. OpenResty refuses a cosocket of another request with the
+// Lua error "bad request"; so does Enter while the object is busy. An
+// object embeds a Guard, calls Enter in every method and Suspend instead
+// of vm.Suspend around its waits. Guard is only touched under the state's
+// lock, so it needs no synchronization of its own.
+type Guard struct {
+	busy bool
+}
+
+// Enter raises "bad request" when another request's operation is under
+// way on the object.
+func (g *Guard) Enter(L *lua.LState) {
+	if g.busy {
+		L.RaiseError("bad request")
+	}
+}
+
+// Suspend marks the object busy and frees the state for the wait; resume
+// takes the state back and clears the mark.
+func (g *Guard) Suspend(vm *luaplugin.VM) (resume func()) {
+	g.busy = true
+	r := vm.Suspend()
+	return func() {
+		r()
+		g.busy = false
+	}
+}

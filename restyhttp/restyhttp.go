@@ -517,6 +517,7 @@ type httpClient struct {
 	connectTO, sendTO, readTO time.Duration
 	proxyOpts                 *lua.LTable
 
+	guard     cosocket.Guard
 	connected bool
 	target    httpTarget
 	keepalive bool // false once a response said the connection must close
@@ -559,6 +560,7 @@ type httpResponse struct {
 	method string
 	eof    bool
 	err    error
+	guard  cosocket.Guard
 }
 
 // httpModule holds the per-state parts of the module.
@@ -654,6 +656,7 @@ func (m *httpModule) new(L *lua.LState) int {
 func (m *httpModule) client(L *lua.LState) *httpClient {
 	if ud, ok := L.Get(1).(*lua.LUserData); ok {
 		if c, ok := ud.Value.(*httpClient); ok {
+			c.guard.Enter(L)
 			return c
 		}
 	}
@@ -857,7 +860,7 @@ func (c *httpClient) open(vm *luaplugin.VM, t httpTarget) error {
 	if t.proxy == nil && pool.idleCount(key) == 0 {
 		o := &httpDialOpts{connect: c.connectTO, handshk: c.readTO, unixPath: t.unixPath}
 		ctx, addr := vm.Context(), t.urlHost()
-		resume := vm.Suspend()
+		resume := c.guard.Suspend(vm)
 		conn, err := pool.newConn(ctx, o, t.scheme, "tcp", addr)
 		resume()
 		if err != nil {
@@ -1134,7 +1137,7 @@ func (c *httpClient) roundTrip(vm *luaplugin.VM, r *httpRequest, closeConn bool,
 	}
 	req.Close = closeConn
 	pool := c.pools.get(t.tlsKey())
-	resume := vm.Suspend()
+	resume := c.guard.Suspend(vm)
 	resp, err := pool.t.RoundTrip(req)
 	resume()
 	if p := o.predial.Swap(nil); p != nil {
@@ -1186,9 +1189,9 @@ func (m *httpModule) headerTable(L *lua.LState, h http.Header, te []string) *lua
 
 // readWhole reads a response body whole (up to maxBody) and closes it;
 // the wait does not count against the Lua time budget.
-func (m *httpModule) readWhole(resp *http.Response) ([]byte, error) {
+func (m *httpModule) readWhole(g *cosocket.Guard, resp *http.Response) ([]byte, error) {
 	limit := m.maxBody()
-	resume := m.vm.Suspend()
+	resume := g.Suspend(m.vm)
 	body, err := readAllCapped(resp.Body, resp.ContentLength, limit)
 	resume()
 	resp.Body.Close()
@@ -1292,7 +1295,8 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 	var buf []byte
 	var err error
 	limit := m.maxBody()
-	resume := m.vm.Suspend()
+	hr.guard.Enter(L)
+	resume := hr.guard.Suspend(m.vm)
 	switch {
 	case size > 0 && hr.r.ContentLength >= 0:
 		// known length: exactly size bytes (less at the end)
@@ -1345,6 +1349,7 @@ func (m *httpModule) bodyReader(L *lua.LState, hr *httpResponse) int {
 // readBody: body, err = res:read_body()
 func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
 	m.vm.CheckPhase(L, luaplugin.PhasesCosocket)
+	hr.guard.Enter(L)
 	if hr.eof {
 		L.Push(lua.LString(""))
 		return 1
@@ -1352,7 +1357,7 @@ func (m *httpModule) readBody(L *lua.LState, hr *httpResponse) int {
 	if hr.err != nil {
 		return luaplugin.PushFail(L, cosocket.Error(hr.err))
 	}
-	body, err := m.readWhole(hr.r)
+	body, err := m.readWhole(&hr.guard, hr.r)
 	if err != nil {
 		hr.err = err
 		L.Push(lua.LNil)
@@ -1405,7 +1410,7 @@ func (m *httpModule) requestURI(L *lua.LState) int {
 	if err != nil {
 		return luaplugin.PushFail(L, cosocket.Error(err))
 	}
-	body, err := m.readWhole(resp)
+	body, err := m.readWhole(new(cosocket.Guard), resp)
 	if err != nil {
 		return luaplugin.PushFail(L, cosocket.Error(err))
 	}
@@ -1441,7 +1446,7 @@ func (m *httpModule) requestPipeline(L *lua.LState) int {
 		if err != nil {
 			return luaplugin.PushFail(L, cosocket.Error(err))
 		}
-		body, err := m.readWhole(resp)
+		body, err := m.readWhole(new(cosocket.Guard), resp)
 		if err != nil {
 			return luaplugin.PushFail(L, cosocket.Error(err))
 		}

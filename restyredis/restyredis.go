@@ -489,6 +489,7 @@ const (
 // restyRedis is a red object.
 type restyRedis struct {
 	connectTO, sendTO, readTO time.Duration
+	guard                     cosocket.Guard
 
 	state    int
 	conn     *redisConn
@@ -596,6 +597,7 @@ func (m *redisModule) new(L *lua.LState) int {
 func (m *redisModule) object(L *lua.LState) *restyRedis {
 	if ud, ok := L.Get(1).(*lua.LUserData); ok {
 		if o, ok := ud.Value.(*restyRedis); ok {
+			o.guard.Enter(L)
 			return o
 		}
 	}
@@ -762,7 +764,7 @@ func (m *redisModule) dial(o *restyRedis, user, password string, db int) (*redis
 	defer cancel()
 	rc := client.c.EphemeralConn()
 	var authCmd, selectCmd *redis.Cmd
-	resume := m.vm.Suspend()
+	resume := o.guard.Suspend(m.vm)
 	cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if password != "" {
 			if user != "" {
@@ -930,7 +932,7 @@ func (m *redisModule) run(L *lua.LState, o *restyRedis, args []any) int {
 	ctx := m.vm.Context()
 	var cmd *redis.Cmd
 	var selCmd *redis.Cmd
-	resume := m.vm.Suspend()
+	resume := o.guard.Suspend(m.vm)
 	if c.db != o.db && !redisNoSelect[name] {
 		// the pooled connection selected another database
 		_, _ = c.rc.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -1193,7 +1195,7 @@ func (m *redisModule) commitPipeline(L *lua.LState) int {
 	c.setTimeouts(o.sendTO, o.readTO)
 	ctx := m.vm.Context()
 	needSelect := c.db != o.db
-	resume := m.vm.Suspend()
+	resume := o.guard.Suspend(m.vm)
 	cmds, _ := c.rc.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if needSelect {
 			p.Do(ctx, "SELECT", strconv.Itoa(o.db))
