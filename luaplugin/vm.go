@@ -118,7 +118,7 @@ var errStateWait = errors.New("timed out waiting for a Lua state (every state bu
 func newVM(p *Pool) (*VM, error) {
 	installConcatGuard()
 	L := lua.NewState(lua.Options{
-		SkipOpenLibs:        true,
+		SkipOpenLibs: true,
 		// Every request has a thread of its own (thousands wait at once),
 		// so stacks start small and grow.
 		CallStackSize:       200,
