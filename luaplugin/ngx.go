@@ -1,7 +1,6 @@
 package luaplugin
 
 import (
-	"context"
 	"os"
 	"runtime"
 	"strings"
@@ -381,12 +380,4 @@ func (vm *VM) log(L *lua.LState, level int, msg string) {
 	}
 	where := strings.TrimSuffix(strings.TrimSpace(L.Where(1)), ":")
 	ce.Write(zap.String("source", where), zap.String("phase", phase))
-}
-
-// requestContext returns the request's context, or a background one.
-func (vm *VM) requestContext() context.Context {
-	if vm.req != nil && vm.req.R != nil {
-		return vm.req.R.Context()
-	}
-	return context.Background()
 }
