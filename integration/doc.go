@@ -5,4 +5,12 @@
 // The ports are fixed, so the tests of this package run one at a time:
 //
 //	go test -race -count=1 ./integration/
+//
+// The hostile-script suite (hostile_test.go, TestHostile*) instead runs a
+// real Caddy process built from this repository (go build ./cmd/caddy,
+// once per test binary) under an 8 GiB address-space limit (prlimit, or
+// bash's ulimit), on free ports of its own, so that a script that crashes
+// or wedges the process shows as a dead process:
+//
+//	go test -count=1 -run Hostile -v ./integration/
 package integration
