@@ -59,27 +59,39 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	tmpRoot = dir
-	// caddytest talks to whatever answers on the admin port: with another
-	// test process on the fixed ports, the two would load each other's
-	// configs. Wait for them to be free.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	code := m.Run()
+	// Stop the HTTP app (listeners, Lua pools, timers) of the in-process
+	// Caddy; the admin endpoint stays until the process exits.
+	if inProcessUsed {
+		resetCaddy()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	portsOnce     sync.Once
+	inProcessUsed bool
+)
+
+// waitForPorts waits until the fixed ports of the in-process Caddy are
+// free: caddytest talks to whatever answers on the admin port, so with
+// another test process on them the two would load each other's configs.
+// Tests that run a Caddy process of their own (hostile_*) never wait.
+func waitForPorts() {
+	inProcessUsed = true
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 		busy := busyPort()
 		if busy == "" {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			fmt.Fprintf(os.Stderr, "%s is in use by another process; these tests need ports 2999 and 9080\n", busy)
 			os.Exit(2)
 		}
 	}
-	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	code := m.Run()
-	// Stop the HTTP app (listeners, Lua pools, timers) of the in-process
-	// Caddy; the admin endpoint stays until the process exits.
-	resetCaddy()
-	os.RemoveAll(dir)
-	os.Exit(code)
 }
 
 // busyPort returns the first of the fixed ports something listens on.
@@ -169,6 +181,7 @@ type gateway struct {
 // of an earlier test survives into this one.
 func newGateway(t *testing.T) *gateway {
 	t.Helper()
+	portsOnce.Do(waitForPorts)
 	resetCaddy()
 	return &gateway{t: t, tester: caddytest.NewTester(t)}
 }
