@@ -40,6 +40,9 @@ type budgetCtx struct {
 	mu     sync.Mutex
 	nextID int
 	after  map[int]func()
+	// registered tells forgetCoroutines (on every request) whether there
+	// is anything to forget, without taking mu.
+	registered atomic.Bool
 }
 
 func newBudgetCtx(maxString int) *budgetCtx {
@@ -86,6 +89,7 @@ func (c *budgetCtx) AfterFunc(f func()) (stop func() bool) {
 	id := c.nextID
 	c.nextID++
 	c.after[id] = f
+	c.registered.Store(true)
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -116,10 +120,12 @@ func (c *budgetCtx) fire(why int32) bool {
 // forgetCoroutines drops the registrations of coroutines that never
 // finished, so that a long-lived state does not accumulate them.
 func (c *budgetCtx) forgetCoroutines() {
-	c.mu.Lock()
-	if len(c.after) > 0 {
-		c.after = nil
+	if !c.registered.Load() {
+		return
 	}
+	c.mu.Lock()
+	c.after = nil
+	c.registered.Store(false)
 	c.mu.Unlock()
 }
 

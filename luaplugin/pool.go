@@ -155,7 +155,7 @@ func (p *Pool) maybeClose(vm *VM) {
 	vm.closed = true
 	delete(p.all, vm)
 	p.mu.Unlock()
-	vm.lock <- struct{}{} // wait for a run still in progress
+	vm.lock.lock(time.Hour) // wait for a run still in progress
 	p.discarded.Add(1)
 	vm.L.Close()
 }
@@ -187,7 +187,12 @@ func (p *Pool) unbind(vm *VM) {
 // pick chooses the state for a new request and binds it: the least loaded
 // one (runs in progress and waiting), creating states up to MaxStates
 // while every existing one is busy.
-func (p *Pool) pick() (*VM, error) {
+func (p *Pool) pick(prefer *VM) (*VM, error) {
+	// The state of the request's cached thread, when it is free: its
+	// thread needs no setting up.
+	if prefer != nil && prefer.lock.load() == 0 && !prefer.retired.Load() && p.bind(prefer) {
+		return prefer, nil
+	}
 	for {
 		states := *p.live.Load()
 		var best *VM
@@ -201,7 +206,7 @@ func (p *Pool) pick() (*VM, error) {
 					continue // closing, or closed
 				}
 				open++
-				load := vm.waiting.Load() + int32(len(vm.lock))
+				load := vm.lock.load()
 				if load < bestLoad {
 					best, bestLoad = vm, load
 				}
@@ -269,8 +274,12 @@ func (p *Pool) Acquire(req *Request) (*VM, error) {
 		vm = req.vm
 	}
 	if vm == nil {
+		var prefer *VM
+		if req != nil && req.th != nil {
+			prefer = req.th.vm
+		}
 		var err error
-		if vm, err = p.pick(); err != nil {
+		if vm, err = p.pick(prefer); err != nil {
 			return nil, err
 		}
 		if req != nil {
@@ -289,13 +298,14 @@ func (p *Pool) Acquire(req *Request) (*VM, error) {
 func (p *Pool) Release(vm *VM) { vm.leave() }
 
 // Finish ends req's use of its state (the request is over, its log phase
-// included): its thread goes back for reuse.
+// included). Its thread stays cached on req (a pooled Request) for the
+// next request that reuses it, which then prefers the same state.
 func (p *Pool) Finish(req *Request) {
 	vm := req.vm
-	if th := req.th; th != nil {
-		th.vm.putThread(th)
+	if th := req.th; th != nil && (!th.reset() || th.vm.retired.Load()) {
+		req.th = nil
 	}
-	req.vm, req.th = nil, nil
+	req.vm = nil
 	if vm != nil {
 		p.unbind(vm)
 	}

@@ -128,8 +128,10 @@ type Request struct {
 	th *thread
 }
 
-// Reset clears r for reuse from a pool, removing a spooled body file.
+// Reset clears r for reuse from a pool, removing a spooled body file. The
+// Lua thread of its last request stays cached (see Pool.Finish).
 func (r *Request) Reset() {
 	r.dropBodyFile()
-	*r = Request{}
+	th := r.th
+	*r = Request{th: th}
 }

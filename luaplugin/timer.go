@@ -131,7 +131,9 @@ func (ts *timerState) run(tm *timer, premature bool) {
 	args := append([]lua.LValue{lua.LBool(premature)}, tm.args...)
 	res := vm.call(tm.fn, "timer", req, PhaseTimer, args...)
 	vm.leave()
-	vm.putThread(th)
+	if th.reset() {
+		vm.putThread(th)
+	}
 	if res.Err != nil {
 		logLuaError(p.Logger(), PhaseTimer, res.Err)
 	}

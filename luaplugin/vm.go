@@ -23,18 +23,15 @@ type VM struct {
 	L    *lua.LState
 	pool *Pool
 
-	// lock is held while Lua runs on this state (a one-slot channel, so
-	// that waiting for it can time out).
-	lock chan struct{}
-	// waiting counts goroutines waiting for lock; load is what Pool.pick
-	// balances on.
-	waiting atomic.Int32
+	// lock is held while Lua runs on this state.
+	lock stateLock
 
 	// cur is the thread holding the lock; req is its request. Both are
 	// valid only under the lock and are what the ngx API acts on.
 	cur *thread
 	req *Request
-	// running is cur while its run's budget clock runs, for the watchdog.
+	// running is the thread whose run last started or resumed here, for
+	// the watchdog (which looks at its clock: 0 when not running).
 	running atomic.Pointer[thread]
 
 	exitErr *lua.LUserData
@@ -130,14 +127,13 @@ func newVM(p *Pool) (*VM, error) {
 	vm := &VM{
 		L:       L,
 		pool:    p,
-		lock:    make(chan struct{}, 1),
 		exitErr: &lua.LUserData{Value: "ngx.exit"},
 		funcs:   make(map[*lua.FunctionProto]*lua.LFunction),
 	}
 	// Setup runs Lua (opening the libraries) on the main thread, as
 	// init_by_lua would.
-	vm.lock <- struct{}{}
-	defer func() { <-vm.lock }()
+	vm.lock.lock(time.Hour)
+	defer vm.lock.unlock()
 	if err := vm.setup(); err != nil {
 		L.Close()
 		return nil, fmt.Errorf("creating Lua state: %w", err)
@@ -148,31 +144,17 @@ func newVM(p *Pool) (*VM, error) {
 // enter takes the state's lock, waiting at most the pool's
 // StateWaitTimeout.
 func (vm *VM) enter() error {
-	select {
-	case vm.lock <- struct{}{}:
-		vm.prepare()
-		return nil
-	default:
-	}
-	vm.waiting.Add(1)
-	t := time.NewTimer(vm.pool.cfg.StateWaitTimeout)
-	defer func() {
-		t.Stop()
-		vm.waiting.Add(-1)
-	}()
-	select {
-	case vm.lock <- struct{}{}:
-		vm.prepare()
-		return nil
-	case <-t.C:
+	if !vm.lock.lock(vm.pool.cfg.StateWaitTimeout) {
 		return errStateWait
 	}
+	vm.prepare()
+	return nil
 }
 
 // leave releases the state's lock.
 func (vm *VM) leave() {
 	vm.cur, vm.req = nil, nil
-	<-vm.lock
+	vm.lock.unlock()
 }
 
 // prepare readies the state after its lock was taken.
@@ -200,11 +182,16 @@ func (vm *VM) function(c *Chunk) *lua.LFunction {
 // threadFor returns req's thread on this state, binding one to it first if
 // needed. The lock must be held.
 func (vm *VM) threadFor(req *Request) *thread {
-	if th := req.th; th != nil && th.vm == vm && !th.ctx.fired() {
+	th := req.th
+	if th != nil && th.vm == vm && !th.ctx.fired() {
 		return th
 	}
-	th := vm.newThread()
-	req.th, req.vm = th, vm
+	if th != nil && th.vm != vm && th.depth == 0 && th.reset() {
+		// The request's cached thread is of another state.
+		th.vm.putThread(th)
+	}
+	th = vm.newThread()
+	req.th = th
 	return th
 }
 
@@ -225,18 +212,24 @@ func (vm *VM) newThread() *thread {
 	return th
 }
 
-// putThread gives a request's thread back for reuse. A thread whose budget
-// fired is dropped (its context stays cancelled).
-func (vm *VM) putThread(th *thread) {
+// reset readies a thread whose request ended for another request; it
+// reports false for a thread that cannot be reused (its budget fired: its
+// context stays cancelled).
+func (th *thread) reset() bool {
 	if th.ctx.fired() || th.depth != 0 {
-		return
+		return false
 	}
 	th.abort = false
 	th.runEnd = nil
 	th.current = nil
 	th.ctx.forgetCoroutines()
-	th.L.Env = vm.L.Env
+	th.L.Env = th.vm.L.Env
 	th.L.SetTop(0)
+	return true
+}
+
+// putThread gives a thread that was reset back to its state for reuse.
+func (vm *VM) putThread(th *thread) {
 	vm.freeMu.Lock()
 	if len(vm.free) < maxFreeThreads {
 		vm.free = append(vm.free, th)
@@ -296,7 +289,6 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 		if phase == PhaseBodyFilter {
 			req.filterUsed = used + vm.filterAllowance(req)
 		}
-		vm.running.Store(nil)
 		if len(th.runEnd) > 0 {
 			fns := th.runEnd
 			th.runEnd = nil
@@ -336,7 +328,15 @@ func (vm *VM) filterAllowance(req *Request) int64 {
 func (th *thread) start(base int64) {
 	th.used.Store(base)
 	th.since.Store(th.vm.pool.now())
-	th.vm.running.Store(th)
+	th.vm.setRunning(th)
+}
+
+// setRunning points the watchdog at th (a pointer store only when the
+// thread changes: most runs are on the thread that ran last).
+func (vm *VM) setRunning(th *thread) {
+	if vm.running.Load() != th {
+		vm.running.Store(th)
+	}
 }
 
 // stop ends the run's clock and returns the budget it used.
@@ -453,7 +453,6 @@ func (vm *VM) suspend() func() {
 	running := th.since.Load() > 0
 	if running {
 		th.used.Add(vm.pool.now() - th.since.Swap(0))
-		vm.running.Store(nil)
 	}
 	vm.leave()
 	return func() {
@@ -465,7 +464,7 @@ func (vm *VM) suspend() func() {
 		th.L.G.CurrentThread = th.current
 		if running {
 			th.since.Store(vm.pool.now())
-			vm.running.Store(th)
+			vm.setRunning(th)
 		}
 	}
 }
