@@ -302,3 +302,26 @@ for i = 1, 1e9 do t[i] = string.rep("x", 1000) .. i end`)
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// BenchmarkRunOverhead is the engine's cost around one run of a trivial
+// chunk for a request: binding a state, the lock, the thread, the budget
+// clock, the run, releasing.
+func BenchmarkRunOverhead(b *testing.B) {
+	p := NewPool(Config{})
+	defer p.Close()
+	c, err := Compile("x", `local a = 1`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := newReq()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		vm, err := p.Acquire(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		vm.Run(c, req, PhaseAccess)
+		p.Release(vm)
+		p.Finish(req)
+	}
+}
