@@ -8,7 +8,8 @@
 // The engine:
 //
 //	pool.go      Pool: the states (workers), picking a state per request, retirement, the watchdog
-//	vm.go        VM (one state) and its threads: a thread per request, the lock, Suspend, runs
+//	vm.go        VM (one state) and its threads: a thread per request, Suspend, runs
+//	statelock.go a state's lock: a mutex whose waiters can time out
 //	budget.go    the per-run time budget (a context gopher-lua checks between instructions)
 //	memguard.go  lua_max_memory: stopping the runs in progress when the heap passes it
 //	concat.go    the `..` guard against oversized strings (lua_max_string_size)
@@ -25,6 +26,7 @@
 //	host.go      the host API for Go-backed libraries (RegisterModule, CheckPhase,
 //	             Suspend, Context, AtRunEnd, Resource, Dict, MaxString, CheckBudget)
 //	values.go    LuaJIT's number format, value conversions, ngx.null
+//	testing.go   a test hook for the libraries' tests (luatest runs Lua on a real pool)
 //
 // The ngx API, by area:
 //
