@@ -442,11 +442,17 @@ func (vm *VM) AtRunEnd(f func()) {
 
 // suspend releases the state while the running thread waits in Go (see
 // Suspend); the returned func takes the state back and restarts the
-// budget clock. Outside a run (module load) it only pauses nothing.
+// budget clock. The caller must hold the state's lock.
 func (vm *VM) suspend() func() {
 	th := vm.cur
 	if th == nil {
-		return func() {}
+		// Held between runs (the handler finishing a response right
+		// after a phase): just let go of the lock meanwhile.
+		vm.leave()
+		return func() {
+			for vm.enter() != nil {
+			}
+		}
 	}
 	req := vm.req
 	th.current = th.L.G.CurrentThread
