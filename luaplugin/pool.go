@@ -365,8 +365,8 @@ func (p *Pool) watchdog() {
 		overMem := p.mem.over(p)
 		for _, vm := range states {
 			th := vm.running.Load()
-			if th == nil {
-				continue
+			if th == nil || th.since.Load() == 0 {
+				continue // not running: idle, or waiting in Suspend
 			}
 			switch {
 			case overMem:
