@@ -186,7 +186,7 @@ func (vm *VM) threadFor(req *Request) *thread {
 	if th != nil && th.vm == vm && !th.ctx.fired() {
 		return th
 	}
-	if th != nil && th.vm != vm && th.depth == 0 && th.reset() {
+	if th != nil && th.vm != vm && th.depth == 0 && !th.vm.retired.Load() && th.reset() {
 		// The request's cached thread is of another state.
 		th.vm.putThread(th)
 	}
