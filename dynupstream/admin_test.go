@@ -22,4 +22,3 @@ func TestParseUpdateBody(t *testing.T) {
 		}
 	}
 }
-
