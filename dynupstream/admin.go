@@ -176,6 +176,11 @@ func getCluster(w http.ResponseWriter, name string) error {
 	return writeJSON(w, http.StatusOK, st)
 }
 
+// errNoCluster is what a change function returns for an unknown
+// cluster; change turns it into the 404 (it cannot look the cluster up
+// itself: it runs under the live table's lock).
+var errNoCluster = errors.New("no such cluster")
+
 // change makes a change in place through the running config's live
 // table and answers with the cluster's new status.
 func change(w http.ResponseWriter, r *http.Request, name, op string, force bool, fn func(cur *ClusterConfig) (*ClusterConfig, error)) error {
@@ -189,6 +194,8 @@ func change(w http.ResponseWriter, r *http.Request, name, op string, force bool,
 		var apiErr caddy.APIError
 		var conflict *livetable.ConflictError
 		switch {
+		case errors.Is(err, errNoCluster):
+			return notFound(reg, name)
 		case errors.As(err, &apiErr):
 			return err
 		case errors.As(err, &conflict):
@@ -233,10 +240,9 @@ func deleteCluster(w http.ResponseWriter, r *http.Request, name string) error {
 	if err != nil {
 		return err
 	}
-	reg := Active()
 	return change(w, r, name, "delete", force, func(cur *ClusterConfig) (*ClusterConfig, error) {
 		if cur == nil {
-			return nil, notFound(reg, name)
+			return nil, errNoCluster
 		}
 		return nil, nil
 	})
@@ -268,10 +274,9 @@ func addServer(w http.ResponseWriter, r *http.Request, name string) error {
 	if err != nil {
 		return apiError(http.StatusBadRequest, fmt.Errorf("upstreams.%s.servers: address: %w", name, err))
 	}
-	reg := Active()
 	return change(w, r, name, "add server "+srv.Address, false, func(cur *ClusterConfig) (*ClusterConfig, error) {
 		if cur == nil {
-			return nil, notFound(reg, name)
+			return nil, errNoCluster
 		}
 		if i := cur.serverIndex(dial); i >= 0 {
 			return nil, apiError(http.StatusConflict, fmt.Errorf("upstream %q already has server %s (servers[%d]); PATCH it", name, srv.Address, i))
@@ -364,10 +369,9 @@ func patchServer(w http.ResponseWriter, r *http.Request, name, addr string) erro
 	if err != nil {
 		return apiError(http.StatusBadRequest, fmt.Errorf("upstreams.%s.servers[%s]: %w", name, addr, err))
 	}
-	reg := Active()
 	return change(w, r, name, "patch server "+addr, false, func(cur *ClusterConfig) (*ClusterConfig, error) {
 		if cur == nil {
-			return nil, notFound(reg, name)
+			return nil, errNoCluster
 		}
 		i := cur.serverIndex(dial)
 		if i < 0 {
@@ -391,10 +395,9 @@ func removeServer(w http.ResponseWriter, r *http.Request, name, addr string) err
 	if err != nil {
 		return apiError(http.StatusBadRequest, err)
 	}
-	reg := Active()
 	return change(w, r, name, "remove server "+addr, false, func(cur *ClusterConfig) (*ClusterConfig, error) {
 		if cur == nil {
-			return nil, notFound(reg, name)
+			return nil, errNoCluster
 		}
 		i := cur.serverIndex(dial)
 		if i < 0 {

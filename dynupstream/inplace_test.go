@@ -201,4 +201,3 @@ func TestParsePatchAndServerBody(t *testing.T) {
 		}
 	}
 }
-

@@ -510,7 +510,8 @@ type Result struct {
 // Change changes the live value of the entry name. fn gets the current
 // live value (nil if the entry is absent; it must not be modified) and
 // returns the new one (nil deletes the entry) or an error, which Change
-// returns as is, having changed nothing. See the package documentation
+// returns as is, having changed nothing. fn runs under the table's lock:
+// it must not call the table's methods. See the package documentation
 // for the steps. Errors: fn's, ErrNoConfig, *ConflictError (a deletion
 // of an entry the config names), and ErrStorage (wrapped with the
 // storage's error).
