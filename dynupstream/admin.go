@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -189,7 +190,11 @@ func change(w http.ResponseWriter, r *http.Request, name, op string, force bool,
 	if t == nil {
 		return apiError(http.StatusNotFound, errors.New("the running config has no resty app (add the `resty` global option)"))
 	}
-	res, err := t.Change(name, livetable.ChangeOptions{Force: force, Request: r}, fn)
+	// The answer shows the cluster as this change left it, not as a
+	// change made right after made it.
+	var after *cluster
+	applied := func(livetable.Meta) { after = reg.lookup(name) }
+	res, err := t.Change(name, livetable.ChangeOptions{Force: force, Request: r, Applied: applied}, fn)
 	if err != nil {
 		var apiErr caddy.APIError
 		var conflict *livetable.ConflictError
@@ -212,8 +217,8 @@ func change(w http.ResponseWriter, r *http.Request, name, op string, force bool,
 		reg.logger.Info("upstream changed in place", zap.String("upstream", name), zap.String("change", op),
 			zap.Uint64("version", res.Meta.Version))
 	}
-	if st, ok := Active().ClusterStatus(name); ok {
-		return writeJSON(w, http.StatusOK, st)
+	if after != nil {
+		return writeJSON(w, http.StatusOK, after.status(time.Now().UnixNano()))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": name, "version": res.Meta.Version})
 }

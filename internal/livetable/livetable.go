@@ -496,6 +496,11 @@ type ChangeOptions struct {
 	// Request is the admin request making the change; PersistToConfig
 	// writes through the admin handler that served it.
 	Request *http.Request
+	// Applied, if set, is called under the table's lock once the change
+	// is installed in the views (also for a change that changed
+	// nothing): the moment to take a snapshot of the consumer's state
+	// that no later change is part of. It must not call the table.
+	Applied func(Meta)
 }
 
 // Result is the outcome of a successful change.
@@ -538,6 +543,9 @@ func (t *Table[V]) Change(name string, opts ChangeOptions, fn func(cur *V) (*V, 
 	}
 	hash := hashOf(next)
 	if hash == hashOf(cur) {
+		if opts.Applied != nil {
+			opts.Applied(meta)
+		}
 		return Result{Meta: meta}, nil
 	}
 	e := &entry[V]{val: next, rec: record{
@@ -563,6 +571,9 @@ func (t *Table[V]) Change(name string, opts ChangeOptions, fn func(cur *V) (*V, 
 		if v.baseLocked(name) == e.rec.Base {
 			v.opts.Apply(Entry[V]{Name: name, Value: next, Meta: meta})
 		}
+	}
+	if opts.Applied != nil {
+		opts.Applied(meta)
 	}
 	if d := head.opts.PersistToConfig; d > 0 && opts.Request != nil && head.opts.ConfigPath != "" {
 		t.scheduleWriteBackLocked(d, opts.Request)
