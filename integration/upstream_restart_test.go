@@ -259,8 +259,8 @@ http://%s {
 	if st := all["rt"]; st.Version != 1 {
 		t.Errorf("rt: %+v", st)
 	}
-	if _, err := os.Stat(filepath.Join(p.dir, "data", "caddy", "resty", "live", "upstreams", "pool.json")); !os.IsNotExist(err) {
-		t.Errorf("pool's record was not dropped: %v", err)
+	if v := storedVersion(t, filepath.Join(p.dir, "data", "caddy", "resty", "live", "upstreams"), "pool"); v != 0 {
+		t.Errorf("pool's record was not dropped (version %d)", v)
 	}
 }
 

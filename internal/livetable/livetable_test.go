@@ -104,17 +104,37 @@ func (s *memStorage) keys() []string {
 	return out
 }
 
+// record returns the newest valid record of an entry.
 func (s *memStorage) record(t *testing.T, name string) record {
 	t.Helper()
-	data, err := s.Load(context.Background(), "resty/live/t/"+name+".json")
-	if err != nil {
-		t.Fatalf("record %s: %v", name, err)
+	var best record
+	for _, suffix := range slotSuffixes {
+		data, err := s.Load(context.Background(), "resty/live/t/"+name+suffix)
+		if err != nil {
+			continue
+		}
+		r, err := decodeRecord(data)
+		if err != nil {
+			t.Fatalf("record %s%s: %v", name, suffix, err)
+		}
+		if r.Version > best.Version {
+			best = r
+		}
 	}
-	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
+	if best.Name == "" {
+		t.Fatalf("no record of %s", name)
+	}
+	return best
+}
+
+// put stores a record in a slot, as Change would.
+func (s *memStorage) put(t *testing.T, key string, r record) {
+	t.Helper()
+	data, err := encodeRecord(r)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	s.Store(context.Background(), key, data)
 }
 
 // consumer plays a config's state: the live values Apply gave it.
@@ -269,7 +289,7 @@ func TestRestartAppliesStoredState(t *testing.T) {
 		t.Errorf("rt lost")
 	}
 	v3.Start()
-	if slices.Contains(store.keys(), "resty/live/t/a.json") {
+	if keys := store.keys(); slices.Contains(keys, "resty/live/t/a.a.json") || slices.Contains(keys, "resty/live/t/a.b.json") {
 		t.Errorf("a's record was not dropped: %v", store.keys())
 	}
 	if res := mustChange(t, v3.Table(), "a", set(101)); res.Meta.Version != 3 {
@@ -323,39 +343,72 @@ func TestFileStorage(t *testing.T) {
 	store := &certmagic.FileStorage{Path: dir}
 	v, _ := open(t, "", store, nil)
 	v.Start()
-	mustChange(t, v.Table(), "x.y", set(1))
-	data, err := store.Load(context.Background(), "resty/live/t/x.y.json")
-	if err != nil || !strings.Contains(string(data), `"value":{"n":1}`) {
+	mustChange(t, v.Table(), "x.y", set(11111))
+	data, err := store.Load(context.Background(), "resty/live/t/x.y.a.json")
+	if err != nil || !strings.Contains(string(data), `"value":{"n":11111}`) {
 		t.Fatalf("%s %v", data, err)
 	}
+	// The next writes go to the other slot in turn, overwriting it in
+	// place (a shorter record is padded).
+	mustChange(t, v.Table(), "x.y", set(22222))
+	mustChange(t, v.Table(), "x.y", set(3))
+	data, _ = store.Load(context.Background(), "resty/live/t/x.y.a.json")
+	if r, err := decodeRecord(data); err != nil || r.Version != 3 || !strings.HasSuffix(string(data), " ") {
+		t.Errorf("slot a: %q %v", data, err)
+	}
+	data, _ = store.Load(context.Background(), "resty/live/t/x.y.b.json")
+	if r, err := decodeRecord(data); err != nil || r.Version != 2 {
+		t.Errorf("slot b: %q %v", data, err)
+	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "resty/live/t"))
-	if len(entries) != 1 {
-		t.Errorf("files left: %v", entries)
+	if len(entries) != 2 {
+		t.Errorf("files: %v", entries)
+	}
+	// A torn write of the newer slot: the older record is read.
+	os.WriteFile(filepath.Join(dir, "resty/live/t/x.y.a.json"), data[:len(data)/2], 0o600)
+	v.Close()
+	v2, c2 := open(t, "", store, nil)
+	if got, m := c2.get("x.y"); got == nil || got.N != 22222 || m.Version != 2 {
+		t.Errorf("after a torn write: %+v %+v", got, m)
+	}
+	v2.Start()
+	mustChange(t, v2.Table(), "x.y", set(4)) // goes to slot a, keeping b
+	data, _ = store.Load(context.Background(), "resty/live/t/x.y.b.json")
+	if r, _ := decodeRecord(data); r.Version != 2 {
+		t.Errorf("slot b overwritten: %q", data)
 	}
 	// A read-only directory: 503-style error, nothing changed.
 	if os.Geteuid() != 0 {
 		os.Chmod(filepath.Join(dir, "resty/live/t"), 0o500)
 		defer os.Chmod(filepath.Join(dir, "resty/live/t"), 0o700)
-		if _, err := v.Table().Change("x.y", ChangeOptions{}, set(2)); !errors.Is(err, ErrStorage) {
+		if _, err := v2.Table().Change("new", ChangeOptions{}, set(2)); !errors.Is(err, ErrStorage) {
 			t.Errorf("read-only directory: %v", err)
 		}
 	}
-	if k := v.Table().keyOf(".hidden/x"); k != "resty/live/t/%2Ehidden%2Fx.json" {
+	if k := v2.Table().slotKey(".hidden/x", 1); k != "resty/live/t/%2Ehidden%2Fx.b.json" {
 		t.Errorf("key %q", k)
 	}
 }
 
 func TestInvalidRecordIgnored(t *testing.T) {
 	store := newMem()
-	store.Store(context.Background(), "resty/live/t/bad.json", []byte(`{"name":"bad","version":3,"hash":"x","value":{"n":-1}}`))
-	store.Store(context.Background(), "resty/live/t/junk.json", []byte(`{`))
-	store.Store(context.Background(), "resty/live/t/ok.json", []byte(`{"name":"ok","version":4,"hash":"x","value":{"n":9}}`))
+	store.put(t, "resty/live/t/bad.a.json", record{Name: "bad", Version: 3, Hash: "x", Value: json.RawMessage(`{"n":-1}`)})
+	store.Store(context.Background(), "resty/live/t/junk.a.json", []byte(`{`))
+	store.Store(context.Background(), "resty/live/t/nosum.a.json", []byte(`{"name":"nosum","version":4,"hash":"x","value":{"n":9}}`))
+	store.put(t, "resty/live/t/moved.a.json", record{Name: "elsewhere", Version: 4, Hash: "x", Value: json.RawMessage(`{"n":9}`)})
+	store.put(t, "resty/live/t/ok.a.json", record{Name: "ok", Version: 4, Hash: "x", Value: json.RawMessage(`{"n":9}`)})
+	store.put(t, "resty/live/t/ok.b.json", record{Name: "ok", Version: 3, Hash: "x", Value: json.RawMessage(`{"n":8}`)})
 	_, c := open(t, "", store, nil)
 	if got, _ := c.get("bad"); got != nil {
 		t.Errorf("invalid record applied: %+v", got)
 	}
 	if got, m := c.get("ok"); got == nil || got.N != 9 || m.Version != 4 {
 		t.Errorf("valid record: %+v %+v", got, m)
+	}
+	for _, name := range []string{"nosum", "elsewhere", "moved"} {
+		if got, _ := c.get(name); got != nil {
+			t.Errorf("%s applied: %+v", name, got)
+		}
 	}
 }
 
