@@ -190,6 +190,7 @@ func change(w http.ResponseWriter, r *http.Request, name, op string, force bool,
 	if t == nil {
 		return apiError(http.StatusNotFound, errors.New("the running config has no resty app (add the `resty` global option)"))
 	}
+	start := time.Now()
 	// The answer shows the cluster as this change left it, not as a
 	// change made right after made it.
 	var after *cluster
@@ -215,7 +216,7 @@ func change(w http.ResponseWriter, r *http.Request, name, op string, force bool,
 	}
 	if res.Changed {
 		reg.logger.Info("upstream changed in place", zap.String("upstream", name), zap.String("change", op),
-			zap.Uint64("version", res.Meta.Version))
+			zap.Uint64("version", res.Meta.Version), zap.Duration("took", time.Since(start)))
 	}
 	if after != nil {
 		return writeJSON(w, http.StatusOK, after.status(time.Now().UnixNano()))

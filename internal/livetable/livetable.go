@@ -297,15 +297,25 @@ func Open[V any](opts Options[V]) (*View[V], error) {
 
 // hashOf returns the hash of a value ("" for nil).
 func hashOf[V any](v *V) string {
-	if v == nil {
-		return ""
-	}
-	b, err := json.Marshal(v)
+	_, h, err := encodeValue(v)
 	if err != nil {
 		return "unencodable:" + err.Error()
 	}
+	return h
+}
+
+// encodeValue returns the JSON form of a value and its hash (nil and ""
+// for nil).
+func encodeValue[V any](v *V) ([]byte, string, error) {
+	if v == nil {
+		return nil, "", nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, "", err
+	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return b, hex.EncodeToString(sum[:16]), nil
 }
 
 // baseLocked returns the hash of the view's definition of name.
@@ -320,11 +330,21 @@ func (v *View[V]) baseLocked(name string) string {
 
 // currentLocked returns the view's live value of name (nil: absent) and
 // its meta.
+// The definitions are hashed only for the entries that have a record.
 func (v *View[V]) currentLocked(name string) (*V, Meta) {
 	if e := v.t.recs[name]; e != nil && e.rec.Base == v.baseLocked(name) {
 		return e.val, e.meta()
 	}
 	return v.opts.Config[name], Meta{}
+}
+
+// currentHashLocked is currentLocked that also returns the value's hash.
+func (v *View[V]) currentHashLocked(name string) (*V, Meta, string) {
+	base := v.baseLocked(name)
+	if e := v.t.recs[name]; e != nil && e.rec.Base == base {
+		return e.val, e.meta(), e.rec.Hash
+	}
+	return v.opts.Config[name], Meta{}, base
 }
 
 // headLocked returns the view changes are computed from: the newest
@@ -470,7 +490,7 @@ func (t *Table[V]) Change(name string, opts ChangeOptions, fn func(cur *V) (*V, 
 	if head == nil {
 		return Result{}, ErrNoConfig
 	}
-	cur, meta := head.currentLocked(name)
+	cur, meta, curHash := head.currentHashLocked(name)
 	next, err := fn(cur)
 	if err != nil {
 		return Result{}, err
@@ -483,8 +503,11 @@ func (t *Table[V]) Change(name string, opts ChangeOptions, fn func(cur *V) (*V, 
 			return Result{}, &ConflictError{Name: name, Referrers: refs}
 		}
 	}
-	hash := hashOf(next)
-	if hash == hashOf(cur) {
+	raw, hash, err := encodeValue(next)
+	if err != nil {
+		return Result{}, err
+	}
+	if hash == curHash {
 		if opts.Applied != nil {
 			opts.Applied(meta)
 		}
@@ -496,13 +519,9 @@ func (t *Table[V]) Change(name string, opts ChangeOptions, fn func(cur *V) (*V, 
 		Base:    head.baseLocked(name),
 		Hash:    hash,
 		Deleted: next == nil,
+		Value:   raw,
 		Updated: time.Now().UTC().Truncate(time.Microsecond),
 	}}
-	if next != nil {
-		if e.rec.Value, err = json.Marshal(next); err != nil {
-			return Result{}, err
-		}
-	}
 	if old := t.recs[name]; old != nil {
 		e.slot = old.slot
 	}
