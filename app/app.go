@@ -77,6 +77,21 @@ type PersistToConfig struct {
 // DefaultPersistInterval is the default PersistToConfig.Interval.
 const DefaultPersistInterval = 10 * time.Second
 
+// interval returns the write-back interval; 0 when p is nil (off).
+func (p *PersistToConfig) interval() (time.Duration, error) {
+	if p == nil {
+		return 0, nil
+	}
+	d := time.Duration(p.Interval)
+	switch {
+	case d == 0:
+		return DefaultPersistInterval, nil
+	case d < time.Second:
+		return 0, fmt.Errorf("persist_to_config.interval: %s is below the minimum of 1s", d)
+	}
+	return d, nil
+}
+
 // SharedDictConfig configures one shared dict.
 type SharedDictConfig struct {
 	// Size is the memory the dict may use, in nginx syntax (`10m`, `512k`)
@@ -179,14 +194,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	var opts dynupstream.Options
-	if p := a.PersistToConfig; p != nil {
-		opts.PersistToConfig = time.Duration(p.Interval)
-		switch {
-		case opts.PersistToConfig == 0:
-			opts.PersistToConfig = DefaultPersistInterval
-		case opts.PersistToConfig < time.Second:
-			return fmt.Errorf("persist_to_config.interval: %s is below the minimum of 1s", opts.PersistToConfig)
-		}
+	var err error
+	if opts.PersistToConfig, err = a.PersistToConfig.interval(); err != nil {
+		return err
 	}
 	reg, err := dynupstream.Provision(ctx, a.Upstreams, opts)
 	if err != nil {
