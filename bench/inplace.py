@@ -209,6 +209,18 @@ def run_changes(cd, ops, count, admin_keep_alive, check=True, gap=0.0, stop_flag
     return times, bad, admin_errors
 
 
+def admin_get(cd, count):
+    """Wall times of GET /resty/upstreams/c0 on a kept-alive admin connection."""
+    c = Conn(cd.admin, True)
+    out = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        c.request("GET", "/resty/upstreams/c0")
+        out.append(time.perf_counter() - t0)
+    c.close()
+    return out
+
+
 def server_times(cd):
     """The durations the gateway logged for its changes in place (validate, persist, swap), in order."""
     out = []
@@ -243,7 +255,7 @@ def wrk_under_changes(cd, ops, changes, keep_alive, gap, conns):
     time.sleep(0.5)
     os.killpg(w.pid, signal.SIGINT)
     out = w.communicate(timeout=30)[0]
-    m = re.search(r"(\d+) requests in ([\d.]+)s", out)
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m|h)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -323,14 +335,17 @@ def main():
             try:
                 print("N=%d: caddy up in %.1fs" % (n, cd.startup), flush=True)
                 run_changes(cd, ops_inplace(cd), 10, True)  # warm-up
+                floor = admin_get(cd, a.changes)
                 logged = len(server_times(cd))
                 ka, bad_ka, err_ka = run_changes(cd, ops_inplace(cd), a.changes, True)
                 nc, bad_nc, err_nc = run_changes(cd, ops_inplace(cd), a.changes, False)
                 srv = server_times(cd)[logged:]
                 k = cfg_changes.get(n, 10)
                 cf, bad_cf, err_cf = run_changes(cd, ops_config(cd), k, False)
-                row = (n, ka, nc, cf, len(bad_ka) + len(bad_nc), len(bad_cf), err_ka + err_nc, err_cf, srv)
+                row = (n, ka, nc, cf, len(bad_ka) + len(bad_nc), len(bad_cf), err_ka + err_nc, err_cf, srv, floor)
                 wall.append(row)
+                print("  admin GET round trip: p50 %s p90 %s ms (the floor: client and admin API)" % (
+                    ms(pct(floor, 50)), ms(pct(floor, 90))), flush=True)
                 print("  in place, keep-alive: p50 %s p90 %s p99 %s max %s ms; next request wrong %d" % (
                     ms(pct(ka, 50)), ms(pct(ka, 90)), ms(pct(ka, 99)), ms(max(ka)), len(bad_ka)), flush=True)
                 print("  in place, new conn:   p50 %s p90 %s p99 %s max %s ms; next request wrong %d" % (
@@ -360,14 +375,15 @@ def main():
         stop(be)
 
     print("\n| clusters + routes | in place, kept-alive admin connection: p50 / p90 / p99 / max | "
-          "in place, new connection: p50 / p90 | in place, inside Caddy: p50 / p99 | "
+          "in place, new connection: p50 / p90 | in place, inside Caddy: p50 / p99 | admin GET (floor): p50 | "
           "/config (reload): p50 / max (changes) | next request wrong |")
-    print("|---:|---|---|---|---|---:|")
-    for n, ka, nc, cf, bad, bad_cf, _, _, srv in wall:
+    print("|---:|---|---|---|---|---|---:|")
+    for n, ka, nc, cf, bad, bad_cf, _, _, srv, floor in wall:
         cfs = "%s / %s ms (%d)" % (ms(pct(cf, 50)), ms(max(cf)), len(cf)) if cf else "-"
-        print("| %s | %s / %s / %s / %s ms | %s / %s ms | %s / %s ms | %s | %d in place, %d /config |" % (
+        print("| %s | %s / %s / %s / %s ms | %s / %s ms | %s / %s ms | %s ms | %s | %d in place, %d /config |" % (
             format(n, ","), ms(pct(ka, 50)), ms(pct(ka, 90)), ms(pct(ka, 99)), ms(max(ka)),
-            ms(pct(nc, 50)), ms(pct(nc, 90)), ms(pct(srv, 50)), ms(pct(srv, 99)), cfs, bad, bad_cf))
+            ms(pct(nc, 50)), ms(pct(nc, 90)), ms(pct(srv, 50)), ms(pct(srv, 99)), ms(pct(floor, 50)),
+            cfs, bad, bad_cf))
     if load:
         print("\n| clusters | path | wrk connections | requests | socket errors (connect/read/write/timeout) | non-2xx | changes | admin errors |")
         print("|---:|---|---|---:|---|---:|---:|---:|")

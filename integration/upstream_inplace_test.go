@@ -716,3 +716,34 @@ func rawRequests(t *testing.T, n, workers int, header string) map[string]int {
 	wg.Wait()
 	return out
 }
+
+// TestUpstreamInPlaceInFlight: a request in flight on a server that a
+// change drains (then removes) finishes on it; the requests sent after
+// the change go to the others; the drained server shows its request in
+// flight until it ends.
+func TestUpstreamInPlaceInFlight(t *testing.T) {
+	old, fresh := newServer(t, "old"), newServer(t, "fresh")
+	g := newGateway(t)
+	g.load(cfg{global: fmt.Sprintf("upstream pool {\n\tserver %s\n\tserver %s\n}", old.addr, fresh.addr), site: proxyTo()})
+	old.delay.Store(int64(time.Second))
+	done := make(chan reply)
+	go func() { done <- hit(t, "pool") }()
+	waitFor(t, 5*time.Second, "the slow request to reach its server", func() bool { return old.hits.Load() == 1 })
+	st := status(t, mustAdmin(t, "PATCH", "/resty/upstreams/pool/servers/"+old.addr, "application/json", `{"drain":true}`))
+	if s := st.Servers[0]; s.Health != dynupstream.HealthDraining || s.ActiveRequests != 1 {
+		t.Errorf("drained server: %+v", s)
+	}
+	if got := spread(t, "pool", 5); got["fresh"] != 5 {
+		t.Errorf("after draining: %v", got)
+	}
+	if r := <-done; r.Err != nil || r.Status != 200 || r.Body != "old" {
+		t.Errorf("the request in flight: %d %q %v", r.Status, r.Body, r.Err)
+	}
+	waitFor(t, 5*time.Second, "the drained server to have no request in flight", func() bool {
+		return serverStatus(t, clusterStatus(t, "pool"), old.addr).ActiveRequests == 0
+	})
+	mustAdmin(t, "DELETE", "/resty/upstreams/pool/servers/"+old.addr, "", "")
+	if n := old.hits.Load(); n != 1 {
+		t.Errorf("the drained server got %d requests", n)
+	}
+}

@@ -210,9 +210,10 @@ type Table[V any] struct {
 	logger *zap.Logger
 
 	mu sync.Mutex
-	// store is the storage the records were read from and are written
-	// to: the newest view's.
+	// store is the storage the records are written to and were read
+	// from (loaded: successfully): the newest view's.
 	store    certmagic.Storage
+	loaded   bool
 	recs     map[string]*entry[V]
 	versions map[string]uint64 // highest version used per name
 	views    []*View[V]        // open views, in opening order
@@ -268,7 +269,7 @@ func Open[V any](opts Options[V]) (*View[V], error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.logger = opts.Logger
-	if opts.Storage != nil && opts.Storage != t.store {
+	if opts.Storage != nil && (!t.loaded || !sameStorage(opts.Storage, t.store)) {
 		t.loadLocked(opts.Storage, opts.Validate)
 	}
 	names := make([]string, 0, len(opts.Config)+len(t.recs))
@@ -483,9 +484,9 @@ type Result struct {
 // of an entry the config names), and ErrStorage (wrapped with the
 // storage's error).
 func (t *Table[V]) Change(name string, opts ChangeOptions, fn func(cur *V) (*V, error)) (Result, error) {
-	t.waitWriteBack()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.waitWriteBackLocked()
 	head := t.headLocked()
 	if head == nil {
 		return Result{}, ErrNoConfig

@@ -168,15 +168,19 @@ func (t *Table[V]) removeLocked(name string) error {
 func (t *Table[V]) loadLocked(store certmagic.Storage, validate func(string, *V) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storageTimeout)
 	defer cancel()
+	// Changes go to this storage from now on, even if it cannot be read
+	// now (they fail there if it fails).
+	t.store = store
 	keys, err := store.List(ctx, t.prefix, false)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		// Keep what is in memory (the live state) and try again at the
 		// next config load.
+		t.loaded = false
 		t.logger.Error("reading the live state from storage; using the config and the state in memory",
 			zap.String("table", t.name), zap.Error(err))
 		return
 	}
-	t.store = store
+	t.loaded = true
 	recs := make(map[string]*entry[V], len(keys)/2)
 	for _, key := range keys {
 		slot := -1
@@ -223,4 +227,15 @@ func (t *Table[V]) loadLocked(store certmagic.Storage, validate func(string, *V)
 		t.versions[rec.Name] = max(t.versions[rec.Name], rec.Version)
 	}
 	t.recs = recs
+}
+
+// sameStorage reports whether two storages are the same value (a
+// storage type that cannot be compared is never the same).
+func sameStorage(a, b certmagic.Storage) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }

@@ -64,16 +64,15 @@ func (t *Table[V]) scheduleWriteBackLocked(interval time.Duration, r *http.Reque
 	t.wb.timer = time.AfterFunc(delay, t.writeBackNow)
 }
 
-// waitWriteBack waits for the write-back in progress, if any.
-func (t *Table[V]) waitWriteBack() {
-	for {
-		t.mu.Lock()
+// waitWriteBackLocked waits for the write-back in progress, if any,
+// releasing the table's lock meanwhile; it returns with the lock held and
+// no write-back in progress.
+func (t *Table[V]) waitWriteBackLocked() {
+	for t.wb.busy != nil {
 		busy := t.wb.busy
 		t.mu.Unlock()
-		if busy == nil {
-			return
-		}
 		<-busy
+		t.mu.Lock()
 	}
 }
 
