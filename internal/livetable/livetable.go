@@ -55,6 +55,25 @@
 // Optionally (Options.PersistToConfig) the live values are also written
 // back into Caddy's config, coalesced, at the cost of a config reload per
 // write.
+//
+// # Use
+//
+// A table of the resty app (the upstream registry, the route table)
+// opens a view in its Provision, giving the config's definitions and an
+// Apply that swaps one entry of its live state (an atomic pointer per
+// entry, so that readers never lock); starts it in the app's Start;
+// closes it in Cleanup; records what its config names with AddReferrer;
+// and makes its admin routes call Table.Change with a function that
+// validates the new value as config is:
+//
+//	view, err := livetable.Open(livetable.Options[Route]{
+//		Name: "routes", Storage: ctx.Storage(), Config: routes,
+//		Validate: validateRoute, Apply: table.apply,
+//		ConfigPath: "/config/apps/resty/routes",
+//	})
+//	…
+//	res, err := view.Table().Change(name, livetable.ChangeOptions{Request: r},
+//		func(cur *Route) (*Route, error) { return next, validate(next) })
 package livetable
 
 import (
