@@ -171,6 +171,13 @@ func TestUpstreamInPlaceRoutes(t *testing.T) {
 	if got := k.spread("pool", 3); got["d"] != 3 {
 		t.Errorf("after replacing: %v", got)
 	}
+	// A unix socket server: its address is URL-escaped in the path.
+	mustAdmin(t, "POST", "/resty/upstreams/pool/servers", "", "server unix:/run/app.sock backup;")
+	unixPath := "/resty/upstreams/pool/servers/" + url.PathEscape("unix//run/app.sock")
+	if st := status(t, mustAdmin(t, "PATCH", unixPath, "application/json", `{"weight":4}`)); st.Servers[1].Weight != 4 || st.Servers[1].Address != "unix//run/app.sock" {
+		t.Errorf("unix server: %+v", st.Servers)
+	}
+	mustAdmin(t, "DELETE", unixPath, "", "")
 	// A new cluster, then its deletion.
 	mustAdmin(t, "POST", "/resty/upstreams/fresh", "application/json", fmt.Sprintf(`{"servers":[{"address":%q}]}`, a.addr))
 	if got := k.get("fresh"); got != "a" {
@@ -182,7 +189,7 @@ func TestUpstreamInPlaceRoutes(t *testing.T) {
 	}
 	// Deleting the config's cluster: 404 afterwards, with the reason.
 	mustAdmin(t, "DELETE", "/resty/upstreams/pool", "", "")
-	if code, out := admin(t, "GET", "/resty/upstreams/pool", "", ""); code != 404 || !strings.Contains(out, "deleted in place (version 9)") {
+	if code, out := admin(t, "GET", "/resty/upstreams/pool", "", ""); code != 404 || !strings.Contains(out, "deleted in place (version 12)") {
 		t.Errorf("GET of a deleted config cluster: %d %s", code, out)
 	}
 	if got := configJSON(t, ""); got != config {
