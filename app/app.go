@@ -40,10 +40,22 @@ type App struct {
 	Lua *LuaConfig `json:"lua,omitempty"`
 
 	// Upstreams is the upstream registry: named clusters of servers that
-	// reverse_proxy uses through `dynamic resty`. It can be changed at
-	// runtime through /config/apps/resty/upstreams and the
-	// /resty/upstreams admin routes.
+	// reverse_proxy uses through `dynamic resty`. It is the base: the
+	// /resty/upstreams admin routes change the live clusters in place
+	// (without a config reload, kept in Caddy's storage and applied over
+	// this definition at each load unless the definition of that cluster
+	// changed since), and /config/apps/resty/upstreams changes it with a
+	// config reload.
 	Upstreams map[string]*dynupstream.ClusterConfig `json:"upstreams,omitempty"`
+
+	// PersistToConfig, if set, also writes the changes made in place
+	// through the admin routes back into this config (apps.resty.upstreams),
+	// so that GET /config/ and Caddy's autosave show them. The writes are
+	// coalesced, at most one per interval, and each is a config reload,
+	// with its cost (idle client connections closed, connections queued on
+	// the listeners reset). Off by default: the changes are kept in Caddy's
+	// storage either way.
+	PersistToConfig *PersistToConfig `json:"persist_to_config,omitempty"`
 
 	dicts    map[string]*shdict.Dict
 	dictKeys []string
@@ -51,6 +63,33 @@ type App struct {
 	registry *dynupstream.Registry
 	poolKey  string
 	logger   *zap.Logger
+}
+
+// PersistToConfig configures the write-back of changes made in place
+// into the config.
+type PersistToConfig struct {
+	// Interval is the least time between two write-backs (each a config
+	// reload); the changes made meanwhile go in the next one. At least
+	// 1s. Default: 10s.
+	Interval caddy.Duration `json:"interval,omitempty"`
+}
+
+// DefaultPersistInterval is the default PersistToConfig.Interval.
+const DefaultPersistInterval = 10 * time.Second
+
+// interval returns the write-back interval; 0 when p is nil (off).
+func (p *PersistToConfig) interval() (time.Duration, error) {
+	if p == nil {
+		return 0, nil
+	}
+	d := time.Duration(p.Interval)
+	switch {
+	case d == 0:
+		return DefaultPersistInterval, nil
+	case d < time.Second:
+		return 0, fmt.Errorf("persist_to_config.interval: %s is below the minimum of 1s", d)
+	}
+	return d, nil
 }
 
 // SharedDictConfig configures one shared dict.
@@ -154,7 +193,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionLua(); err != nil {
 		return err
 	}
-	reg, err := dynupstream.Provision(ctx, a.Upstreams)
+	var opts dynupstream.Options
+	var err error
+	if opts.PersistToConfig, err = a.PersistToConfig.interval(); err != nil {
+		return err
+	}
+	reg, err := dynupstream.Provision(ctx, a.Upstreams, opts)
 	if err != nil {
 		return err
 	}
@@ -307,8 +351,12 @@ func (lc *LuaConfig) apply(cfg *luaplugin.Config) error {
 	return nil
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App: changes made in place now apply to this
+// config's registry first.
+func (a *App) Start() error {
+	a.registry.Start()
+	return nil
+}
 
 // Stop implements caddy.App.
 func (a *App) Stop() error { return nil }

@@ -6,6 +6,7 @@ package caddyfile
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -46,6 +47,8 @@ func init() {
 //		lua_env <NAME>[=<value>] ...
 //		lua_log_queue <n>
 //		lua_log_workers <n>
+//		upstream <name> { … }
+//		persist_to_config [<interval>]
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	a := new(app.App)
@@ -161,6 +164,21 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, d.Errf("upstream %s: declared twice", name)
 			}
 			a.Upstreams[name] = cluster
+		case "persist_to_config":
+			if a.PersistToConfig != nil {
+				return nil, d.Err("persist_to_config: given twice")
+			}
+			a.PersistToConfig = new(app.PersistToConfig)
+			if d.NextArg() {
+				dur, err := caddy.ParseDuration(d.Val())
+				if err != nil || dur < time.Second {
+					return nil, d.Errf("persist_to_config: invalid interval %q (a duration of at least 1s)", d.Val())
+				}
+				a.PersistToConfig.Interval = caddy.Duration(dur)
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
 		default:
 			return nil, d.Errf("unrecognized resty option %q", d.Val())
 		}

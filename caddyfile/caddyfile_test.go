@@ -95,3 +95,30 @@ func TestAdaptErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAdaptPersistToConfig(t *testing.T) {
+	for _, tc := range []struct{ opt, want string }{
+		{"persist_to_config", `{"persist_to_config":{}}`},
+		{"persist_to_config 30s", `{"persist_to_config":{"interval":30000000000}}`},
+	} {
+		cfg, err := adapt(t, "{\n resty {\n  "+tc.opt+"\n }\n}\n:80 {\n respond ok\n}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, _ := json.Marshal(cfg["apps"].(map[string]any)["resty"])
+		if string(app) != tc.want {
+			t.Errorf("%s: %s, want %s", tc.opt, app, tc.want)
+		}
+	}
+	for _, tc := range []struct{ opt, want string }{
+		{"persist_to_config 500ms", `invalid interval "500ms"`},
+		{"persist_to_config soon", `invalid interval "soon"`},
+		{"persist_to_config 10s 20s", "wrong argument count"},
+		{"persist_to_config\n  persist_to_config", "given twice"},
+	} {
+		_, err := adapt(t, "{\n resty {\n  "+tc.opt+"\n }\n}\n:80 {\n respond ok\n}")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.opt, err, tc.want)
+		}
+	}
+}

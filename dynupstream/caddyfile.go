@@ -10,7 +10,7 @@ import (
 // resty option; the dispenser is on the `upstream` token:
 //
 //	upstream NAME {
-//		server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [down]
+//		server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [down] [drain]
 //		health_check PATH [interval=D] [timeout=D] [expect=STATUS] [host=HOST] [passes=N] [fails=N]
 //		lb_policy round_robin|least_conn|ip_hash|random|header NAME|cookie NAME
 //	}

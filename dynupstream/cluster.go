@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-resty/caddy-resty/internal/livetable"
 )
 
 // peer is one server of a cluster as one config sees it: its settings
@@ -22,6 +24,8 @@ type peer struct {
 	failTimeout time.Duration
 	backup      bool
 	down        bool
+	// drain: the server takes no new requests; those in flight finish.
+	drain bool
 	// checked: the cluster has an active health check.
 	checked bool
 	st      *serverState
@@ -48,12 +52,22 @@ type cluster struct {
 	backup  tier
 	policy  balancer
 	hc      *healthCheck
+	// checker and sub are the cluster's use of its active health
+	// checker, if it has a health check.
+	checker *checker
+	sub     *subscription
 	// log records the passive health transitions of the servers.
 	log *zap.Logger
+	// meta describes the live value (version, changed at runtime).
+	meta livetable.Meta
 }
 
 // newCluster builds the live cluster of a validated config, taking a
-// reference to each server's state.
+// reference to each server's state and, if the cluster has a health
+// check, subscribing to the cluster's checker. release undoes both.
+// Servers that stay in a cluster keep their state (health, counters)
+// from one cluster value to the next: it lives in the pool, by cluster
+// name and address.
 func newCluster(name string, cfg *ClusterConfig, logger *zap.Logger) *cluster {
 	c := &cluster{name: name, cfg: cfg, policy: newBalancer(cfg.LBPolicy), log: logger}
 	if cfg.HealthCheck != nil {
@@ -72,6 +86,7 @@ func newCluster(name string, cfg *ClusterConfig, logger *zap.Logger) *cluster {
 			failTimeout: DefaultFailTimeout,
 			backup:      s.Backup,
 			down:        s.Down,
+			drain:       s.Drain,
 			checked:     c.hc != nil,
 			st:          loadServerState(name, dial),
 		}
@@ -82,7 +97,7 @@ func newCluster(name string, cfg *ClusterConfig, logger *zap.Logger) *cluster {
 			p.failTimeout = d
 		}
 		c.all = append(c.all, p)
-		if p.down {
+		if p.down || p.drain {
 			continue
 		}
 		usable++
@@ -100,14 +115,42 @@ func newCluster(name string, cfg *ClusterConfig, logger *zap.Logger) *cluster {
 			p.maxFails = 0
 		}
 	}
+	if c.hc != nil {
+		c.sub = &subscription{hc: c.hc, logger: logger}
+		for _, p := range c.all {
+			if !p.down && !p.drain {
+				c.sub.peers = append(c.sub.peers, p)
+			}
+		}
+		c.checker = loadChecker(name)
+		c.checker.subscribe(c.sub)
+	}
 	return c
 }
 
-// release drops the cluster's references to its servers' states.
+// release drops the cluster's subscription to its checker and its
+// references to its servers' states. Requests in flight on its servers
+// finish: they hold the states they use.
 func (c *cluster) release() {
+	if c.checker != nil {
+		c.checker.unsubscribe(c.sub)
+		_, _ = pool.Delete(checkerKey{c.name})
+	}
 	for _, p := range c.all {
 		_, _ = pool.Delete(serverKey{c.name, p.address})
 	}
+}
+
+// usable counts the servers that may take requests by configuration:
+// neither down nor drained.
+func (c *ClusterConfig) usable() int {
+	n := 0
+	for i := range c.Servers {
+		if s := &c.Servers[i]; !s.Down && !s.Drain {
+			n++
+		}
+	}
+	return n
 }
 
 // available reports whether p may take a request at now (unix nanos):

@@ -108,6 +108,12 @@ type ServerConfig struct {
 	// Down marks the server as permanently unavailable: it never gets
 	// requests (and is not health checked).
 	Down bool `json:"down,omitempty"`
+
+	// Drain takes the server out gracefully: it gets no new requests,
+	// while those in flight finish (GET /resty/upstreams/NAME shows them
+	// in active_requests). It keeps its health state and counters, and
+	// is not health checked while drained.
+	Drain bool `json:"drain,omitempty"`
 }
 
 // HealthCheckConfig configures the active health check of a cluster.

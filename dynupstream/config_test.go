@@ -40,7 +40,7 @@ func TestProvisionErrorsNameThePlace(t *testing.T) {
 		if err := json.Unmarshal([]byte(c.json), &clusters); err != nil {
 			t.Fatalf("%s: %v", c.json, err)
 		}
-		_, err := provision(clusters, zap.NewNop())
+		_, err := testProvision(clusters, zap.NewNop())
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v\nwant %s", c.json, err, c.want)
 		}

@@ -12,7 +12,7 @@ import (
 // POST /resty/upstreams/NAME (one directive per line there, one per `;`
 // here):
 //
-//	server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [down]
+//	server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [down] [drain]
 //	health_check PATH [interval=D] [timeout=D] [expect=STATUS] [host=HOST]
 //	             [passes=N] [fails=N]
 //	lb_policy round_robin|least_conn|ip_hash|random|header NAME|cookie NAME
@@ -178,19 +178,22 @@ func parseServer(args []string) (ServerConfig, error) {
 				return bad(err)
 			}
 			s.FailTimeout = NewDuration(d)
-		case "backup", "down":
+		case "backup", "down", "drain":
 			if hasVal {
 				return bad(fmt.Errorf("takes no value, got %q", val))
 			}
-			if key == "backup" {
+			switch key {
+			case "backup":
 				s.Backup = true
-			} else {
+			case "down":
 				s.Down = true
+			default:
+				s.Drain = true
 			}
-		case "max_conns", "slow_start", "resolve", "service", "route", "drain":
+		case "max_conns", "slow_start", "resolve", "service", "route":
 			return bad(errors.New("not supported by caddy-resty"))
 		default:
-			return s, fmt.Errorf("server %s: unknown parameter %q (weight, max_fails, fail_timeout, backup, down)", args[0], arg)
+			return s, fmt.Errorf("server %s: unknown parameter %q (weight, max_fails, fail_timeout, backup, down, drain)", args[0], arg)
 		}
 	}
 	return s, nil

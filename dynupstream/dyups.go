@@ -173,6 +173,9 @@ func FormatDyups(c *ClusterConfig) string {
 		if s.Down {
 			b.WriteString(" down")
 		}
+		if s.Drain {
+			b.WriteString(" drain")
+		}
 		b.WriteString(";\n")
 	}
 	if h := c.HealthCheck; h != nil {

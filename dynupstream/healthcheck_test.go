@@ -33,7 +33,7 @@ func TestActiveHealthCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := provision(map[string]*ClusterConfig{"hc": cfg}, zap.New(core))
+	reg, err := testProvision(map[string]*ClusterConfig{"hc": cfg}, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestActiveHealthCheck(t *testing.T) {
 
 	// A second config with the same cluster shares the checker and the
 	// state; the checker stops when the last config goes.
-	reg2, err := provision(map[string]*ClusterConfig{"hc": cfg}, zap.New(core))
+	reg2, err := testProvision(map[string]*ClusterConfig{"hc": cfg}, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,9 +101,13 @@ func (s *Source) Provision(ctx caddy.Context) error {
 			s.reg = p.Registry()
 		}
 	}
-	if s.Upstream != "" && !s.placeholder && !s.reg.Has(s.Upstream) {
-		s.logger.Warn("upstream cluster is not in apps.resty.upstreams; its requests get 502 until it is",
-			zap.String("upstream", s.Upstream))
+	if s.Upstream != "" && !s.placeholder {
+		// Deleting this cluster in place now needs ?force=true.
+		s.reg.AddReferrer(s.Upstream, "reverse_proxy `dynamic resty "+s.Upstream+"`")
+		if !s.reg.Has(s.Upstream) {
+			s.logger.Warn("upstream cluster is not in apps.resty.upstreams; its requests get 502 until it is",
+				zap.String("upstream", s.Upstream))
+		}
 	}
 	return nil
 }

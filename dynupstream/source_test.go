@@ -24,7 +24,7 @@ func testRegistry(t testing.TB, clusters map[string]string) *Registry {
 		}
 		cfgs[name] = cfg
 	}
-	reg, err := provision(cfgs, zap.NewNop())
+	reg, err := testProvision(cfgs, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestGetUpstreams(t *testing.T) {
 	if err != nil || len(ups) != 1 || ups[0].Dial != "10.0.0.1:80" {
 		t.Fatalf("GetUpstreams = %v, %v", ups, err)
 	}
-	st := reg.clusters["pool"].all[0].st
+	st := reg.lookup("pool").all[0].st
 	if st.active.Load() != 1 || st.requests.Load() != 1 {
 		t.Errorf("active %d requests %d", st.active.Load(), st.requests.Load())
 	}
@@ -80,7 +80,7 @@ func TestGetUpstreams(t *testing.T) {
 func TestRetriesSettleAndMoveOn(t *testing.T) {
 	reg := testRegistry(t, map[string]string{"pool": "server 10.0.0.1:80 max_fails=2; server 10.0.0.2:80; server 10.0.0.3:80 backup;"})
 	s := testSource(reg, "pool")
-	c := reg.clusters["pool"]
+	c := reg.lookup("pool")
 	a, b, bk := c.all[0].st, c.all[1].st, c.all[2].st
 
 	r, repl, cancel := testRequest()
@@ -134,7 +134,7 @@ func TestRetriesSettleAndMoveOn(t *testing.T) {
 func TestLastAttemptFailure(t *testing.T) {
 	reg := testRegistry(t, map[string]string{"pool": "server 10.0.0.1:80; server 10.0.0.2:80;"})
 	s := testSource(reg, "pool")
-	a := reg.clusters["pool"].all[0].st
+	a := reg.lookup("pool").all[0].st
 	r, repl, cancel := testRequest()
 	s.GetUpstreams(r)
 	attemptTo(repl, "10.0.0.1:80", false)

@@ -15,6 +15,9 @@ const (
 	// HealthFailed: the passive check took the server out (max_fails
 	// failures within fail_timeout) until FailedUntil.
 	HealthFailed = "failed"
+	// HealthDraining: the server is drained: no new requests, those in
+	// flight (ActiveRequests) finish.
+	HealthDraining = "draining"
 )
 
 // ClusterStatus is the live view of a cluster: its settings and the
@@ -22,6 +25,14 @@ const (
 type ClusterStatus struct {
 	// Name is the cluster's name.
 	Name string `json:"name"`
+	// Version counts the changes made to the cluster in place (admin
+	// routes); 0: the config's definition, unchanged.
+	Version uint64 `json:"version"`
+	// LiveModified reports whether what serves differs from the config's
+	// definition: the cluster was created or changed in place.
+	LiveModified bool `json:"live_modified"`
+	// Updated is the time of the last change in place, if any.
+	Updated *time.Time `json:"updated,omitempty"`
 	// LBPolicy is the cluster's load-balancing policy.
 	LBPolicy LBPolicy `json:"lb_policy"`
 	// HealthCheck is the active health check, if any.
@@ -42,13 +53,15 @@ type ServerStatus struct {
 	Backup bool `json:"backup,omitempty"`
 	// Down marks a server the config marks down.
 	Down bool `json:"down,omitempty"`
+	// Drain marks a drained server.
+	Drain bool `json:"drain,omitempty"`
 	// MaxFails and FailTimeout are its passive check settings (MaxFails 0:
 	// no passive check).
 	MaxFails    int    `json:"max_fails"`
 	FailTimeout string `json:"fail_timeout"`
 
-	// Health is up, down (config), unhealthy (active check) or failed
-	// (passive check).
+	// Health is up, down (config), draining, unhealthy (active check) or
+	// failed (passive check).
 	Health string `json:"health"`
 	// Available tells whether it can take a request now.
 	Available bool `json:"available"`
@@ -89,8 +102,10 @@ func (r *Registry) Status() map[string]ClusterStatus {
 		return out
 	}
 	now := time.Now().UnixNano()
-	for name, c := range r.clusters {
-		out[name] = c.status(now)
+	for _, name := range r.Names() {
+		if c := r.lookup(name); c != nil {
+			out[name] = c.status(now)
+		}
 	}
 	return out
 }
@@ -106,10 +121,16 @@ func (r *Registry) ClusterStatus(name string) (ClusterStatus, bool) {
 
 func (c *cluster) status(now int64) ClusterStatus {
 	cs := ClusterStatus{
-		Name:        c.name,
-		LBPolicy:    LBPolicy{Policy: PolicyRoundRobin},
-		HealthCheck: c.cfg.HealthCheck,
-		Servers:     make([]ServerStatus, 0, len(c.all)),
+		Name:         c.name,
+		LBPolicy:     LBPolicy{Policy: PolicyRoundRobin},
+		HealthCheck:  c.cfg.HealthCheck,
+		Version:      c.meta.Version,
+		LiveModified: c.meta.Modified,
+		Servers:      make([]ServerStatus, 0, len(c.all)),
+	}
+	if !c.meta.Updated.IsZero() {
+		t := c.meta.Updated
+		cs.Updated = &t
 	}
 	if c.cfg.LBPolicy != nil {
 		cs.LBPolicy = *c.cfg.LBPolicy
@@ -121,6 +142,7 @@ func (c *cluster) status(now int64) ClusterStatus {
 			Weight:         int(p.weight),
 			Backup:         p.backup,
 			Down:           p.down,
+			Drain:          p.drain,
 			MaxFails:       int(p.maxFails),
 			FailTimeout:    p.failTimeout.String(),
 			ActiveRequests: st.active.Load(),
@@ -137,6 +159,8 @@ func (c *cluster) status(now int64) ClusterStatus {
 		switch {
 		case p.down:
 			s.Health = HealthDown
+		case p.drain:
+			s.Health = HealthDraining
 		case unhealthy:
 			s.Health = HealthUnhealthy
 		case failed:

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 )
 
 // Helpers of the unit tests.
@@ -43,4 +45,17 @@ func addrs(n int) []string {
 		out[i] = fmt.Sprintf("10.0.0.%d:80", i+1)
 	}
 	return out
+}
+
+// testTables numbers the live tables of the registries the tests build.
+var testTables atomic.Int64
+
+// testProvision builds and starts a registry with its own live table
+// kept in memory.
+func testProvision(clusters map[string]*ClusterConfig, logger *zap.Logger) (*Registry, error) {
+	r, err := provision(clusters, logger, nil, fmt.Sprintf("test-%d", testTables.Add(1)), Options{})
+	if err == nil {
+		r.Start()
+	}
+	return r, err
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	_ "github.com/caddy-resty/caddy-resty"
@@ -61,6 +62,9 @@ func TestMain(m *testing.M) {
 	tmpRoot = dir
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	// Caddy's default storage (where the live upstream state is kept)
+	// took its path from the environment at init.
+	caddy.DefaultStorage.Path = caddy.AppDataDir()
 	code := m.Run()
 	// Stop the HTTP app (listeners, Lua pools, timers) of the in-process
 	// Caddy; the admin endpoint stays until the process exits.
@@ -186,7 +190,8 @@ func newGateway(t *testing.T) *gateway {
 	return &gateway{t: t, tester: caddytest.NewTester(t)}
 }
 
-// resetCaddy loads a config with no apps (if Caddy runs).
+// resetCaddy loads a config with no apps (if Caddy runs) and forgets the
+// live state an earlier test kept in Caddy's storage.
 func resetCaddy() {
 	resp, err := http.Post(adminURL+"/load", "application/json",
 		strings.NewReader(`{"admin":{"listen":"localhost:2999"}}`))
@@ -194,6 +199,13 @@ func resetCaddy() {
 		resp.Body.Close()
 	}
 	client.CloseIdleConnections()
+	os.RemoveAll(liveStateDir())
+}
+
+// liveStateDir is where the in-process Caddy keeps the live state of the
+// resty app's tables.
+func liveStateDir() string {
+	return filepath.Join(caddy.DefaultStorage.Path, "resty")
 }
 
 // load makes c the running config (a reload if one runs); each load logs

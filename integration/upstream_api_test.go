@@ -82,26 +82,23 @@ func TestUpstreamConfigAPI(t *testing.T) {
 }
 
 // TestUpstreamAdminAPI: the dyups-style routes list the clusters with
-// their live health and change them through the config.
+// their live health and change them in place: the config stays as it was.
 func TestUpstreamAdminAPI(t *testing.T) {
 	a, b, c := newServer(t, "a"), newServer(t, "b"), newServer(t, "c")
 	g := newGateway(t)
-	// No upstreams at first: POST creates apps.resty.upstreams.
+	// No upstreams at first: POST creates the cluster in the live state.
 	g.load(cfg{global: "shared_dict x 1m", site: proxyTo()})
 	if out := mustAdmin(t, "GET", "/resty/upstreams", "", ""); strings.TrimSpace(out) != "{}" {
 		t.Errorf("GET /resty/upstreams with no clusters: %s", out)
 	}
+	config := configJSON(t, "")
 
 	body := fmt.Sprintf("server %s weight=2; server %s backup;\n# comment\nserver %s down;", a.addr, b.addr, c.addr)
 	out := mustAdmin(t, "POST", "/resty/upstreams/dy", "", body)
 	var st dynupstream.ClusterStatus
-	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Name != "dy" || len(st.Servers) != 3 {
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Name != "dy" || len(st.Servers) != 3 ||
+		st.Version != 1 || !st.LiveModified || st.Updated == nil {
 		t.Fatalf("POST answer %s (%v)", out, err)
-	}
-	want := fmt.Sprintf(`{"servers":[{"address":%q,"weight":2},{"address":%q,"backup":true},{"address":%q,"down":true}]}`,
-		a.addr, b.addr, c.addr)
-	if got := configJSON(t, "apps/resty/upstreams/dy"); !sameJSON(t, got, want) {
-		t.Errorf("GET /config/apps/resty/upstreams/dy = %s, want %s", got, want)
 	}
 	if got := spread(t, "dy", 6); got["a"] != 6 {
 		t.Errorf("dy: %v (the backup and the down server must get nothing)", got)
@@ -110,7 +107,7 @@ func TestUpstreamAdminAPI(t *testing.T) {
 	// JSON body; replaces the cluster.
 	out = mustAdmin(t, "POST", "/resty/upstreams/dy", "application/json",
 		fmt.Sprintf(`{"servers":[{"address":%q},{"address":%q}],"lb_policy":{"policy":"least_conn"}}`, b.addr, c.addr))
-	if !strings.Contains(out, `"least_conn"`) {
+	if !strings.Contains(out, `"least_conn"`) || !strings.Contains(out, `"version":2`) {
 		t.Errorf("POST JSON answer: %s", out)
 	}
 	if got := spread(t, "dy", 6); got["b"]+got["c"] != 6 || got["b"] == 0 || got["c"] == 0 {
@@ -122,7 +119,7 @@ func TestUpstreamAdminAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustAdmin(t, "GET", "/resty/upstreams", "", "")), &all); err != nil {
 		t.Fatal(err)
 	}
-	if s, ok := all["dy"]; !ok || len(s.Servers) != 2 || s.Available != 2 || s.Servers[0].Requests == 0 {
+	if s, ok := all["dy"]; !ok || len(s.Servers) != 2 || s.Available != 2 || s.Servers[0].Requests == 0 || s.Version != 2 {
 		t.Errorf("GET /resty/upstreams: %+v", all)
 	}
 	if code, out := admin(t, "GET", "/resty/upstreams/nope", "", ""); code != http.StatusNotFound {
@@ -130,7 +127,7 @@ func TestUpstreamAdminAPI(t *testing.T) {
 	}
 
 	// Malformed bodies: 400 with the reason, nothing changed.
-	before := configJSON(t, "")
+	before := mustAdmin(t, "GET", "/resty/upstreams/dy", "", "")
 	for _, bad := range []struct{ ct, body, reason string }{
 		{"", "server 10.0.0.1:80 weight=abc;", `weight: invalid number \"abc\"`},
 		{"", "server 10.0.0.1:80 weight=0;", "weight: must be between 1 and 1000"},
@@ -159,16 +156,13 @@ func TestUpstreamAdminAPI(t *testing.T) {
 	if code, _ := admin(t, "PUT", "/resty/upstreams/dy", "", "server 10.0.0.1:80;"); code != http.StatusMethodNotAllowed {
 		t.Errorf("PUT: %d, want 405", code)
 	}
-	if after := configJSON(t, ""); after != before {
-		t.Errorf("a refused change changed the config:\nbefore %s\nafter  %s", before, after)
+	if after := mustAdmin(t, "GET", "/resty/upstreams/dy", "", ""); !sameServers(t, after, before) {
+		t.Errorf("a refused change changed the cluster:\nbefore %s\nafter  %s", before, after)
 	}
 
 	// Delete.
-	if out := mustAdmin(t, "DELETE", "/resty/upstreams/dy", "", ""); !strings.Contains(out, `"deleted":"dy"`) {
+	if out := mustAdmin(t, "DELETE", "/resty/upstreams/dy", "", ""); !strings.Contains(out, `"deleted":"dy"`) || !strings.Contains(out, `"version":3`) {
 		t.Errorf("DELETE answer: %s", out)
-	}
-	if got := configJSON(t, "apps/resty/upstreams"); got != "{}" {
-		t.Errorf("upstreams after DELETE: %s", got)
 	}
 	if r := hit(t, "dy"); r.Status != http.StatusBadGateway {
 		t.Errorf("deleted cluster: %d, want 502", r.Status)
@@ -176,4 +170,29 @@ func TestUpstreamAdminAPI(t *testing.T) {
 	if code, _ := admin(t, "DELETE", "/resty/upstreams/dy", "", ""); code != http.StatusNotFound {
 		t.Errorf("second DELETE: %d, want 404", code)
 	}
+	// None of it touched the config.
+	if after := configJSON(t, ""); after != config {
+		t.Errorf("in-place changes changed the config:\nbefore %s\nafter  %s", config, after)
+	}
+}
+
+// sameServers compares two cluster statuses on their settings (not their
+// counters).
+func sameServers(t *testing.T, a, b string) bool {
+	t.Helper()
+	var x, y dynupstream.ClusterStatus
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		t.Fatalf("bad status %s / %s", a, b)
+	}
+	if x.Version != y.Version || len(x.Servers) != len(y.Servers) || x.LBPolicy != y.LBPolicy {
+		return false
+	}
+	for i := range x.Servers {
+		p, q := x.Servers[i], y.Servers[i]
+		if p.Address != q.Address || p.Weight != q.Weight || p.Backup != q.Backup || p.Down != q.Down ||
+			p.Drain != q.Drain || p.MaxFails != q.MaxFails || p.FailTimeout != q.FailTimeout {
+			return false
+		}
+	}
+	return true
 }

@@ -37,9 +37,10 @@ type churnState struct {
 	t       *testing.T
 	servers map[string]*server
 	// stable: servers s1..s4 added, removed and reweighted through
-	// /config; dyn: s5..s7 replaced through the dyups route; repl:
-	// s8 or s9, the whole cluster replaced through /config; doomed: s10,
-	// deleted and created again (through both APIs).
+	// /config; dyn: s5..s7 replaced in place through the dyups route;
+	// repl: s8 or s9, the whole cluster replaced through /config; doomed:
+	// s10, deleted and created again in place. The changes in place
+	// survive the reloads of the /config changes.
 	stable  []string // current servers of stable, in config order
 	dyn     []string
 	repl    string
@@ -133,20 +134,16 @@ func (cs *churnState) change(i int, rng *rand.Rand) {
 			fmt.Sprintf(`{"servers":[{"address":%q}],"health_check":{"path":"/healthz","interval":"200ms"}}`, addr(next)))
 		cs.record("repl", []string{cs.repl}, []string{next}, start, time.Now())
 		cs.repl = next
-	case 6, 7: // doomed: deleted and created, through both APIs
+	case 6, 7: // doomed: deleted and created in place (text or JSON)
 		if cs.doomed {
-			if i%8 == 6 {
-				mustAdmin(t, "DELETE", "/resty/upstreams/doomed", "", "")
-			} else {
-				mustAdmin(t, "DELETE", "/config/apps/resty/upstreams/doomed", "", "")
-			}
+			mustAdmin(t, "DELETE", "/resty/upstreams/doomed", "", "")
 			cs.record("doomed", []string{"s10"}, nil, start, time.Now())
 		} else {
 			if i%8 == 6 {
 				mustAdmin(t, "POST", "/resty/upstreams/doomed", "",
 					"server "+addr("s10")+"; health_check /healthz interval=200ms;")
 			} else {
-				mustAdmin(t, "PUT", "/config/apps/resty/upstreams/doomed", "application/json",
+				mustAdmin(t, "POST", "/resty/upstreams/doomed", "application/json",
 					fmt.Sprintf(`{"servers":[{"address":%q}]}`, addr("s10")))
 			}
 			cs.record("doomed", nil, []string{"s10"}, start, time.Now())
