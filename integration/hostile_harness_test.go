@@ -51,7 +51,8 @@ var caddyBuild struct {
 	err  error
 }
 
-// hostileCaddyBin builds ./cmd/caddy (cached by the Go build cache) and
+// hostileCaddyBin builds ./cmd/caddy once per test binary (the restart
+// tests use it too; cached by the Go build cache) and
 // raises this process's descriptor limit.
 func hostileCaddyBin(t *testing.T) string {
 	t.Helper()

@@ -1,10 +1,11 @@
+//go:build linux
+
 package integration
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,30 +29,9 @@ type caddyProcess struct {
 	cmd         *exec.Cmd
 }
 
-// buildCaddy builds the Caddy command of this module once per test.
-func buildCaddy(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(tempDir(t), "caddy")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/caddy").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-}
-
 func newCaddyProcess(t *testing.T) *caddyProcess {
-	return &caddyProcess{t: t, bin: buildCaddy(t), dir: tempDir(t),
-		admin: "localhost:" + freePort(t), http: "127.0.0.1:" + freePort(t)}
+	return &caddyProcess{t: t, bin: hostileCaddyBin(t), dir: tempDir(t),
+		admin: "localhost:" + fmt.Sprint(freePort(t)), http: "127.0.0.1:" + fmt.Sprint(freePort(t))}
 }
 
 // start runs caddy with args (`run --config FILE` or `run --resume`) and
