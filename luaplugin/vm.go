@@ -64,6 +64,7 @@ type thread struct {
 	L   *lua.LState
 	vm  *VM
 	ctx *budgetCtx
+	env *lua.LTable // the globals, which setfenv(0, …) may have replaced
 
 	// abort is set by ngx.exit (or a budget overrun) so that pcall and
 	// coroutine.resume re-raise instead of catching.
@@ -207,7 +208,7 @@ func (vm *VM) newThread() *thread {
 	}
 	vm.freeMu.Unlock()
 	L, _ := vm.L.NewThread()
-	th := &thread{L: L, vm: vm, ctx: newBudgetCtx(vm.pool.cfg.MaxStringSize)}
+	th := &thread{L: L, vm: vm, ctx: newBudgetCtx(vm.pool.cfg.MaxStringSize), env: L.Env}
 	L.SetContext(th.ctx)
 	return th
 }
@@ -223,7 +224,9 @@ func (th *thread) reset() bool {
 	th.runEnd = nil
 	th.current = nil
 	th.ctx.forgetCoroutines()
-	th.L.Env = th.vm.L.Env
+	if th.L.Env != th.env {
+		th.L.Env = th.env // setfenv(0, …) changed it
+	}
 	th.L.SetTop(0)
 	return true
 }
