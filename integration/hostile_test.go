@@ -256,10 +256,15 @@ ngx.say(#t)`
 			}
 		})
 		pr.report(t)
+		// Six decodes of up to one budget (1s) each share the machine's
+		// cores (two on CI) and queue on the Lua states, after reading
+		// 96 MB of bodies: bound each client by the whole batch's work,
+		// not by one budget.
+		bound := 3 * hostileBudget
 		for i, r := range replies {
 			t.Logf("client %d: %v", i, r)
-			if r.dur > hostileBudget {
-				t.Errorf("client %d took %s, more than %s", i, r.dur.Round(time.Millisecond), hostileBudget)
+			if r.dur > bound {
+				t.Errorf("client %d took %s, more than %s", i, r.dur.Round(time.Millisecond), bound)
 			}
 		}
 		t.Log(s)
