@@ -147,6 +147,7 @@ type activation struct {
 	req                          Request
 	query, headers, cookies, vrs ref.Val
 	now                          ref.Val
+	hdr                          headerMap
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -170,7 +171,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return types.String(a.req.RemoteIP()), true
 	case varHeaders:
 		if a.headers == nil {
-			a.headers = types.NewStringStringMap(types.DefaultTypeAdapter, nonNilSS(a.req.Headers()))
+			if hg, ok := a.req.(HeaderGetter); ok {
+				a.hdr = headerMap{req: a.req, hg: hg}
+				a.headers = &a.hdr
+			} else {
+				a.headers = types.NewStringStringMap(types.DefaultTypeAdapter, nonNilSS(a.req.Headers()))
+			}
 		}
 		return a.headers, true
 	case varCookies:

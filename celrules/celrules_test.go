@@ -527,3 +527,26 @@ func TestHTTPRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPRequestHeaderMap(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://h/", nil)
+	r.Header.Set("X-A", "1")
+	r.Header.Add("X-B", "2")
+	r.Header.Add("X-B", "3")
+	for when, want := range map[string]bool{
+		`req.headers["x-a"] == "1"`:                               true,
+		`req.headers["x-b"] == "2, 3"`:                            true,
+		`"x-a" in req.headers && !("x-c" in req.headers)`:         true,
+		`req.headers["host"] == "h"`:                              true,
+		`req.headers.size() == 3`:                                 true,
+		`req.headers.exists(k, k == "x-b")`:                       true,
+		`req.headers == {"x-a": "1", "x-b": "2, 3", "host": "h"}`: true,
+		`req.headers["x-c"] == "1"`:                               false, // no such key: an error, no match
+	} {
+		tb := mustCompile(t, []Route{{Name: "c", When: when, Action: resp("c")}}, Options{})
+		res, _ := tb.Match(NewHTTPRequest(r, nil))
+		if (res != nil) != want {
+			t.Errorf("%s: matched %v, want %v", when, res != nil, want)
+		}
+	}
+}
