@@ -315,7 +315,7 @@ func TestCjsonMaxString(t *testing.T) {
 // encode and decode check it as they go.
 func TestCjsonBudget(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds 50 MB documents")
+		t.Skip("-short: this test builds 50 MB documents")
 	}
 	const budget = 100 * time.Millisecond
 	doc := "[" + strings.Repeat("1,", 25<<20) + "1]" // 50 MB, 25 M values

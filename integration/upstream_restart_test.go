@@ -147,7 +147,7 @@ func (p *caddyProcess) clusters() map[string]dynupstream.ClusterStatus {
 // cluster's definition wins for that cluster only.
 func TestUpstreamRestart(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs Caddy processes")
+		t.Skip("-short: this test builds and runs Caddy processes")
 	}
 	a, b, c, d := newServer(t, "a"), newServer(t, "b"), newServer(t, "c"), newServer(t, "d")
 	p := newCaddyProcess(t)
@@ -249,7 +249,7 @@ http://%s {
 // write.
 func TestUpstreamPersistToConfig(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs Caddy processes")
+		t.Skip("-short: this test builds and runs Caddy processes")
 	}
 	a, b := newServer(t, "a"), newServer(t, "b")
 	p := newCaddyProcess(t)
