@@ -60,6 +60,21 @@ func Timeout(v lua.LValue, def time.Duration) time.Duration {
 	return time.Duration(float64(n) * float64(time.Millisecond))
 }
 
+// SetTimeouts applies obj:set_timeout(ms) (one value at argument 2 for all
+// three timeouts) or, with each, obj:set_timeouts(connect, send, read)
+// (arguments 2 to 4) to an object's timeouts; missing or bad values give
+// def, as in lua-resty-http and lua-resty-redis.
+func SetTimeouts(L *lua.LState, each bool, def time.Duration, connect, send, read *time.Duration) {
+	if !each {
+		d := Timeout(L.Get(2), def)
+		*connect, *send, *read = d, d, d
+		return
+	}
+	*connect = Timeout(L.Get(2), def)
+	*send = Timeout(L.Get(3), def)
+	*read = Timeout(L.Get(4), def)
+}
+
 // String returns v as a string when it is a string or a number (formatted
 // as Lua does); ok is false for any other value.
 func String(v lua.LValue) (s string, ok bool) {

@@ -666,16 +666,13 @@ func (m *httpModule) client(L *lua.LState) *httpClient {
 
 func (m *httpModule) setTimeout(L *lua.LState) int {
 	c := m.client(L)
-	d := cosocket.Timeout(L.Get(2), httpDefaultTimeout)
-	c.connectTO, c.sendTO, c.readTO = d, d, d
+	cosocket.SetTimeouts(L, false, httpDefaultTimeout, &c.connectTO, &c.sendTO, &c.readTO)
 	return 0
 }
 
 func (m *httpModule) setTimeouts(L *lua.LState) int {
 	c := m.client(L)
-	c.connectTO = cosocket.Timeout(L.Get(2), httpDefaultTimeout)
-	c.sendTO = cosocket.Timeout(L.Get(3), httpDefaultTimeout)
-	c.readTO = cosocket.Timeout(L.Get(4), httpDefaultTimeout)
+	cosocket.SetTimeouts(L, true, httpDefaultTimeout, &c.connectTO, &c.sendTO, &c.readTO)
 	return 0
 }
 

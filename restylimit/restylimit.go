@@ -592,38 +592,9 @@ func openConn(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 			return 1
 		},
 		// obj:leaving(key, req_latency?) -> conn, or nil, err
-		"leaving": func(L *lua.LState) int {
-			c := luaplugin.CheckObject[limitConn](L, class, "leaving")
-			limitAssertKey(L)
-			key, msg := luaplugin.DictKey(L, 2)
-			if msg != "" {
-				return limitFail(L, msg)
-			}
-			n, err := c.dict.get().Incr(key, -1)
-			if err != nil {
-				return limitFail(L, err.Error())
-			}
-			if lat := L.Get(3); lua.LVAsBool(lat) {
-				c.unitDelay = (limitArith(L, lat, "req_latency") + c.unitDelay) / 2
-			}
-			L.Push(limitNum(n))
-			return 1
-		},
+		"leaving": func(L *lua.LState) int { return limitConnRelease(L, class, "leaving", true) },
 		// obj:uncommit(key) -> conn, or nil, err
-		"uncommit": func(L *lua.LState) int {
-			c := luaplugin.CheckObject[limitConn](L, class, "uncommit")
-			limitAssertKey(L)
-			key, msg := luaplugin.DictKey(L, 2)
-			if msg != "" {
-				return limitFail(L, msg)
-			}
-			n, err := c.dict.get().Incr(key, -1)
-			if err != nil {
-				return limitFail(L, err.Error())
-			}
-			L.Push(limitNum(n))
-			return 1
-		},
+		"uncommit": func(L *lua.LState) int { return limitConnRelease(L, class, "uncommit", false) },
 		"set_max":  setMax,
 		"set_conn": setMax,
 		"set_burst": func(L *lua.LState) int {
@@ -715,5 +686,26 @@ func limitCombine(L *lua.LState) int {
 		}
 	}
 	L.Push(limitNum(maxDelay))
+	return 1
+}
+
+// limitConnRelease is conn:leaving(key, req_latency?) (latency true) and
+// conn:uncommit(key): one connection of key goes away; leaving also folds
+// the request's latency into the unit delay.
+func limitConnRelease(L *lua.LState, class, method string, latency bool) int {
+	c := luaplugin.CheckObject[limitConn](L, class, method)
+	limitAssertKey(L)
+	key, msg := luaplugin.DictKey(L, 2)
+	if msg != "" {
+		return limitFail(L, msg)
+	}
+	n, err := c.dict.get().Incr(key, -1)
+	if err != nil {
+		return limitFail(L, err.Error())
+	}
+	if lat := L.Get(3); latency && lua.LVAsBool(lat) {
+		c.unitDelay = (limitArith(L, lat, "req_latency") + c.unitDelay) / 2
+	}
+	L.Push(limitNum(n))
 	return 1
 }

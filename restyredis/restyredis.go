@@ -607,16 +607,13 @@ func (m *redisModule) object(L *lua.LState) *restyRedis {
 
 func (m *redisModule) setTimeout(L *lua.LState) int {
 	o := m.object(L)
-	d := cosocket.Timeout(L.Get(2), redisDefaultTimeout)
-	o.connectTO, o.sendTO, o.readTO = d, d, d
+	cosocket.SetTimeouts(L, false, redisDefaultTimeout, &o.connectTO, &o.sendTO, &o.readTO)
 	return 0
 }
 
 func (m *redisModule) setTimeouts(L *lua.LState) int {
 	o := m.object(L)
-	o.connectTO = cosocket.Timeout(L.Get(2), redisDefaultTimeout)
-	o.sendTO = cosocket.Timeout(L.Get(3), redisDefaultTimeout)
-	o.readTO = cosocket.Timeout(L.Get(4), redisDefaultTimeout)
+	cosocket.SetTimeouts(L, true, redisDefaultTimeout, &o.connectTO, &o.sendTO, &o.readTO)
 	return 0
 }
 
