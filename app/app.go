@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-resty/caddy-resty/celrules"
 	"github.com/caddy-resty/caddy-resty/dynupstream"
 	"github.com/caddy-resty/caddy-resty/luaplugin"
 	"github.com/caddy-resty/caddy-resty/shdict"
@@ -56,6 +57,21 @@ type App struct {
 	// the listeners reset). Off by default: the changes are kept in Caddy's
 	// storage either way.
 	PersistToConfig *PersistToConfig `json:"persist_to_config,omitempty"`
+
+	// Routes is the route table: an ordered list of rules, each with a
+	// match (hosts, paths, methods), an optional condition (a CEL `when`
+	// or a Lua chunk), plugins and an action (proxy, respond, redirect),
+	// evaluated by the resty handlers that have `routes` set. It is the
+	// base: the /resty/routes admin routes change it in place (without a
+	// config reload, kept in Caddy's storage), and
+	// /config/apps/resty/routes changes it with a config reload.
+	Routes []celrules.Route `json:"routes,omitempty"`
+
+	// GlobalPlugins maps a plugin name to its configuration: plugins that
+	// run for every request a routes handler routes, before the matched
+	// route's own plugins of the same priority. A plugin is a Lua module
+	// `resty.plugins.NAME` found on lua.package_path.
+	GlobalPlugins map[string]json.RawMessage `json:"global_plugins,omitempty"`
 
 	dicts    map[string]*shdict.Dict
 	dictKeys []string

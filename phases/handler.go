@@ -44,6 +44,13 @@ type Handler struct {
 	// Log scripts run after the response was sent (log_by_lua).
 	Log []Script `json:"log,omitempty"`
 
+	// Routes makes the handler evaluate the app's route table
+	// (apps.resty.routes) at the start of the rewrite phase: the matched
+	// route's plugins run in their phases, and its action proxies (for
+	// the reverse_proxy with `dynamic resty` after this handler), responds
+	// or redirects. A request no route matches goes on unchanged.
+	Routes bool `json:"routes,omitempty"`
+
 	app    *app.App
 	pool   *luaplugin.Pool
 	logger *zap.Logger
