@@ -77,8 +77,11 @@ type App struct {
 	dictKeys []string
 	pool     *luaplugin.Pool
 	registry *dynupstream.Registry
+	routes   *RouteTable
 	poolKey  string
-	logger   *zap.Logger
+	// routeCacheHeld: this config holds the route compile cache.
+	routeCacheHeld bool
+	logger         *zap.Logger
 }
 
 // PersistToConfig configures the write-back of changes made in place
@@ -219,7 +222,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.registry = reg
-	return nil
+	return a.provisionRoutes(ctx)
 }
 
 func (a *App) provisionDicts() error {
@@ -371,6 +374,9 @@ func (lc *LuaConfig) apply(cfg *luaplugin.Config) error {
 // config's registry first.
 func (a *App) Start() error {
 	a.registry.Start()
+	if a.routes != nil && a.routes.view != nil {
+		a.routes.view.Start()
+	}
 	return nil
 }
 
@@ -387,6 +393,12 @@ func (a *App) Cleanup() error {
 	}
 	if a.registry != nil {
 		a.registry.Cleanup()
+	}
+	if a.routes != nil && a.routes.view != nil {
+		a.routes.view.Close()
+	}
+	if a.routeCacheHeld {
+		_, _ = routeCachePool.Delete(routeCacheKey)
 	}
 	return nil
 }

@@ -52,6 +52,7 @@ type Handler struct {
 	Routes bool `json:"routes,omitempty"`
 
 	app    *app.App
+	routes *app.RouteTable
 	pool   *luaplugin.Pool
 	logger *zap.Logger
 
@@ -88,6 +89,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading resty app: %w", err)
 	}
 	h.app = appIface.(*app.App)
+	h.routes = h.app.RouteTable()
 	return h.setup(h.app.Pool(), h.logger)
 }
 
@@ -95,6 +97,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) setup(pool *luaplugin.Pool, logger *zap.Logger) error {
 	h.pool = pool
 	h.logger = logger
+	if h.Routes && h.routes == nil {
+		return errors.New("routes: no route table (the resty app is not configured)")
+	}
 	for _, ph := range luaplugin.RequestPhases {
 		scripts, out := h.phase(ph)
 		for i, s := range *scripts {
@@ -106,8 +111,13 @@ func (h *Handler) setup(pool *luaplugin.Pool, logger *zap.Logger) error {
 		}
 	}
 	h.wrap = len(h.headerFilter) > 0 || len(h.bodyFilter) > 0 || len(h.log) > 0
-	h.any = h.wrap || len(h.rewrite) > 0 || len(h.access) > 0 || len(h.content) > 0
+	h.any = h.wrap || h.Routes || len(h.rewrite) > 0 || len(h.access) > 0 || len(h.content) > 0
 	return nil
+}
+
+// hasPhase reports whether the request has scripts or plugins for phase.
+func (rs *reqState) hasPhase(chunks []*luaplugin.Chunk, phase luaplugin.Phase) bool {
+	return len(chunks) > 0 || rs.rt.phases&phase != 0
 }
 
 // phase returns the configured scripts of a request phase and where their
@@ -158,6 +168,8 @@ type reqState struct {
 	next caddyhttp.Handler
 	// logFn is rs.runLog, bound once per pooled state.
 	logFn func()
+	// rt is the routing state (Handler.Routes).
+	rt routeState
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -199,7 +211,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // done runs the log phase, if any, off the response path, and recycles
 // the request state.
 func (rs *reqState) done(err error) {
-	if len(rs.h.log) > 0 {
+	if rs.hasPhase(rs.h.log, luaplugin.PhaseLog) {
 		if err != nil {
 			// Caddy's error handling goes on with the request (it restores
 			// the original URL, runs handle_errors) while the log phase
@@ -222,24 +234,33 @@ func (rs *reqState) release() {
 	rs.req.Reset()
 	rs.rw.reset(nil)
 	rs.h, rs.next, rs.held = nil, nil, nil
+	rs.rt.reset()
 	statePool.Put(rs)
 }
 
 // serve runs rewrite, access and content, then finishes the response.
 func (rs *reqState) serve() error {
 	h := rs.h
-	for _, ph := range []struct {
+	if h.Routes {
+		rs.matchRoute()
+	}
+	for _, ph := range [...]struct {
 		phase  luaplugin.Phase
 		chunks []*luaplugin.Chunk
 	}{
 		{luaplugin.PhaseRewrite, h.rewrite},
 		{luaplugin.PhaseAccess, h.access},
 	} {
-		if len(ph.chunks) == 0 {
+		if len(ph.chunks) == 0 && rs.rt.phases&ph.phase == 0 {
 			continue
 		}
 		done, err := rs.runRequestPhase(ph.phase, ph.chunks)
 		if done || err != nil {
+			return err
+		}
+	}
+	if rs.rt.route != nil {
+		if done, err := rs.routeAction(); done || err != nil {
 			return err
 		}
 	}
@@ -253,7 +274,7 @@ func (rs *reqState) serve() error {
 	}
 
 	r := rs.req.R
-	if !h.wrap {
+	if !h.wrap && rs.rt.phases&filterPhases == 0 {
 		return rs.next.ServeHTTP(rs.rw.ResponseWriter, r)
 	}
 	err := rs.next.ServeHTTP(&rs.rw, r)
@@ -271,47 +292,27 @@ func (rs *reqState) serve() error {
 	return rs.rw.finish()
 }
 
-// runRequestPhase runs the scripts of rewrite, access or content. done is
-// true when the request ended there (output, ngx.exit, an error).
+// runRequestPhase runs the plugins, then the scripts of rewrite, access
+// or content. done is true when the request ended there (output,
+// ngx.exit, an error).
 func (rs *reqState) runRequestPhase(phase luaplugin.Phase, chunks []*luaplugin.Chunk) (done bool, err error) {
 	vm, owned, err := rs.acquire()
 	if err != nil {
 		return true, caddyhttp.Error(http.StatusInternalServerError, err)
 	}
 	defer rs.releaseVM(vm, owned)
-	for _, c := range chunks {
-		res := vm.Run(c, &rs.req, phase)
-		if res.Err != nil {
-			luaplugin.LogError(rs.h.logger, phase, res.Err)
-			if rs.rw.wroteHeader {
-				// The response started: cut it short, as nginx does, so
-				// the client can tell it is incomplete.
-				rs.rw.aborted = true
-				panic(http.ErrAbortHandler)
-			}
-			return true, rs.exitResponse(http.StatusInternalServerError, res.Err)
+	if rs.rt.phases&phase != 0 {
+		var stop bool
+		if rs.runPlugins(vm, phase, func(p *app.PluginRef, res luaplugin.Result) bool {
+			stop, done, err = rs.onResult(phase, res, p.Name)
+			return stop
+		}) {
+			return done, err
 		}
-		if res.Exited {
-			code := res.Code
-			switch {
-			case code == luaplugin.ExitOK || code == luaplugin.ExitDeclined: // this piece only
-				continue
-			case rs.rw.wroteHeader:
-				return true, rs.rw.finish()
-			case code == luaplugin.ExitHTTPClose: // close without a response
-				panic(http.ErrAbortHandler)
-			case code >= 200 && code < 300:
-				rs.rw.status = code
-				return true, rs.rw.finish()
-			case code >= 300:
-				return true, rs.exitResponse(code, nil)
-			case code == luaplugin.ExitError:
-				return true, rs.exitResponse(http.StatusInternalServerError, errors.New("ngx.exit(ngx.ERROR)"))
-			default:
-				err := fmt.Errorf("%s: ngx.exit called with bad status %d", c.Name, code)
-				rs.h.logger.Error("lua error", zap.Error(err))
-				return true, rs.exitResponse(http.StatusInternalServerError, err)
-			}
+	}
+	for _, c := range chunks {
+		if stop, done, err := rs.onResult(phase, vm.Run(c, &rs.req, phase), c.Name); stop {
+			return done, err
 		}
 	}
 	if phase != luaplugin.PhaseContent && rs.rw.wroteHeader {
@@ -319,6 +320,44 @@ func (rs *reqState) runRequestPhase(phase luaplugin.Phase, chunks []*luaplugin.C
 		return true, rs.rw.finish()
 	}
 	return false, nil
+}
+
+// onResult acts on how one piece (a script or a plugin, named name) of
+// rewrite, access or content ended. stop is true when the phase ends
+// there; done and err are then runRequestPhase's results.
+func (rs *reqState) onResult(phase luaplugin.Phase, res luaplugin.Result, name string) (stop, done bool, err error) {
+	if res.Err != nil {
+		luaplugin.LogError(rs.errLogger(), phase, res.Err)
+		if rs.rw.wroteHeader {
+			// The response started: cut it short, as nginx does, so
+			// the client can tell it is incomplete.
+			rs.rw.aborted = true
+			panic(http.ErrAbortHandler)
+		}
+		return true, true, rs.exitResponse(http.StatusInternalServerError, res.Err)
+	}
+	if !res.Exited {
+		return false, false, nil
+	}
+	code := res.Code
+	switch {
+	case code == luaplugin.ExitOK || code == luaplugin.ExitDeclined: // this piece only
+		return false, false, nil
+	case rs.rw.wroteHeader:
+		return true, true, rs.rw.finish()
+	case code == luaplugin.ExitHTTPClose: // close without a response
+		panic(http.ErrAbortHandler)
+	case code >= 200 && code < 300:
+		rs.rw.status = code
+		return true, true, rs.rw.finish()
+	case code >= 300:
+		return true, true, rs.exitResponse(code, nil)
+	case code == luaplugin.ExitError:
+		return true, true, rs.exitResponse(http.StatusInternalServerError, errors.New("ngx.exit(ngx.ERROR)"))
+	}
+	err = fmt.Errorf("%s: ngx.exit called with bad status %d", name, code)
+	rs.h.logger.Error("lua error", zap.Error(err))
+	return true, true, rs.exitResponse(http.StatusInternalServerError, err)
 }
 
 // acquire returns the Lua state to run on: the one this request already
@@ -397,9 +436,17 @@ func (rs *reqState) runLog() {
 		rs.h.logger.Error("log phase skipped", zap.Error(err))
 		return
 	}
+	if rs.rt.phases&luaplugin.PhaseLog != 0 {
+		rs.runPlugins(vm, luaplugin.PhaseLog, func(_ *app.PluginRef, res luaplugin.Result) bool {
+			if res.Err != nil {
+				luaplugin.LogError(rs.errLogger(), luaplugin.PhaseLog, res.Err)
+			}
+			return false
+		})
+	}
 	for _, c := range rs.h.log {
 		if res := vm.Run(c, &rs.req, luaplugin.PhaseLog); res.Err != nil {
-			luaplugin.LogError(rs.h.logger, luaplugin.PhaseLog, res.Err)
+			luaplugin.LogError(rs.errLogger(), luaplugin.PhaseLog, res.Err)
 		}
 	}
 	rs.h.pool.Release(vm)

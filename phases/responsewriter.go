@@ -13,6 +13,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"go.uber.org/zap"
 
+	"github.com/caddy-resty/caddy-resty/app"
 	"github.com/caddy-resty/caddy-resty/luaplugin"
 )
 
@@ -134,14 +135,14 @@ func (rw *responseWriter) sendHeaders() {
 	if rw.status == 0 {
 		rw.status = http.StatusOK
 	}
-	if len(h.headerFilter) > 0 {
+	if rs.hasPhase(h.headerFilter, luaplugin.PhaseHeaderFilter) {
 		rw.runHeaderFilter()
 	}
 	hdr := rw.Header()
 	if rw.luaResponse && len(hdr["Content-Type"]) == 0 && !rw.discard {
 		hdr.Set("Content-Type", "text/plain")
 	}
-	if len(h.bodyFilter) > 0 {
+	if rs.hasPhase(h.bodyFilter, luaplugin.PhaseBodyFilter) {
 		if cl := hdr.Get("Content-Length"); cl != "" && !rw.luaResponse && !rw.discard {
 			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > 0 {
 				rw.remaining = n
@@ -163,27 +164,42 @@ func (rw *responseWriter) runHeaderFilter() {
 		return
 	}
 	defer rs.releaseVM(vm, owned)
-	for _, c := range rs.h.headerFilter {
-		res := vm.Run(c, &rs.req, luaplugin.PhaseHeaderFilter)
-		if res.Err != nil {
-			luaplugin.LogError(rs.h.logger, luaplugin.PhaseHeaderFilter, res.Err)
-			rw.aborted = true
-			return
-		}
-		if res.Exited && res.Code >= 200 {
-			// The original response is replaced by this status, with
-			// an empty body.
-			rw.clearForError()
-			rw.status = res.Code
-			rw.discard = true
-			rw.luaResponse = false
-			return
-		}
-		if res.Exited && res.Code == luaplugin.ExitError {
-			rw.aborted = true
+	if rs.rt.phases&luaplugin.PhaseHeaderFilter != 0 {
+		if rs.runPlugins(vm, luaplugin.PhaseHeaderFilter, func(_ *app.PluginRef, res luaplugin.Result) bool {
+			return rw.onHeaderFilter(res)
+		}) {
 			return
 		}
 	}
+	for _, c := range rs.h.headerFilter {
+		if rw.onHeaderFilter(vm.Run(c, &rs.req, luaplugin.PhaseHeaderFilter)) {
+			return
+		}
+	}
+}
+
+// onHeaderFilter acts on how one piece of header_filter ended; it
+// reports whether the phase ends there.
+func (rw *responseWriter) onHeaderFilter(res luaplugin.Result) bool {
+	if res.Err != nil {
+		luaplugin.LogError(rw.rs.errLogger(), luaplugin.PhaseHeaderFilter, res.Err)
+		rw.aborted = true
+		return true
+	}
+	if res.Exited && res.Code >= 200 {
+		// The original response is replaced by this status, with an
+		// empty body.
+		rw.clearForError()
+		rw.status = res.Code
+		rw.discard = true
+		rw.luaResponse = false
+		return true
+	}
+	if res.Exited && res.Code == luaplugin.ExitError {
+		rw.aborted = true
+		return true
+	}
+	return false
 }
 
 // Write is called by the wrapped handler with body data.
@@ -233,7 +249,7 @@ func (rw *responseWriter) Print(p []byte) error {
 // writeBody passes a chunk through body_filter and writes the result.
 func (rw *responseWriter) writeBody(p []byte, last bool) error {
 	rs := rw.rs
-	if len(rs.h.bodyFilter) == 0 {
+	if !rs.hasPhase(rs.h.bodyFilter, luaplugin.PhaseBodyFilter) {
 		if len(p) == 0 {
 			return nil
 		}
@@ -280,10 +296,20 @@ func (rw *responseWriter) runBodyFilter(p []byte, last bool) (out []byte, eof bo
 	orig := string(p)
 	req.Arg1 = lua.LString(orig)
 	req.Arg2 = last
+	if rs.rt.phases&luaplugin.PhaseBodyFilter != 0 {
+		rs.runPlugins(vm, luaplugin.PhaseBodyFilter, func(_ *app.PluginRef, res luaplugin.Result) bool {
+			err = res.Err
+			return err != nil
+		})
+		if err != nil {
+			luaplugin.LogError(rs.errLogger(), luaplugin.PhaseBodyFilter, err)
+			return nil, false, err
+		}
+	}
 	for _, c := range rs.h.bodyFilter {
 		res := vm.Run(c, req, luaplugin.PhaseBodyFilter)
 		if res.Err != nil {
-			luaplugin.LogError(rs.h.logger, luaplugin.PhaseBodyFilter, res.Err)
+			luaplugin.LogError(rs.errLogger(), luaplugin.PhaseBodyFilter, res.Err)
 			return nil, false, res.Err
 		}
 	}
@@ -302,7 +328,7 @@ func (rw *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !rw.wroteHeader {
 		rw.sendHeaders()
 	}
-	if len(rw.rs.h.bodyFilter) == 0 && !rw.discard && !rw.eof && !rw.aborted {
+	if !rw.rs.hasPhase(rw.rs.h.bodyFilter, luaplugin.PhaseBodyFilter) && !rw.discard && !rw.eof && !rw.aborted {
 		n, err := rw.ResponseWriterWrapper.ReadFrom(src)
 		rw.bytes += n
 		return n, err
@@ -363,7 +389,7 @@ func (rw *responseWriter) finish() error {
 	if rw.aborted {
 		panic(http.ErrAbortHandler)
 	}
-	if len(rw.rs.h.bodyFilter) > 0 && !rw.eof {
+	if rw.rs.hasPhase(rw.rs.h.bodyFilter, luaplugin.PhaseBodyFilter) && !rw.eof {
 		if err := rw.writeBody(nil, true); err != nil {
 			return err
 		}
