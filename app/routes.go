@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -249,7 +250,14 @@ func (c *routeCache) pluginRef(pool *luaplugin.Pool, place, name string, raw jso
 		}
 		v, err = pe.schema.Validate(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%w", place, err)
+			var ve *jsonschema.ValidationError
+			if errors.As(err, &ve) && ve.Path != "" {
+				if ve.Path[0] == '[' {
+					return nil, fmt.Errorf("%s%s: %s", place, ve.Path, ve.Message)
+				}
+				return nil, fmt.Errorf("%s.%s: %s", place, ve.Path, ve.Message)
+			}
+			return nil, fmt.Errorf("%s: %w", place, err)
 		}
 		pc = luaplugin.NewPluginConf(pe.info, v)
 		c.mu.Lock()
