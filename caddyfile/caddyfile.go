@@ -107,17 +107,23 @@ func init() {
 //		show_limit_quota_header true # true, false, null: JSON's
 //	}
 //	plugin ip-restriction {
-//		whitelist[] 10.0.0.0/8      # key[]: always an array, even of one value
+//		whitelist 10.0.0.0/8 192.168.0.0/16  # several values: an array
+//		blacklist[] 192.0.2.1       # key[]: an array even of one value
 //	}
 //	plugin cors {
 //		allow_origins https://a.example
-//		allow_methods GET POST      # several values: an array
+//		allow_methods GET,POST      # one value: a string (APISIX's form here)
+//		max_age 3600
 //	}
 //	plugin limit-req `{"rate": 10, "burst": 5}`   # JSON in backquotes
 //	plugin prometheus               # no configuration: {}
 //
 // A Caddyfile block cannot open and close on one line, so a one-line
 // configuration is written as backquoted JSON.
+//
+// Placeholders in routes reach the JSON as written: Caddy rewrites
+// shorthands like {uri} only in site blocks, not in global options (see
+// routes.go); the route table expands both forms.
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	a := new(app.App)
 	if existing != nil {

@@ -8,6 +8,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddy-resty/caddy-resty/app"
+	"github.com/caddy-resty/caddy-resty/celrules"
 )
 
 // adaptRaw adapts src and returns the adapted JSON as the adapter wrote it
@@ -31,6 +34,19 @@ func adaptRaw(t *testing.T, src string) (cfg, resty string, err error) {
 // global resty option of a Caddyfile whose first option line is line 3.
 func inGlobal(lines string) string {
 	return "{\n\tresty {\n" + lines + "\n\t}\n}\n:80 {\n\trespond ok\n}\n"
+}
+
+// checkLoads checks that the route table of the adapted apps.resty is one
+// the route table accepts.
+func checkLoads(t *testing.T, resty string) {
+	t.Helper()
+	var a app.App
+	if err := json.Unmarshal([]byte(resty), &a); err != nil {
+		t.Fatalf("apps.resty does not decode: %v", err)
+	}
+	if _, err := celrules.Compile(a.Routes, celrules.Options{}); err != nil {
+		t.Errorf("the route table refuses the adapted routes: %v", err)
+	}
 }
 
 // checkFmt checks that caddy fmt's output of src adapts to the same JSON
@@ -81,7 +97,7 @@ api.example.com {
 	}
 }
 `
-	cfg, app, err := adaptRaw(t, src)
+	cfg, resty, err := adaptRaw(t, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +105,10 @@ api.example.com {
 		`{"name":"user-api","@id":"user-api","match":{"hosts":["api.example.com"],"paths":["/user/*"],"methods":["GET","POST"]},` +
 		`"when":"req.headers[\"x-tenant\"] == \"acme\"","plugins":{"key-auth":{"header":"X-Api-Key"}},"action":{"proxy":{"upstream":"user_backend"}}},` +
 		`{"name":"legacy","@id":"legacy","match":{"paths":["/old/*"]},"action":{"redirect":{"status":301,"location":"https://new.example.com{uri}"}}}]}`
-	if app != want {
-		t.Errorf("resty app:\n got %s\nwant %s", app, want)
+	if resty != want {
+		t.Errorf("resty resty:\n got %s\nwant %s", resty, want)
 	}
+	checkLoads(t, resty)
 	if !strings.Contains(cfg, `{"access":[{"lua":"ngx.ctx.a = 1"}],"handler":"resty","routes":true}`) {
 		t.Errorf("the handler lacks routes: true:\n%s", cfg)
 	}
@@ -194,13 +211,14 @@ func TestAdaptRouteForms(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := inGlobal(tc.route)
-			cfg, app, err := adaptRaw(t, src)
+			cfg, resty, err := adaptRaw(t, src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := `{"routes":[` + tc.want + `]}`; app != want {
-				t.Errorf("\n got %s\nwant %s", app, want)
+			if want := `{"routes":[` + tc.want + `]}`; resty != want {
+				t.Errorf("\n got %s\nwant %s", resty, want)
 			}
+			checkLoads(t, resty)
 			checkFmt(t, src, cfg)
 		})
 	}
@@ -215,12 +233,12 @@ func TestAdaptRoutesKeepOrder(t *testing.T) {
 		names = append(names, name)
 		fmt.Fprintf(&b, "\t\troute %s {\n\t\t\tpath /%s/*\n\t\t\trespond %s\n\t\t}\n", name, name, name)
 	}
-	_, app, err := adaptRaw(t, inGlobal(b.String()))
+	_, resty, err := adaptRaw(t, inGlobal(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got struct{ Routes []struct{ Name, ID string } }
-	if err := json.Unmarshal([]byte(strings.ReplaceAll(app, `"@id"`, `"id"`)), &got); err != nil {
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(resty, `"@id"`, `"id"`)), &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Routes) != len(names) {
@@ -335,6 +353,41 @@ func TestAdaptPluginConfig(t *testing.T) {
 		{"empty block", `
 			plugin prometheus {
 			}`, `{"prometheus":{}}`},
+		{"the examples of parseGlobal's documentation", `
+			plugin key-auth {
+				header X-Api-Key            # "header": "X-Api-Key"
+				consumers {                 # a key given twice: an array
+					name alice
+					key k-alice
+				}
+				consumers {
+					name bob
+					key k-bob
+				}
+			}
+			plugin limit-count {
+				count 100                   # unquoted JSON number: a number ("100" is a string)
+				time_window 60
+				rejected_code 429
+				policy local
+				show_limit_quota_header true # true, false, null: JSON's
+			}
+			plugin ip-restriction {
+				whitelist 10.0.0.0/8 192.168.0.0/16  # several values: an array
+				blacklist[] 192.0.2.1       # key[]: an array even of one value
+			}
+			plugin cors {
+				allow_origins https://a.example
+				allow_methods GET,POST      # one value: a string (APISIX's form here)
+				max_age 3600
+			}
+			plugin limit-req ` + "`" + `{"rate": 10, "burst": 5}` + "`" + `   # JSON in backquotes
+			plugin prometheus               # no configuration: {}`,
+			`{"cors":{"allow_methods":"GET,POST","allow_origins":"https://a.example","max_age":3600},` +
+				`"ip-restriction":{"blacklist":["192.0.2.1"],"whitelist":["10.0.0.0/8","192.168.0.0/16"]},` +
+				`"key-auth":{"consumers":[{"key":"k-alice","name":"alice"},{"key":"k-bob","name":"bob"}],"header":"X-Api-Key"},` +
+				`"limit-count":{"count":100,"policy":"local","rejected_code":429,"show_limit_quota_header":true,"time_window":60},` +
+				`"limit-req":{"rate":10,"burst":5},"prometheus":{}}`},
 		{"several plugins", `
 			plugin b
 			plugin a {
@@ -343,14 +396,15 @@ func TestAdaptPluginConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := inGlobal("\t\troute r {" + tc.plugin + "\n\t\t\tproxy b\n\t\t}")
-			cfg, app, err := adaptRaw(t, src)
+			cfg, resty, err := adaptRaw(t, src)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := `{"routes":[{"name":"r","@id":"r","match":{},"plugins":` + tc.want + `,"action":{"proxy":{"upstream":"b"}}}]}`
-			if app != want {
-				t.Errorf("\n got %s\nwant %s", app, want)
+			if resty != want {
+				t.Errorf("\n got %s\nwant %s", resty, want)
 			}
+			checkLoads(t, resty)
 			checkFmt(t, src, cfg)
 		})
 	}
@@ -362,13 +416,13 @@ func TestAdaptGlobalPlugins(t *testing.T) {
 			blacklist[] 192.0.2.1
 		}
 		global_plugin limit-req ` + "`" + `{"rate": 10, "burst": 5}` + "`")
-	cfg, app, err := adaptRaw(t, src)
+	cfg, resty, err := adaptRaw(t, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"global_plugins":{"ip-restriction":{"blacklist":["192.0.2.1"]},"limit-req":{"rate":10,"burst":5},"prometheus":{}}}`
-	if app != want {
-		t.Errorf("\n got %s\nwant %s", app, want)
+	if resty != want {
+		t.Errorf("\n got %s\nwant %s", resty, want)
 	}
 	checkFmt(t, src, cfg)
 }
@@ -397,7 +451,7 @@ func TestAdaptRoutePlaceholders(t *testing.T) {
 	respond {path.id}
 }
 `
-	cfg, app, err := adaptRaw(t, src)
+	cfg, resty, err := adaptRaw(t, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,8 +461,8 @@ func TestAdaptRoutePlaceholders(t *testing.T) {
 		`"location":"https://new.example.com{uri}"`,
 		`"body":"{path} {header.X-A} {http.request.uri}"`,
 	} {
-		if !strings.Contains(app, frag) {
-			t.Errorf("apps.resty lacks %s:\n%s", frag, app)
+		if !strings.Contains(resty, frag) {
+			t.Errorf("apps.resty lacks %s:\n%s", frag, resty)
 		}
 	}
 	// The same shorthand in a site block is rewritten.
@@ -419,12 +473,12 @@ func TestAdaptRoutePlaceholders(t *testing.T) {
 
 func TestAdaptRouteEnvSubstitution(t *testing.T) {
 	t.Setenv("RESTY_TEST_UPSTREAM", "from_env")
-	_, app, err := adaptRaw(t, inGlobal("\t\troute r {\n\t\t\tproxy {$RESTY_TEST_UPSTREAM}\n\t\t}"))
+	_, resty, err := adaptRaw(t, inGlobal("\t\troute r {\n\t\t\tproxy {$RESTY_TEST_UPSTREAM}\n\t\t}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(app, `"upstream":"from_env"`) {
-		t.Errorf("{$ENV} not substituted: %s", app)
+	if !strings.Contains(resty, `"upstream":"from_env"`) {
+		t.Errorf("{$ENV} not substituted: %s", resty)
 	}
 }
 
