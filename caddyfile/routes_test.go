@@ -106,7 +106,7 @@ api.example.com {
 		`"when":"req.headers[\"x-tenant\"] == \"acme\"","plugins":{"key-auth":{"header":"X-Api-Key"}},"action":{"proxy":{"upstream":"user_backend"}}},` +
 		`{"name":"legacy","@id":"legacy","match":{"paths":["/old/*"]},"action":{"redirect":{"status":301,"location":"https://new.example.com{uri}"}}}]}`
 	if resty != want {
-		t.Errorf("resty resty:\n got %s\nwant %s", resty, want)
+		t.Errorf("apps.resty:\n got %s\nwant %s", resty, want)
 	}
 	checkLoads(t, resty)
 	if !strings.Contains(cfg, `{"access":[{"lua":"ngx.ctx.a = 1"}],"handler":"resty","routes":true}`) {
