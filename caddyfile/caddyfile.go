@@ -4,6 +4,7 @@
 package caddyfile
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,80 @@ func init() {
 //		lua_log_workers <n>
 //		upstream <name> { … }
 //		persist_to_config [<interval>]
+//		route <name> { … }
+//		global_plugin <name> [<json>] [{ … }]
 //	}
+//
+// route adds a route to the route table (apps.resty.routes), in Caddyfile
+// order; its grammar is that of parseRoute:
+//
+//	route <name> {
+//		host <host>...                 # repeatable: api.example.com *.example.com
+//		path <pattern>...              # repeatable: /user/* /v1/{id}
+//		method <method>...             # repeatable: GET POST
+//		when <cel>                     # a CEL condition, best in backquotes
+//		lua <code>                     # or a Lua condition (heredoc or quoted)
+//		priority <n>                   # lowest first; default 0
+//		plugin <name> [<json>] [{ … }] # repeatable, once per plugin name
+//		# and exactly one action:
+//		proxy <upstream> [<uri>] [{
+//			uri <uri>                  # rewrite, with {path.id}, {path.*}, placeholders
+//			header_up <name> <value>   # set a request header
+//			header_up -<name>          # remove it
+//		}]
+//		respond [<status>|<body> [<status>]|<status> <body>] [{
+//			header <name> <value>
+//		}]
+//		redirect [<status>] <location> # status 300-399, permanent (301) or
+//		                               # temporary (302); default 302
+//	}
+//
+// The route's name is also its "@id". At most one of when and lua. In
+// respond, a status is an unquoted three-digit number: with one argument,
+// it is the status if it is one, else the body; with two, Caddy's order
+// (body, then status) unless only the first is a status. Default status
+// 200. redirect also takes Caddy's order, <location> <status>.
+//
+// A plugin's configuration (plugin in a route, global_plugin for
+// apps.resty.global_plugins) is a JSON object, written as JSON in
+// backquotes or as a block mapped to JSON like this (see parseObject):
+//
+//	plugin key-auth {
+//		header X-Api-Key            # "header": "X-Api-Key"
+//		consumers {                 # a key given twice: an array
+//			name alice              # "consumers": [{"name": "alice", "key": "k-alice"},
+//			key k-alice             #               {"name": "bob", "key": "k-bob"}]
+//		}
+//		consumers {
+//			name bob
+//			key k-bob
+//		}
+//	}
+//	plugin limit-count {
+//		count 100                   # unquoted JSON number: a number ("100" is a string)
+//		time_window 60
+//		rejected_code 429
+//		policy local
+//		show_limit_quota_header true # true, false, null: JSON's
+//	}
+//	plugin ip-restriction {
+//		whitelist 10.0.0.0/8 192.168.0.0/16  # several values: an array
+//		blacklist[] 192.0.2.1       # key[]: an array even of one value
+//	}
+//	plugin cors {
+//		allow_origins https://a.example
+//		allow_methods GET,POST      # one value: a string (APISIX's form here)
+//		max_age 3600
+//	}
+//	plugin limit-req `{"rate": 10, "burst": 5}`   # JSON in backquotes
+//	plugin prometheus               # no configuration: {}
+//
+// A Caddyfile block cannot open and close on one line, so a one-line
+// configuration is written as backquoted JSON.
+//
+// Placeholders in routes reach the JSON as written: Caddy rewrites
+// shorthands like {uri} only in site blocks, not in global options (see
+// routes.go); the route table expands both forms.
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	a := new(app.App)
 	if existing != nil {
@@ -179,6 +253,28 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if d.NextArg() {
 				return nil, d.ArgErr()
 			}
+		case "route":
+			r, err := parseRoute(d, a.Routes)
+			if err != nil {
+				return nil, err
+			}
+			a.Routes = append(a.Routes, r)
+		case "global_plugin":
+			if !d.NextArg() {
+				return nil, d.Err("global_plugin: missing plugin name")
+			}
+			name := d.Val()
+			if _, dup := a.GlobalPlugins[name]; dup {
+				return nil, d.Errf("global_plugin %s: given twice (one block per plugin)", name)
+			}
+			conf, err := parsePluginConfig(d, "global_plugin "+name)
+			if err != nil {
+				return nil, err
+			}
+			if a.GlobalPlugins == nil {
+				a.GlobalPlugins = make(map[string]json.RawMessage)
+			}
+			a.GlobalPlugins[name] = conf
 		default:
 			return nil, d.Errf("unrecognized resty option %q", d.Val())
 		}

@@ -11,6 +11,7 @@ import (
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	resty {
+//		routes
 //		<phase>_by_lua <<TAG
 //			code
 //		TAG
@@ -18,9 +19,10 @@ import (
 //		<phase>_by_lua_file <path>
 //	}
 //
-// with <phase> one of rewrite, access, content, header_filter,
-// body_filter, log. A phase may be given several times; the pieces run in
-// order.
+// routes (no arguments) makes the handler evaluate the route table of the
+// resty app (apps.resty.routes). <phase> is one of rewrite, access,
+// content, header_filter, body_filter, log. A phase may be given several
+// times; the pieces run in order. Inline code is dedented (see Dedent).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
@@ -33,7 +35,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		opt := d.Val()
 		if opt == "routes" {
-			return d.Err("routes: the route table is not available in this version of caddy-resty")
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if h.Routes {
+				return d.Err("routes: given twice")
+			}
+			h.Routes = true
+			continue
 		}
 		phase, file := "", false
 		switch {
@@ -58,16 +67,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if file {
 			*target = append(*target, Script{LuaFile: v})
 		} else {
-			*target = append(*target, Script{Lua: dedent(v)})
+			*target = append(*target, Script{Lua: Dedent(v)})
 		}
 	}
 	return nil
 }
 
-// dedent removes the indentation common to every non-blank line of inline
+// Dedent removes the indentation common to every non-blank line of inline
 // code (a heredoc keeps the indentation beyond its closing tag's) and
-// trailing blank space, keeping line numbers as they are.
-func dedent(code string) string {
+// trailing blank space, keeping line numbers as they are. The Caddyfile
+// adapter applies it to every inline Lua chunk: the handler's phases and
+// the route table's `lua` conditions.
+func Dedent(code string) string {
 	lines := strings.Split(code, "\n")
 	prefix := ""
 	first := true
