@@ -18,6 +18,8 @@
 //	config.go    Config and its defaults
 //	compile.go   compiling chunks; syntax errors naming chunk and line
 //	reload.go    *_by_lua_file scripts recompiled in place (POST /resty/lua/reload)
+//	plugin.go    route plugins (resty.plugins.NAME: LoadPlugin, PluginConf, RunPlugin)
+//	             and route conditions (EvalCondition)
 //	require.go   require: package.path/loaders, built-in modules, read-only package.path
 //	sandbox.go   the standard library as scripts see it: pcall/xpcall and ngx.exit,
 //	             os.getenv (lua_env), no dofile/loadfile, the global-write warning,

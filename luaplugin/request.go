@@ -99,6 +99,9 @@ type Request struct {
 	Phase Phase
 	// Ctx is ngx.ctx, created on first use.
 	Ctx *lua.LTable
+	// PluginCtx is the ctx table of route plugins (VM.RunPlugin), shared
+	// by every plugin and phase of the request; created on first use.
+	PluginCtx *lua.LTable
 
 	// ExitCode is the code given to ngx.exit (or ngx.redirect's status).
 	ExitCode int

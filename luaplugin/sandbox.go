@@ -72,6 +72,7 @@ func (vm *VM) setup() error {
 
 	vm.installNgx()
 	vm.installModules()
+	vm.initPlugins()
 	vm.protectStringMetatable()
 	vm.guardGlobals()
 	return nil

@@ -55,6 +55,8 @@ type VM struct {
 	shared   *lua.LTable
 	dictGen  uint64
 	re       *reLib
+	// plug is the state's part of route plugins (plugin.go).
+	plug pluginState
 }
 
 // thread is a request's (or a timer's) Lua thread on a state. It carries
