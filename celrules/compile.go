@@ -3,7 +3,6 @@ package celrules
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"sort"
 	"strings"
@@ -47,14 +46,15 @@ func (o Options) withDefaults() Options {
 // use; a change to the routes makes a new Table (Compile, or With for one
 // route), which shares what did not change with the previous one.
 type Table struct {
-	names map[string]*compiledRoute // route name -> route
+	names pmap[*compiledRoute] // route name -> route
 
-	exact map[string]*pnode // exact host -> path tree
-	wild  map[string]*pnode // ".example.com" -> path tree
-	any   *pnode            // routes without hosts (or with "*")
+	exact pmap[*pnode] // exact host -> path tree
+	wild  pmap[*pnode] // ".example.com" -> path tree
+	any   *pnode       // routes without hosts (or with "*")
 
 	methods map[string]methodBit // non-standard methods -> bit
 	nextSeq uint64               // sequence number of the next appended route
+	seed    uint64               // of the pmaps, shared by the tables derived by With
 
 	order struct { // what Routes returns, computed on first use
 		once   sync.Once
@@ -94,16 +94,17 @@ type methodBit struct {
 }
 
 // Len returns the number of routes.
-func (t *Table) Len() int { return len(t.names) }
+func (t *Table) Len() int { return t.names.len() }
 
 // Routes returns the routes in table order. The slice is computed on the
 // first call and shared by later ones: do not modify it or the routes.
 func (t *Table) Routes() []Route {
 	t.order.once.Do(func() {
-		crs := make([]*compiledRoute, 0, len(t.names))
-		for _, cr := range t.names {
+		crs := make([]*compiledRoute, 0, t.names.len())
+		t.names.all(func(_ string, cr *compiledRoute) bool {
 			crs = append(crs, cr)
-		}
+			return true
+		})
 		sort.Slice(crs, func(i, j int) bool { return crs[i].key.seq < crs[j].key.seq })
 		routes := make([]Route, len(crs))
 		for i, cr := range crs {
@@ -116,8 +117,8 @@ func (t *Table) Routes() []Route {
 
 // Lookup returns the route named name. Do not modify it.
 func (t *Table) Lookup(name string) (*Route, bool) {
-	cr := t.names[name]
-	if cr == nil {
+	cr, ok := t.names.get(name)
+	if !ok {
 		return nil, false
 	}
 	return &cr.route, true
@@ -128,12 +129,7 @@ func (t *Table) Lookup(name string) (*Route, bool) {
 // `routes[3].when: …` or `routes[1].match.paths[0]: …`.
 func Compile(routes []Route, opts Options) (*Table, error) {
 	opts = opts.withDefaults()
-	t := &Table{
-		names:   make(map[string]*compiledRoute, len(routes)),
-		exact:   make(map[string]*pnode),
-		wild:    make(map[string]*pnode),
-		nextSeq: uint64(len(routes)),
-	}
+	t := &Table{nextSeq: uint64(len(routes)), seed: newSeed()}
 	b := newBuilder(t, true)
 	crs := make([]compiledRoute, len(routes))
 	for i := range routes {
@@ -144,14 +140,14 @@ func Compile(routes []Route, opts Options) (*Table, error) {
 		if err := validateRoute(r, place, opts); err != nil {
 			return nil, err
 		}
-		if prev, dup := t.names[r.Name]; dup {
+		if prev, dup := t.names.get(r.Name); dup {
 			return nil, fmt.Errorf("%s.name: duplicate route name %q (also routes[%d])", place, r.Name, prev.key.seq)
 		}
 		cr.key = orderKey{prio: r.Priority, seq: uint64(i)}
 		if err := b.prepare(cr, place, opts); err != nil {
 			return nil, err
 		}
-		t.names[r.Name] = cr
+		t.names = t.names.set(b.id, t.seed, r.Name, cr)
 	}
 
 	// Index, inserting in (priority, table order) so that every list grows
@@ -184,10 +180,11 @@ var ErrNoRoute = errors.New("no such route")
 // goroutines are not disturbed. The new table shares with t everything the
 // change does not touch. With does not recompile the table: it copies the
 // index nodes along the route's host and path patterns (old and new), with
-// their maps and lists, the host maps it changes and the map of names.
+// their lists, and the paths to the keys it changes in the persistent maps
+// of names, hosts and static segments (see the package documentation).
 func (t *Table) With(name string, r *Route, opts Options) (*Table, error) {
 	place := "routes/" + name
-	old := t.names[name]
+	old, _ := t.names.get(name)
 	if r == nil && old == nil {
 		return nil, fmt.Errorf("%s: %w", place, ErrNoRoute)
 	}
@@ -202,6 +199,7 @@ func (t *Table) With(name string, r *Route, opts Options) (*Table, error) {
 		any:     t.any,
 		methods: t.methods,
 		nextSeq: t.nextSeq,
+		seed:    t.seed,
 	}
 	b := newBuilder(nt, false)
 	var cr *compiledRoute
@@ -225,17 +223,13 @@ func (t *Table) With(name string, r *Route, opts Options) (*Table, error) {
 			return nil, err
 		}
 	}
-	nt.names = maps.Clone(t.names)
-	if nt.names == nil {
-		nt.names = make(map[string]*compiledRoute)
-	}
 	if old != nil {
 		b.index(old, false)
-		delete(nt.names, name)
+		nt.names = nt.names.del(b.id, name)
 	}
 	if cr != nil {
 		b.index(cr, true)
-		nt.names[name] = cr
+		nt.names = nt.names.set(b.id, nt.seed, name, cr)
 	}
 	b.done()
 	return nt, nil

@@ -76,25 +76,25 @@ func validParamName(s string) bool {
 //
 // Nodes are copy-on-write: a node in a Table is never modified. A builder
 // (Compile, With) modifies only the nodes it created or copied, which are
-// marked with its buildID, and of those only the maps and lists it owns
-// (owned): a copied node shares its map and lists with the original until
-// the builder changes one of them.
+// marked with its buildID, and of those only the lists it owns (owned): a
+// copied node shares its lists with the original until the builder changes
+// one of them. static is a persistent map, copied along the changed key's
+// path only.
 type pnode struct {
-	static map[string]*pnode
+	static pmap[*pnode]
 	params []paramChild // sorted by name
 	exact  []entry      // patterns ending here
 	prefix []entry      // patterns ending here with /*
 
 	owner *buildID
-	owned uint8 // ownStatic | ownParams | ownExact | ownPrefix, for owner
+	owned uint8 // ownParams | ownExact | ownPrefix, for owner
 }
 
 const (
-	ownStatic uint8 = 1 << iota
-	ownParams
+	ownParams uint8 = 1 << iota
 	ownExact
 	ownPrefix
-	ownAll = ownStatic | ownParams | ownExact | ownPrefix
+	ownAll = ownParams | ownExact | ownPrefix
 )
 
 type paramChild struct {
@@ -110,7 +110,7 @@ type entry struct {
 }
 
 func (n *pnode) empty() bool {
-	return len(n.static) == 0 && len(n.params) == 0 && len(n.exact) == 0 && len(n.prefix) == 0
+	return n.static.len() == 0 && len(n.params) == 0 && len(n.exact) == 0 && len(n.prefix) == 0
 }
 
 // buildID identifies a builder in the nodes it may modify. It is not empty
@@ -124,13 +124,13 @@ type builder struct {
 	t  *Table
 	id *buildID
 
-	ownExact, ownWild, ownMeth bool // the table's maps are b's copies
+	ownMeth bool // t.methods is b's copy
 }
 
 // newBuilder returns a builder of t. fresh tells that t's maps are t's own
 // (Compile), not shared with another table (With).
 func newBuilder(t *Table, fresh bool) *builder {
-	return &builder{t: t, id: new(buildID), ownExact: fresh, ownWild: fresh, ownMeth: fresh}
+	return &builder{t: t, id: new(buildID), ownMeth: fresh}
 }
 
 // done ends the build: t is complete and may be shared.
@@ -181,27 +181,18 @@ func (b *builder) indexHost(h string, pt pattern, cr *compiledRoute, add bool) {
 		b.t.any = b.edit(b.t.any, pt.segs, pt.prefix, cr, add)
 		return
 	}
-	m, own := &b.t.exact, &b.ownExact
+	m := &b.t.exact
 	if strings.HasPrefix(h, "*.") {
-		m, own, h = &b.t.wild, &b.ownWild, h[1:]
+		m, h = &b.t.wild, h[1:]
 	}
-	n := (*m)[h]
-	nn := b.edit(n, pt.segs, pt.prefix, cr, add)
-	if nn == n {
-		return
+	n, _ := m.get(h)
+	switch nn := b.edit(n, pt.segs, pt.prefix, cr, add); {
+	case nn == n:
+	case nn == nil:
+		*m = m.del(b.id, h)
+	default:
+		*m = m.set(b.id, b.t.seed, h, nn)
 	}
-	if !*own {
-		*m = maps.Clone(*m)
-		*own = true
-	}
-	if nn == nil {
-		delete(*m, h)
-		return
-	}
-	if *m == nil {
-		*m = make(map[string]*pnode)
-	}
-	(*m)[h] = nn
 }
 
 // edit adds cr to (or removes it from) the list of the node at segs below n
@@ -226,22 +217,13 @@ func (b *builder) edit(n *pnode, segs []segment, prefix bool, cr *compiledRoute,
 		n.exact = b.editList(n, ownExact, n.exact, cr, add)
 	case segs[0].param == "":
 		lit := segs[0].lit
-		c := n.static[lit]
-		nc := b.edit(c, segs[1:], prefix, cr, add)
-		if nc == c {
-			break
-		}
-		if n.owned&ownStatic == 0 {
-			n.static = maps.Clone(n.static)
-			n.owned |= ownStatic
-		}
-		if nc == nil {
-			delete(n.static, lit)
-		} else {
-			if n.static == nil {
-				n.static = make(map[string]*pnode)
-			}
-			n.static[lit] = nc
+		c, _ := n.static.get(lit)
+		switch nc := b.edit(c, segs[1:], prefix, cr, add); {
+		case nc == c:
+		case nc == nil:
+			n.static = n.static.del(b.id, lit)
+		default:
+			n.static = n.static.set(b.id, b.t.seed, lit, nc)
 		}
 	default:
 		name := segs[0].param
@@ -350,7 +332,7 @@ func (res *Result) walk(n *pnode, path string, pos int) {
 		end += pos + 1
 	}
 	seg := path[pos+1 : end]
-	if c := n.static[seg]; c != nil {
+	if c, _ := n.static.get(seg); c != nil {
 		if last {
 			if len(c.exact) > 0 {
 				res.addCand(c.exact, "", "")

@@ -81,16 +81,16 @@ func (t *Table) Match(req Request) (*Result, error) {
 func (t *Table) MatchInto(req Request, res *Result) bool {
 	res.Route, res.Data, res.Captures = nil, nil, nil
 	res.cands, res.caps, res.Errors = res.cands[:0], res.caps[:0], res.Errors[:0]
-	if len(t.names) == 0 {
+	if t.names.len() == 0 {
 		return false
 	}
 	host, path := req.Host(), req.Path()
-	if n := t.exact[host]; n != nil {
+	if n, _ := t.exact.get(host); n != nil {
 		res.collect(n, path)
 	}
-	if len(t.wild) > 0 {
+	if t.wild.len() > 0 {
 		for i := strings.IndexByte(host, '.'); i >= 0; {
-			if n := t.wild[host[i:]]; n != nil {
+			if n, _ := t.wild.get(host[i:]); n != nil {
 				res.collect(n, path)
 			}
 			j := strings.IndexByte(host[i+1:], '.')

@@ -47,14 +47,15 @@ func checkTable(t testing.TB, tb *Table) {
 				if i > 0 && !l[i-1].key.less(e.key) {
 					t.Fatalf("%s: list not sorted: %v", where, l)
 				}
-				if tb.names[e.cr.route.Name] != e.cr || e.key != e.cr.key {
+				if cr, _ := tb.names.get(e.cr.route.Name); cr != e.cr || e.key != e.cr.key {
 					t.Fatalf("%s: entry %q is not the table's route", where, e.cr.route.Name)
 				}
 			}
 		}
-		for k, c := range n.static {
+		n.static.all(func(k string, c *pnode) bool {
 			walk(where+"/"+k, c)
-		}
+			return true
+		})
 		for i, pc := range n.params {
 			if i > 0 && n.params[i-1].name >= pc.name {
 				t.Fatalf("%s: params not sorted", where)
@@ -62,23 +63,26 @@ func checkTable(t testing.TB, tb *Table) {
 			walk(where+"/{"+pc.name+"}", pc.node)
 		}
 	}
-	for h, n := range tb.exact {
+	tb.exact.all(func(h string, n *pnode) bool {
 		walk(h, n)
-	}
-	for h, n := range tb.wild {
+		return true
+	})
+	tb.wild.all(func(h string, n *pnode) bool {
 		walk("*"+h, n)
-	}
+		return true
+	})
 	if tb.any != nil {
 		walk("*", tb.any)
 	}
 	refs := map[string]int{}
-	for _, cr := range tb.names {
+	tb.names.all(func(_ string, cr *compiledRoute) bool {
 		for _, m := range cr.route.Match.Methods {
 			if m = strings.ToUpper(m); standardMethodBit(m) == 0 {
 				refs[m]++
 			}
 		}
-	}
+		return true
+	})
 	if len(refs) != len(tb.methods) {
 		t.Fatalf("methods %v, uses %v", tb.methods, refs)
 	}
@@ -153,7 +157,7 @@ func TestWithReplaceDeleteAppend(t *testing.T) {
 	// Delete everything, then append to the empty table.
 	t5 := mustWith(t, mustWith(t, mustWith(t, t4, "a", nil, Options{}), "b", nil, Options{}), "c", nil, Options{})
 	check(t5, "", map[string]string{"/p": ""})
-	if t5.any != nil || len(t5.exact) != 0 {
+	if t5.any != nil || t5.exact.len() != 0 || t5.exact.root != nil {
 		t.Fatalf("empty table keeps nodes: %+v", t5)
 	}
 	t6 := mustWith(t, t5, "z", &Route{Name: "z", Action: resp("z")}, Options{})
@@ -248,13 +252,19 @@ func TestWithHostsPathsMethods(t *testing.T) {
 		}
 	}
 	// The host entries it left are gone, those it did not touch shared.
-	if _, ok := t1.wild[".w.com"]; ok {
+	if _, ok := t1.wild.get(".w.com"); ok {
 		t.Errorf("*.w.com still indexed")
 	}
-	if t1.exact["d.com"] != t0.exact["d.com"] {
+	d1, _ := t1.exact.get("d.com")
+	d0, _ := t0.exact.get("d.com")
+	a1, _ := t1.exact.get("a.com")
+	a0, _ := t0.exact.get("a.com")
+	k1, _ := a1.static.get("k")
+	k0, _ := a0.static.get("k")
+	if d1 != d0 || d1 == nil {
 		t.Errorf("d.com's tree was copied")
 	}
-	if t1.exact["a.com"] == t0.exact["a.com"] || t1.exact["a.com"].static["k"] != t0.exact["a.com"].static["k"] {
+	if a1 == a0 || k1 != k0 || k1 == nil {
 		t.Errorf("a.com: the root should be copied, its /k child shared")
 	}
 	if _, ok := t1.methods["PROPFIND"]; !ok || t1.methods["PROPFIND"].refs != 1 || t1.methods["REPORT"].refs != 1 {
