@@ -225,11 +225,12 @@ func (t *Table) With(name string, r *Route, opts Options) (*Table, error) {
 	}
 	if old != nil {
 		b.index(old, false)
-		nt.names = nt.names.del(b.id, name)
 	}
 	if cr != nil {
 		b.index(cr, true)
 		nt.names = nt.names.set(b.id, nt.seed, name, cr)
+	} else {
+		nt.names = nt.names.del(b.id, name)
 	}
 	b.done()
 	return nt, nil
