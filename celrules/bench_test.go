@@ -11,14 +11,18 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// benchTable has n routes over n/10 hosts (exact and wildcard) with exact,
-// prefix and named-segment paths, like a gateway's table.
-func benchTable(b *testing.B, n int) *Table {
+// benchRoutes returns n routes over n/10 hosts (exact and wildcard), or all
+// on one host, with exact, prefix and named-segment paths, like a gateway's
+// table.
+func benchRoutes(n int, oneHost bool) []Route {
 	routes := make([]Route, n)
 	for i := range routes {
 		host := fmt.Sprintf("h%d.example.com", i/10)
 		if i%20 == 5 {
 			host = fmt.Sprintf("*.w%d.example.com", i/10)
+		}
+		if oneHost {
+			host = "api.example.com"
 		}
 		var path string
 		switch i % 3 {
@@ -31,7 +35,63 @@ func benchTable(b *testing.B, n int) *Table {
 		}
 		routes[i] = Route{Name: fmt.Sprint("r", i), Match: Match{Hosts: []string{host}, Paths: []string{path}, Methods: []string{"GET", "POST"}}, Action: resp("x")}
 	}
-	return mustCompile(b, routes, Options{})
+	return routes
+}
+
+// benchTable is the table of benchRoutes(n, false).
+func benchTable(b *testing.B, n int) *Table {
+	return mustCompile(b, benchRoutes(n, false), Options{})
+}
+
+// BenchmarkWith: one change to a table of n routes (benchRoutes), on n/10
+// hosts or all on one host: a route in the middle replaced (another path on
+// the same host), a route appended, a route deleted.
+func BenchmarkWith(b *testing.B) {
+	for _, shape := range []string{"hosts", "one-host"} {
+		for _, n := range []int{10, 1000, 10000} {
+			routes := benchRoutes(n, shape == "one-host")
+			tb := mustCompile(b, routes, Options{})
+			mid := routes[n/2]
+			moved := mid
+			moved.Match.Paths = []string{"/moved/{id}/*"}
+			added := routes[n/2]
+			added.Name = "added"
+			added.Match.Paths = []string{"/added/{id}"}
+			for _, op := range []struct {
+				name  string
+				route string
+				r     *Route
+			}{
+				{"replace", mid.Name, &moved},
+				{"append", added.Name, &added},
+				{"delete", mid.Name, nil},
+			} {
+				b.Run(fmt.Sprintf("%s/%s/routes=%d", op.name, shape, n), func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := tb.With(op.route, op.r, Options{}); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkCompile: compiling the whole table, what With avoids.
+func BenchmarkCompile(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		routes := benchRoutes(n, false)
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Compile(routes, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func BenchmarkMatchHostPath(b *testing.B) {

@@ -17,7 +17,7 @@ type testReq struct {
 	headers, cookies                          map[string]string
 	vars                                      map[string]any
 	headerCalls, cookieCalls, queryCalls      int
-	lua                                       func(int, *Route) (bool, error)
+	lua                                       func(*Route, any) (bool, error)
 }
 
 func (r *testReq) Method() string { return r.method }
@@ -42,7 +42,7 @@ func (r *testReq) Vars() map[string]any { return r.vars }
 
 type luaReq struct{ *testReq }
 
-func (r luaReq) EvalLua(i int, rt *Route) (bool, error) { return r.lua(i, rt) }
+func (r luaReq) EvalLua(rt *Route, data any) (bool, error) { return r.lua(rt, data) }
 
 func resp(name string) Action { return Action{Respond: &RespondAction{Status: 200, Body: name}} }
 
@@ -281,11 +281,11 @@ func TestCostLimit(t *testing.T) {
 	if res == nil || res.Route.Name != "fallback" {
 		t.Fatalf("want the fallback route, got %+v", res)
 	}
-	if err == nil || !strings.Contains(err.Error(), `routes[0].when (route "heavy")`) || !strings.Contains(err.Error(), "cost limit") {
+	if err == nil || !strings.Contains(err.Error(), `routes/heavy.when: `) || !strings.Contains(err.Error(), "cost limit") {
 		t.Fatalf("want a cost limit error naming the route, got %v", err)
 	}
 	var re *RouteError
-	if !errors.As(err, &re) || re.Index != 0 || len(res.Errors) != 1 {
+	if !errors.As(err, &re) || re.Name != "heavy" || re.Field != "when" || len(res.Errors) != 1 {
 		t.Fatalf("want a RouteError, got %v", err)
 	}
 	// With the default limit the same condition holds.
@@ -314,10 +314,10 @@ func TestLuaConditions(t *testing.T) {
 		{Name: "lua-err", Lua: "error('x')", Action: resp("2")},
 		{Name: "lua-yes", Lua: "return true", Action: resp("3")},
 	}, Options{})
-	var seen []int
+	var seen []string
 	req := luaReq{get("h", "/")}
-	req.lua = func(i int, r *Route) (bool, error) {
-		seen = append(seen, i)
+	req.lua = func(r *Route, data any) (bool, error) {
+		seen = append(seen, r.Name)
 		switch r.Lua {
 		case "return true":
 			return true, nil
@@ -327,10 +327,10 @@ func TestLuaConditions(t *testing.T) {
 		return false, nil
 	}
 	res, err := tb.Match(req)
-	if res == nil || res.Route.Name != "lua-yes" || err == nil || !strings.Contains(err.Error(), "routes[1].lua") {
+	if res == nil || res.Route.Name != "lua-yes" || err == nil || !strings.Contains(err.Error(), "routes/lua-err.lua: boom") {
 		t.Fatalf("res %v err %v", res, err)
 	}
-	if fmt.Sprint(seen) != "[0 1 2]" {
+	if fmt.Sprint(seen) != "[lua-no lua-err lua-yes]" {
 		t.Fatalf("evaluated %v", seen)
 	}
 	// Without an evaluator, Lua routes do not match and say why.

@@ -1,13 +1,15 @@
 package celrules
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 )
 
-// Options configure Compile.
+// Options configure Compile and Table.With.
 type Options struct {
 	// CostLimit is the cost limit of one evaluation of a condition
 	// (cel.CostLimit). 0 means DefaultCostLimit.
@@ -20,131 +22,246 @@ type Options struct {
 	// Upstreams, when not nil, reports whether an upstream registry cluster
 	// exists; a proxy action naming an unknown cluster is refused.
 	Upstreams func(name string) bool
+
+	// Prepare, when not nil, is called for each route Compile compiles, and
+	// for the route a With adds or replaces, after the route was validated
+	// and its condition compiled. place is where the route is (`routes[3]`
+	// for Compile, `routes/NAME` for With); r is the table's own copy of the
+	// route, not to be modified. The value returned is kept with the route,
+	// reported in Result.Data when the route matches and given to
+	// LuaEvaluator.EvalLua. An error refuses the table or the change and is
+	// returned as is, so it should name its place
+	// (`routes[3].plugins.key-auth: …`).
+	Prepare func(place string, r *Route) (any, error)
+}
+
+func (o Options) withDefaults() Options {
+	if o.CostLimit == 0 {
+		o.CostLimit = DefaultCostLimit
+	}
+	return o
 }
 
 // Table is a compiled route table. It is immutable and safe for concurrent
-// use; a change to the routes compiles a new Table.
+// use; a change to the routes makes a new Table (Compile, or With for one
+// route), which shares what did not change with the previous one.
 type Table struct {
-	routes []Route
-	byRank []compiledRoute // routes sorted by (priority, table order)
+	names pmap[*compiledRoute] // route name -> route
 
-	exact map[string]*pnode // exact host -> path tree
-	wild  map[string]*pnode // ".example.com" -> path tree
-	any   *pnode            // routes without hosts (or with "*")
+	exact pmap[*pnode] // exact host -> path tree
+	wild  pmap[*pnode] // ".example.com" -> path tree
+	any   *pnode       // routes without hosts (or with "*")
 
-	methodBits map[string]uint64 // non-standard methods -> bit
-	hasWild    bool
+	methods map[string]methodBit // non-standard methods -> bit
+	nextSeq uint64               // sequence number of the next appended route
+	seed    uint64               // of the pmaps, shared by the tables derived by With
+
+	order struct { // what Routes returns, computed on first use
+		once   sync.Once
+		routes []Route
+	}
 }
 
+// compiledRoute is a route of a table with what Compile or With computed for
+// it. It is immutable once in a table, and shared by the tables derived from
+// that one that did not change it.
 type compiledRoute struct {
-	route   *Route
-	index   int
+	route   Route
+	key     orderKey
 	methods uint64 // 0: any method
 	cond    *condition
+	data    any // Options.Prepare's value
+}
+
+// orderKey orders the routes of a table: lowest priority first, then table
+// order. seq grows with the position in the table order but is not the
+// position: Compile numbers the routes 0, 1, 2..., With keeps the number of
+// a route it replaces and gives an appended route the next number.
+type orderKey struct {
+	prio int
+	seq  uint64
+}
+
+func (a orderKey) less(b orderKey) bool {
+	return a.prio < b.prio || a.prio == b.prio && a.seq < b.seq
+}
+
+// methodBit is the bit of a non-standard method and how many times the
+// routes of the table name that method (the bit is freed at 0).
+type methodBit struct {
+	bit  uint64
+	refs int
 }
 
 // Len returns the number of routes.
-func (t *Table) Len() int { return len(t.routes) }
+func (t *Table) Len() int { return t.names.len() }
 
-// Routes returns the routes in table order. Do not modify them.
-func (t *Table) Routes() []Route { return t.routes }
+// Routes returns the routes in table order. The slice is computed on the
+// first call and shared by later ones: do not modify it or the routes.
+func (t *Table) Routes() []Route {
+	t.order.once.Do(func() {
+		crs := make([]*compiledRoute, 0, t.names.len())
+		t.names.all(func(_ string, cr *compiledRoute) bool {
+			crs = append(crs, cr)
+			return true
+		})
+		sort.Slice(crs, func(i, j int) bool { return crs[i].key.seq < crs[j].key.seq })
+		routes := make([]Route, len(crs))
+		for i, cr := range crs {
+			routes[i] = cr.route
+		}
+		t.order.routes = routes
+	})
+	return t.order.routes
+}
+
+// Lookup returns the route named name. Do not modify it.
+func (t *Table) Lookup(name string) (*Route, bool) {
+	cr, ok := t.names.get(name)
+	if !ok {
+		return nil, false
+	}
+	return &cr.route, true
+}
 
 // Compile validates routes, compiles their conditions and builds the index.
 // An error names the place of the first problem found, like
 // `routes[3].when: …` or `routes[1].match.paths[0]: …`.
 func Compile(routes []Route, opts Options) (*Table, error) {
-	if opts.CostLimit == 0 {
-		opts.CostLimit = DefaultCostLimit
-	}
-	t := &Table{
-		routes: append([]Route(nil), routes...),
-		exact:  make(map[string]*pnode),
-		wild:   make(map[string]*pnode),
-	}
-	names := make(map[string]int, len(routes))
-	compiled := make([]compiledRoute, len(t.routes))
-	for i := range t.routes {
-		r := &t.routes[i]
+	opts = opts.withDefaults()
+	t := &Table{nextSeq: uint64(len(routes)), seed: newSeed()}
+	b := newBuilder(t, true)
+	crs := make([]compiledRoute, len(routes))
+	for i := range routes {
+		cr := &crs[i]
+		cr.route = routes[i]
+		r := &cr.route
 		place := fmt.Sprintf("routes[%d]", i)
 		if err := validateRoute(r, place, opts); err != nil {
 			return nil, err
 		}
-		if j, dup := names[r.Name]; dup {
-			return nil, fmt.Errorf("%s.name: duplicate route name %q (also routes[%d])", place, r.Name, j)
+		if prev, dup := t.names.get(r.Name); dup {
+			return nil, fmt.Errorf("%s.name: duplicate route name %q (also routes[%d])", place, r.Name, prev.key.seq)
 		}
-		names[r.Name] = i
-		cr := compiledRoute{route: r, index: i}
-		for k, m := range r.Match.Methods {
-			bit, err := t.methodBit(m)
-			if err != nil {
-				return nil, fmt.Errorf("%s.match.methods[%d]: %v", place, k, err)
-			}
-			cr.methods |= bit
+		cr.key = orderKey{prio: r.Priority, seq: uint64(i)}
+		if err := b.prepare(cr, place, opts); err != nil {
+			return nil, err
 		}
-		if r.When != "" {
-			c, err := compileCEL(r.When, opts.CostLimit, opts.Cache)
-			if err != nil {
-				return nil, fmt.Errorf("%s.when: %v", place, err)
-			}
-			cr.cond = c
-		}
-		compiled[i] = cr
+		t.names = t.names.set(b.id, t.seed, r.Name, cr)
 	}
 
-	// Rank: lowest priority first, then table order.
-	order := make([]int, len(compiled))
-	for i := range order {
-		order[i] = i
+	// Index, inserting in (priority, table order) so that every list grows
+	// at its end.
+	order := make([]*compiledRoute, len(crs))
+	for i := range crs {
+		order[i] = &crs[i]
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		return compiled[order[a]].route.Priority < compiled[order[b]].route.Priority
-	})
-	t.byRank = make([]compiledRoute, len(order))
-	for rank, i := range order {
-		t.byRank[rank] = compiled[i]
+	sort.SliceStable(order, func(i, j int) bool { return order[i].route.Priority < order[j].route.Priority })
+	for _, cr := range order {
+		b.index(cr, true)
 	}
-
-	// Index, inserting in rank order so every list is sorted.
-	for rank := range t.byRank {
-		r := t.byRank[rank].route
-		hosts := r.Match.Hosts
-		if len(hosts) == 0 {
-			hosts = []string{"*"}
-		}
-		paths := r.Match.Paths
-		if len(paths) == 0 {
-			paths = []string{"/*"}
-		}
-		for _, h := range hosts {
-			root := t.hostRoot(strings.ToLower(h))
-			for _, p := range paths {
-				root.insert(p, int32(rank))
-			}
-		}
-	}
-	t.hasWild = len(t.wild) > 0
+	b.done()
 	return t, nil
 }
 
-func (t *Table) hostRoot(h string) *pnode {
-	var m map[string]*pnode
-	switch {
-	case h == "*":
-		if t.any == nil {
-			t.any = newPnode()
+// ErrNoRoute is returned (wrapped) by With when asked to delete a route the
+// table does not have.
+var ErrNoRoute = errors.New("no such route")
+
+// With returns a new Table in which the route named name is replaced by *r
+// (keeping its place in table order), deleted when r is nil, or appended at
+// the end of the table order when the table has no route of that name.
+// r.Name must be name. The route is validated and compiled as Compile does,
+// and Options.Prepare is called for it alone; errors name its place as
+// `routes/NAME` (`routes/user-api.when: …`). Deleting a route the table does
+// not have is an error wrapping ErrNoRoute.
+//
+// t is not changed and stays valid: matches running on it on other
+// goroutines are not disturbed. The new table shares with t everything the
+// change does not touch. With does not recompile the table: it copies the
+// index nodes along the route's host and path patterns (old and new), with
+// their lists, and the paths to the keys it changes in the persistent maps
+// of names, hosts and static segments (see the package documentation).
+func (t *Table) With(name string, r *Route, opts Options) (*Table, error) {
+	place := "routes/" + name
+	old, _ := t.names.get(name)
+	if r == nil && old == nil {
+		return nil, fmt.Errorf("%s: %w", place, ErrNoRoute)
+	}
+	if r != nil && r.Name != name {
+		return nil, fmt.Errorf("%s.name: the route is named %q, not %q", place, r.Name, name)
+	}
+	opts = opts.withDefaults()
+	nt := &Table{
+		names:   t.names,
+		exact:   t.exact,
+		wild:    t.wild,
+		any:     t.any,
+		methods: t.methods,
+		nextSeq: t.nextSeq,
+		seed:    t.seed,
+	}
+	b := newBuilder(nt, false)
+	var cr *compiledRoute
+	if r != nil {
+		cr = &compiledRoute{route: *r}
+		if err := validateRoute(&cr.route, place, opts); err != nil {
+			return nil, err
 		}
-		return t.any
-	case strings.HasPrefix(h, "*."):
-		m, h = t.wild, h[1:]
-	default:
-		m = t.exact
+		if old != nil {
+			cr.key = orderKey{prio: cr.route.Priority, seq: old.key.seq}
+		} else {
+			cr.key = orderKey{prio: cr.route.Priority, seq: nt.nextSeq}
+			nt.nextSeq++
+		}
 	}
-	n := m[h]
-	if n == nil {
-		n = newPnode()
-		m[h] = n
+	if old != nil {
+		b.releaseMethods(old) // first, so that cr may reuse their bits
 	}
-	return n
+	if cr != nil {
+		if err := b.prepare(cr, place, opts); err != nil {
+			return nil, err
+		}
+	}
+	if old != nil {
+		b.index(old, false)
+	}
+	if cr != nil {
+		b.index(cr, true)
+		nt.names = nt.names.set(b.id, nt.seed, name, cr)
+	} else {
+		nt.names = nt.names.del(b.id, name)
+	}
+	b.done()
+	return nt, nil
+}
+
+// prepare computes cr's method bits, compiles its condition and calls
+// opts.Prepare, in that order. cr has been validated.
+func (b *builder) prepare(cr *compiledRoute, place string, opts Options) error {
+	r := &cr.route
+	for k, m := range r.Match.Methods {
+		bit, err := b.methodBit(m)
+		if err != nil {
+			return fmt.Errorf("%s.match.methods[%d]: %v", place, k, err)
+		}
+		cr.methods |= bit
+	}
+	if r.When != "" {
+		c, err := compileCEL(r.When, opts.CostLimit, opts.Cache)
+		if err != nil {
+			return fmt.Errorf("%s.when: %v", place, err)
+		}
+		cr.cond = c
+	}
+	if opts.Prepare != nil {
+		data, err := opts.Prepare(place, r)
+		if err != nil {
+			return err
+		}
+		cr.data = data
+	}
+	return nil
 }
 
 var standardMethods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
@@ -173,7 +290,10 @@ func standardMethodBit(m string) uint64 {
 	return 0
 }
 
-func (t *Table) methodBit(m string) (uint64, error) {
+// methodBit returns the bit of method m, allocating one (in the builder's
+// copy of the method map) for a non-standard method the table does not have
+// yet, and counts the use.
+func (b *builder) methodBit(m string) (uint64, error) {
 	if m == "" {
 		return 0, fmt.Errorf("empty method")
 	}
@@ -183,29 +303,49 @@ func (t *Table) methodBit(m string) (uint64, error) {
 		}
 	}
 	m = strings.ToUpper(m)
-	if b := standardMethodBit(m); b != 0 {
-		return b, nil
+	if bit := standardMethodBit(m); bit != 0 {
+		return bit, nil
 	}
-	if b, ok := t.methodBits[m]; ok {
-		return b, nil
+	mb, ok := b.t.methods[m]
+	if !ok {
+		used := uint64(1)<<len(standardMethods) - 1
+		for _, o := range b.t.methods {
+			used |= o.bit
+		}
+		if used == ^uint64(0) {
+			return 0, fmt.Errorf("too many distinct methods (at most 64)")
+		}
+		mb.bit = (used + 1) &^ used // the lowest free bit
 	}
-	n := len(standardMethods) + len(t.methodBits)
-	if n >= 64 {
-		return 0, fmt.Errorf("too many distinct methods (at most 64)")
+	mb.refs++
+	b.ownMethods()
+	b.t.methods[m] = mb
+	return mb.bit, nil
+}
+
+// releaseMethods drops cr's uses of non-standard methods, freeing the bits
+// no route uses any more.
+func (b *builder) releaseMethods(cr *compiledRoute) {
+	for _, m := range cr.route.Match.Methods {
+		m = strings.ToUpper(m)
+		if standardMethodBit(m) != 0 {
+			continue
+		}
+		b.ownMethods()
+		mb := b.t.methods[m]
+		if mb.refs--; mb.refs <= 0 {
+			delete(b.t.methods, m)
+		} else {
+			b.t.methods[m] = mb
+		}
 	}
-	if t.methodBits == nil {
-		t.methodBits = make(map[string]uint64)
-	}
-	b := uint64(1) << n
-	t.methodBits[m] = b
-	return b, nil
 }
 
 func (t *Table) requestMethodBit(m string) uint64 {
 	if b := standardMethodBit(m); b != 0 {
 		return b
 	}
-	return t.methodBits[m] // 0 when unknown: only any-method routes match
+	return t.methods[m].bit // 0 when unknown: only any-method routes match
 }
 
 func isTokenChar(c byte) bool {

@@ -12,6 +12,10 @@
 // with the lowest Priority, then the earliest in the table, whose condition
 // holds wins. When none does, the request goes on unchanged.
 //
+// The caller may attach a value to each route when the table is compiled
+// (Options.Prepare: the route's plugins made ready, for instance); the match
+// reports it with the route (Result.Data) and gives it to the Lua evaluator.
+//
 // # Patterns
 //
 // Hosts are exact (`api.example.com`), wildcards (`*.example.com`: any name
@@ -32,17 +36,39 @@
 //
 // # Index
 //
-// Compile builds, per host key (exact hosts in a map, `*.suffix` wildcards in
-// a map keyed by `.suffix`, and one entry for any host), a segment tree of
-// the path patterns (static children in a map, named-segment children,
-// prefix and exact route lists at each node), and a method bitset per route.
-// A match looks the host up in the exact map, then each of its dot suffixes
-// in the wildcard map (longest first), then the any-host tree, walks each
-// tree along the path's segments, and merges the route lists it reaches by
-// rank. Its cost depends on the host's labels, the path's segments and the
-// routes sharing that host and path, not on the size of the table, and
-// matching without a condition does not allocate when a Result is reused
-// (MatchInto).
+// A table keeps, per host key, a segment tree of the path patterns: exact
+// hosts and `*.suffix` wildcards (keyed `.suffix`) in two maps, plus one tree
+// for any host. A tree node has its static children in a map, its
+// named-segment children in a list sorted by name, and the lists of the
+// routes whose pattern ends there (exact, and prefix for `/*`). Each route
+// has a method bitset (the nine standard methods have fixed bits, other
+// methods take free bits, at most 64 methods at a time).
+//
+// Route lists are sorted by an order key: the priority, then a sequence
+// number that follows table order. Compile numbers the routes 0, 1, 2...;
+// With keeps the number of a route it replaces and gives an appended route
+// the next number, so no other route is renumbered. A match looks the host
+// up in the exact map, then each of its dot suffixes in the wildcard map
+// (longest first), then walks the any-host tree, each along the path's
+// segments, and merges the route lists it reaches by order key. Its cost
+// depends on the host's labels, the path's segments and the routes sharing
+// that host and path, not on the size of the table, and matching without a
+// condition does not allocate when a Result is reused (MatchInto).
+//
+// # Changes
+//
+// A Table is immutable. Table.With makes a new table with one route
+// replaced, deleted or appended, sharing everything else with the previous
+// table, which stays valid for the matches running on it. The maps (route
+// names, hosts, static children) are persistent hash tries of 32-way nodes:
+// changing a key copies the few nodes on its path. With copies the tree
+// nodes along the old and the new route's host and path patterns, their
+// tries' paths, the route lists it changes (whose length is the number of
+// routes sharing that host and pattern) and, when the route names a
+// non-standard method, the small method map. So its cost is that of the
+// route, not of the table: microseconds at 10,000 routes, where Compile
+// takes tens of milliseconds. Table.Routes sorts the routes in table order
+// on its first call on a table.
 //
 // # CEL conditions
 //

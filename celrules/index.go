@@ -2,6 +2,8 @@ package celrules
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -70,65 +72,220 @@ func validParamName(s string) bool {
 }
 
 // pnode is a node of the path segment tree of one host entry. The routes
-// ending at a node are kept as lists of ranks, sorted (routes are inserted in
-// rank order).
+// whose pattern ends at a node are kept in lists sorted by their orderKey.
+//
+// Nodes are copy-on-write: a node in a Table is never modified. A builder
+// (Compile, With) modifies only the nodes it created or copied, which are
+// marked with its buildID, and of those only the lists it owns (owned): a
+// copied node shares its lists with the original until the builder changes
+// one of them. static is a persistent map, copied along the changed key's
+// path only.
 type pnode struct {
-	static map[string]*pnode
-	params []paramChild
-	exact  []int32 // patterns ending here
-	prefix []int32 // patterns ending here with /*
+	static pmap[*pnode]
+	params []paramChild // sorted by name
+	exact  []entry      // patterns ending here
+	prefix []entry      // patterns ending here with /*
+
+	owner *buildID
+	owned uint8 // ownParams | ownExact | ownPrefix, for owner
 }
+
+const (
+	ownParams uint8 = 1 << iota
+	ownExact
+	ownPrefix
+	ownAll = ownParams | ownExact | ownPrefix
+)
 
 type paramChild struct {
 	name string
 	node *pnode
 }
 
-func newPnode() *pnode { return &pnode{} }
+// entry is a route in a node's list, with its order key alongside so that
+// the merge of candidate lists does not chase the pointer.
+type entry struct {
+	key orderKey
+	cr  *compiledRoute
+}
 
-func (n *pnode) insert(p string, rank int32) {
-	pt, err := parsePattern(p)
-	if err != nil {
-		panic(err) // validated before
+func (n *pnode) empty() bool {
+	return n.static.len() == 0 && len(n.params) == 0 && len(n.exact) == 0 && len(n.prefix) == 0
+}
+
+// buildID identifies a builder in the nodes it may modify. It is not empty
+// so that each new(buildID) is a distinct pointer; it holds nothing, so
+// nodes do not keep their builder's table alive.
+type buildID struct{ _ byte }
+
+// builder makes a table: Compile's from nothing, With's from a shallow copy
+// of the previous table, copying what it changes the first time it does.
+type builder struct {
+	t  *Table
+	id *buildID
+
+	ownMeth bool // t.methods is b's copy
+}
+
+// newBuilder returns a builder of t. fresh tells that t's maps are t's own
+// (Compile), not shared with another table (With).
+func newBuilder(t *Table, fresh bool) *builder {
+	return &builder{t: t, id: new(buildID), ownMeth: fresh}
+}
+
+// done ends the build: t is complete and may be shared.
+func (b *builder) done() { b.t = nil }
+
+// ownMethods makes the table's method map b's own copy.
+func (b *builder) ownMethods() {
+	if !b.ownMeth {
+		b.t.methods = maps.Clone(b.t.methods)
+		b.ownMeth = true
 	}
-	for _, s := range pt.segs {
-		if s.param == "" {
-			if n.static == nil {
-				n.static = make(map[string]*pnode)
-			}
-			c := n.static[s.lit]
-			if c == nil {
-				c = newPnode()
-				n.static[s.lit] = c
-			}
-			n = c
-			continue
-		}
-		var c *pnode
-		for _, pc := range n.params {
-			if pc.name == s.param {
-				c = pc.node
-				break
-			}
-		}
-		if c == nil {
-			c = newPnode()
-			n.params = append(n.params, paramChild{name: s.param, node: c})
-		}
-		n = c
-	}
-	if pt.prefix {
-		n.prefix = appendRank(n.prefix, rank)
-	} else {
-		n.exact = appendRank(n.exact, rank)
+	if b.t.methods == nil {
+		b.t.methods = make(map[string]methodBit)
 	}
 }
 
-func appendRank(l []int32, r int32) []int32 {
-	if len(l) > 0 && l[len(l)-1] == r {
-		return l // the same route twice through the same pattern
+// index adds cr to the index (add) or removes it, for each of its hosts and
+// path patterns. cr has been validated.
+func (b *builder) index(cr *compiledRoute, add bool) {
+	paths := cr.route.Match.Paths
+	if len(paths) == 0 {
+		paths = []string{"/*"}
 	}
-	return append(l, r)
+	pts := make([]pattern, len(paths))
+	for i, p := range paths {
+		pt, err := parsePattern(p)
+		if err != nil {
+			panic(fmt.Sprintf("celrules: route %q: %v (validated before)", cr.route.Name, err))
+		}
+		pts[i] = pt
+	}
+	hosts := cr.route.Match.Hosts
+	if len(hosts) == 0 {
+		hosts = []string{"*"}
+	}
+	for _, h := range hosts {
+		h = strings.ToLower(h)
+		for _, pt := range pts {
+			b.indexHost(h, pt, cr, add)
+		}
+	}
+}
+
+// indexHost adds cr to (or removes it from) the tree of host pattern h, at
+// the node of pt.
+func (b *builder) indexHost(h string, pt pattern, cr *compiledRoute, add bool) {
+	if h == "*" {
+		b.t.any = b.edit(b.t.any, pt.segs, pt.prefix, cr, add)
+		return
+	}
+	m := &b.t.exact
+	if strings.HasPrefix(h, "*.") {
+		m, h = &b.t.wild, h[1:]
+	}
+	n, _ := m.get(h)
+	switch nn := b.edit(n, pt.segs, pt.prefix, cr, add); {
+	case nn == n:
+	case nn == nil:
+		*m = m.del(b.id, h)
+	default:
+		*m = m.set(b.id, b.t.seed, h, nn)
+	}
+}
+
+// edit adds cr to (or removes it from) the list of the node at segs below n
+// (its prefix list when prefix is set, its exact list otherwise), and
+// returns n, a copy of it owned by b, or nil when the node has become empty.
+// n may be nil (no node yet).
+func (b *builder) edit(n *pnode, segs []segment, prefix bool, cr *compiledRoute, add bool) *pnode {
+	switch {
+	case n == nil && !add:
+		return nil
+	case n == nil:
+		n = &pnode{owner: b.id, owned: ownAll}
+	case n.owner != b.id:
+		c := *n
+		c.owner, c.owned = b.id, 0
+		n = &c
+	}
+	switch {
+	case len(segs) == 0 && prefix:
+		n.prefix = b.editList(n, ownPrefix, n.prefix, cr, add)
+	case len(segs) == 0:
+		n.exact = b.editList(n, ownExact, n.exact, cr, add)
+	case segs[0].param == "":
+		lit := segs[0].lit
+		c, _ := n.static.get(lit)
+		switch nc := b.edit(c, segs[1:], prefix, cr, add); {
+		case nc == c:
+		case nc == nil:
+			n.static = n.static.del(b.id, lit)
+		default:
+			n.static = n.static.set(b.id, b.t.seed, lit, nc)
+		}
+	default:
+		name := segs[0].param
+		i, found := slices.BinarySearchFunc(n.params, name, func(pc paramChild, name string) int {
+			return strings.Compare(pc.name, name)
+		})
+		var c *pnode
+		if found {
+			c = n.params[i].node
+		}
+		nc := b.edit(c, segs[1:], prefix, cr, add)
+		if nc == c {
+			break
+		}
+		if n.owned&ownParams == 0 {
+			n.params = slices.Clone(n.params)
+			n.owned |= ownParams
+		}
+		switch {
+		case c == nil:
+			n.params = slices.Insert(n.params, i, paramChild{name: name, node: nc})
+		case nc == nil:
+			n.params = slices.Delete(n.params, i, i+1)
+		default:
+			n.params[i].node = nc
+		}
+	}
+	if n.empty() {
+		return nil
+	}
+	return n
+}
+
+// editList returns l, the list of n marked by bit, with cr added (once) or
+// removed, copying it unless n owns it.
+func (b *builder) editList(n *pnode, bit uint8, l []entry, cr *compiledRoute, add bool) []entry {
+	i := len(l)
+	if i > 0 && !l[i-1].key.less(cr.key) { // not at the end (Compile's case)
+		i, _ = slices.BinarySearchFunc(l, cr.key, func(e entry, k orderKey) int {
+			switch {
+			case e.key.less(k):
+				return -1
+			case e.key == k:
+				return 0
+			}
+			return 1
+		})
+	}
+	found := i < len(l) && l[i].key == cr.key
+	if found == add {
+		return l // the same route twice through the same pattern, or not there
+	}
+	if n.owned&bit == 0 {
+		c := make([]entry, len(l), len(l)+1)
+		copy(c, l)
+		l = c
+		n.owned |= bit
+	}
+	if add {
+		return slices.Insert(l, i, entry{key: cr.key, cr: cr})
+	}
+	return slices.Delete(l, i, i+1)
 }
 
 // Capture is a captured path segment: Name is the segment name of the
@@ -140,7 +297,7 @@ type Capture struct {
 
 // cand is a candidate list found by the index, with its captures.
 type cand struct {
-	ranks        []int32
+	list         []entry
 	pos          int
 	capLo, capHi int
 }
@@ -175,7 +332,7 @@ func (res *Result) walk(n *pnode, path string, pos int) {
 		end += pos + 1
 	}
 	seg := path[pos+1 : end]
-	if c := n.static[seg]; c != nil {
+	if c, _ := n.static.get(seg); c != nil {
 		if last {
 			if len(c.exact) > 0 {
 				res.addCand(c.exact, "", "")
@@ -201,11 +358,11 @@ func (res *Result) walk(n *pnode, path string, pos int) {
 	}
 }
 
-func (res *Result) addCand(ranks []int32, restName, rest string) {
+func (res *Result) addCand(list []entry, restName, rest string) {
 	lo := len(res.caps)
 	res.caps = append(res.caps, res.stack...)
 	if restName != "" {
 		res.caps = append(res.caps, Capture{Name: restName, Value: rest})
 	}
-	res.cands = append(res.cands, cand{ranks: ranks, capLo: lo, capHi: len(res.caps)})
+	res.cands = append(res.cands, cand{list: list, capLo: lo, capHi: len(res.caps)})
 }

@@ -11,8 +11,9 @@ import (
 type Result struct {
 	// Route is the matched route, nil when no route matched.
 	Route *Route
-	// Index is the matched route's index in the table, -1 when none.
-	Index int
+	// Data is the matched route's prepared value (Options.Prepare), nil
+	// when none matched or without Prepare.
+	Data any
 	// Captures are the path segments captured by the matched pattern, in
 	// pattern order; the remainder of a prefix pattern comes last, named `*`.
 	Captures []Capture
@@ -38,16 +39,17 @@ func (res *Result) Capture(name string) (string, bool) {
 
 // RouteError is a condition that could not be evaluated.
 type RouteError struct {
-	Index int    // the route's index in the table
 	Name  string // the route's name
 	Field string // "when" or "lua"
 	Err   error
 }
 
+// Error implements error: `routes/NAME.when: …`.
 func (e *RouteError) Error() string {
-	return fmt.Sprintf("routes[%d].%s (route %q): %v", e.Index, e.Field, e.Name, e.Err)
+	return fmt.Sprintf("routes/%s.%s: %v", e.Name, e.Field, e.Err)
 }
 
+// Unwrap returns the evaluation error.
 func (e *RouteError) Unwrap() error { return e.Err }
 
 // Match returns the route that req matches, or nil. err reports the
@@ -77,18 +79,18 @@ func (t *Table) Match(req Request) (*Result, error) {
 // routes for any host, each through the path tree; among them, the route of
 // lowest (priority, table order) whose method and condition hold wins.
 func (t *Table) MatchInto(req Request, res *Result) bool {
-	res.Route, res.Index, res.Captures = nil, -1, nil
+	res.Route, res.Data, res.Captures = nil, nil, nil
 	res.cands, res.caps, res.Errors = res.cands[:0], res.caps[:0], res.Errors[:0]
-	if len(t.byRank) == 0 {
+	if t.names.len() == 0 {
 		return false
 	}
 	host, path := req.Host(), req.Path()
-	if n := t.exact[host]; n != nil {
+	if n, _ := t.exact.get(host); n != nil {
 		res.collect(n, path)
 	}
-	if t.hasWild {
+	if t.wild.len() > 0 {
 		for i := strings.IndexByte(host, '.'); i >= 0; {
-			if n := t.wild[host[i:]]; n != nil {
+			if n, _ := t.wild.get(host[i:]); n != nil {
 				res.collect(n, path)
 			}
 			j := strings.IndexByte(host[i+1:], '.')
@@ -105,26 +107,29 @@ func (t *Table) MatchInto(req Request, res *Result) bool {
 	mbit := t.requestMethodBit(req.Method())
 	actReady := false
 	for {
-		// The smallest rank at the head of the candidate lists.
-		best := int32(-1)
+		// The smallest key at the head of the candidate lists.
+		var best *entry
 		bi := -1
 		for i := range res.cands {
 			c := &res.cands[i]
-			if c.pos < len(c.ranks) && (best < 0 || c.ranks[c.pos] < best) {
-				best, bi = c.ranks[c.pos], i
+			if c.pos < len(c.list) {
+				if e := &c.list[c.pos]; bi < 0 || e.key.less(best.key) {
+					best, bi = e, i
+				}
 			}
 		}
 		if bi < 0 {
 			res.act.req = nil
 			return false
 		}
+		seq := best.key.seq
 		for i := range res.cands { // the same route through several lists
 			c := &res.cands[i]
-			if c.pos < len(c.ranks) && c.ranks[c.pos] == best {
+			if c.pos < len(c.list) && c.list[c.pos].key.seq == seq {
 				c.pos++
 			}
 		}
-		cr := &t.byRank[best]
+		cr := best.cr
 		if cr.methods != 0 && cr.methods&mbit == 0 {
 			continue
 		}
@@ -135,7 +140,7 @@ func (t *Table) MatchInto(req Request, res *Result) bool {
 			}
 			ok, err := cr.cond.eval(&res.act)
 			if err != nil {
-				res.Errors = append(res.Errors, &RouteError{Index: cr.index, Name: cr.route.Name, Field: "when", Err: err})
+				res.Errors = append(res.Errors, &RouteError{Name: cr.route.Name, Field: "when", Err: err})
 				continue
 			}
 			if !ok {
@@ -144,12 +149,12 @@ func (t *Table) MatchInto(req Request, res *Result) bool {
 		} else if cr.route.Lua != "" {
 			le, ok := req.(LuaEvaluator)
 			if !ok {
-				res.Errors = append(res.Errors, &RouteError{Index: cr.index, Name: cr.route.Name, Field: "lua", Err: errors.New("no Lua evaluator for this request")})
+				res.Errors = append(res.Errors, &RouteError{Name: cr.route.Name, Field: "lua", Err: errors.New("no Lua evaluator for this request")})
 				continue
 			}
-			ok, err := le.EvalLua(cr.index, cr.route)
+			ok, err := le.EvalLua(&cr.route, cr.data)
 			if err != nil {
-				res.Errors = append(res.Errors, &RouteError{Index: cr.index, Name: cr.route.Name, Field: "lua", Err: err})
+				res.Errors = append(res.Errors, &RouteError{Name: cr.route.Name, Field: "lua", Err: err})
 				continue
 			}
 			if !ok {
@@ -157,7 +162,7 @@ func (t *Table) MatchInto(req Request, res *Result) bool {
 			}
 		}
 		c := &res.cands[bi]
-		res.Route, res.Index = cr.route, cr.index
+		res.Route, res.Data = &cr.route, cr.data
 		if c.capHi > c.capLo {
 			res.Captures = res.caps[c.capLo:c.capHi:c.capHi]
 		}

@@ -39,7 +39,10 @@ type Request interface {
 // conditions (Route.Lua). When the Request does not implement it, a route
 // with a Lua condition never matches and the match reports an error.
 type LuaEvaluator interface {
-	EvalLua(index int, r *Route) (bool, error)
+	// EvalLua evaluates r.Lua for the request. data is the route's
+	// prepared value (Options.Prepare), nil without Prepare. An error
+	// counts as no match and is reported in Result.Errors.
+	EvalLua(r *Route, data any) (bool, error)
 }
 
 // HTTPRequest adapts an *http.Request to Request. Values are computed when
