@@ -23,9 +23,12 @@ type rawLoad struct {
 	header    string // extra request header lines, each ending in \r\n
 	keepAlive bool
 
-	ok       atomic.Int64
-	non2xx   atomic.Int64
-	errs     atomic.Int64
+	ok     atomic.Int64
+	non2xx atomic.Int64
+	errs   atomic.Int64
+	// resets counts the failures at the connection level (a reset or
+	// EOF before any response: see connLevel), of errs.
+	resets   atomic.Int64
 	mu       sync.Mutex
 	firstErr []string
 	bodies   map[string]int // answers by body
@@ -44,6 +47,9 @@ func startRawLoad(workers int, keepAlive bool, header string) *rawLoad {
 
 func (l *rawLoad) fail(err error) {
 	l.errs.Add(1)
+	if connLevel(err) {
+		l.resets.Add(1)
+	}
 	l.mu.Lock()
 	if len(l.firstErr) < 5 {
 		l.firstErr = append(l.firstErr, err.Error())
