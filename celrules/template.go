@@ -137,8 +137,7 @@ func placeholderPart(name string) tplPart {
 // String returns the template's source.
 func (t *Template) String() string { return t.src }
 
-// Static reports whether the template has no placeholder: Expand returns
-// its source.
+// Static reports whether the template has no placeholder.
 func (t *Template) Static() bool {
 	return len(t.parts) == 0 || len(t.parts) == 1 && !t.parts[0].isPh
 }
@@ -146,8 +145,11 @@ func (t *Template) Static() bool {
 // Expand returns the template with its placeholders replaced: captures from
 // caps, the others from repl (which may be nil: they are left as is).
 func (t *Template) Expand(caps []Capture, repl *caddy.Replacer) string {
-	if t.Static() {
-		return t.src
+	switch {
+	case len(t.parts) == 0:
+		return ""
+	case len(t.parts) == 1 && !t.parts[0].isPh:
+		return t.parts[0].lit
 	}
 	var b strings.Builder
 	for _, p := range t.parts {
