@@ -158,6 +158,11 @@ route cel-fallback {
 	path /cel
 	respond 200 "other"
 }
+route cel-heavy {
+	path /heavy
+	when ` + "`" + `req.headers["x-list"].split(",").all(a, req.headers["x-list"].split(",").all(b, a != b || a == b))` + "`" + `
+	respond 200 "heavy"
+}
 route luacond {
 	path /lua
 	lua <<LUA
@@ -308,6 +313,9 @@ func TestRoutes(t *testing.T) {
 		{name: "equal priority: table order", path: "/o", status: 200, body: "a"},
 		{name: "CEL condition true", path: "/cel?v=1&v=2", hdr: []string{"X-Tenant", "acme"}, status: 200, body: "acme v2"},
 		{name: "CEL condition false falls to the next route", path: "/cel?v=1", hdr: []string{"X-Tenant", "acme"}, status: 200, body: "other"},
+		{name: "CEL condition without the header it reads: false", path: "/cel?v=2", status: 200, body: "other"},
+		{name: "CEL within its cost limit", path: "/heavy", hdr: []string{"X-List", "a,b,c"}, status: 200, body: "heavy"},
+		{name: "CEL over its cost limit: no match", path: "/heavy", hdr: []string{"X-List", strings.Repeat("x,", 300)}, status: 200, body: "fallback /heavy"},
 		{name: "Lua condition true", path: "/lua?beta=1", hdr: []string{"X-Beta", "y"}, status: 200, body: "beta"},
 		{name: "Lua condition false", path: "/lua?beta=0", hdr: []string{"X-Beta", "y"}, status: 200, body: "stable"},
 		{name: "Lua condition error: no match", path: "/luaerr", status: 200, body: "fallback /luaerr"},
@@ -332,6 +340,7 @@ func TestRoutes(t *testing.T) {
 		})
 	}
 	env.g.waitLog("route condition failed", "luaerr", "condition exploded")
+	env.g.waitLog("route condition failed", "cel-heavy", "cost limit")
 
 	t.Run("proxy action: upstream, uri with capture, headers", func(t *testing.T) {
 		r := get(t, "/api/items/9?orig=1", "X-Debug", "1", "X-Keep", "k")

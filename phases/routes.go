@@ -89,8 +89,16 @@ func (rs *reqState) matchRoute() {
 		rs.releaseVM(rs.held, true)
 	}
 	for _, e := range s.res.Errors {
-		rs.h.logger.Error("route condition failed; counted as no match",
-			zap.String("route", e.Name), zap.String("field", e.Field), zap.Error(e.Err))
+		lvl := zap.ErrorLevel
+		if e.Field == "when" && strings.HasPrefix(e.Err.Error(), "no such key") {
+			// A header, cookie or query argument the request does not
+			// have (`req.headers["x-tenant"] == "acme"` without the
+			// header): CEL's answer is an error, the user's is "no".
+			lvl = zap.DebugLevel
+		}
+		if ce := rs.h.logger.Check(lvl, "route condition failed; counted as no match"); ce != nil {
+			ce.Write(zap.String("route", e.Name), zap.String("field", e.Field), zap.Error(e.Err))
+		}
 	}
 	if !ok {
 		return
