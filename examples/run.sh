@@ -19,6 +19,13 @@ Try:
                                                             # body rewritten by body_filter
   for i in $(seq 12); do curl -s -o /dev/null -w '%{http_code} ' -H 'X-Api-Key: other-key' localhost:8080/; done; echo
                                                             # 429 after 10 in 10s (shared dict)
+  curl -i -H 'X-Api-Key: demo-key' localhost:8080/v2/items # route v2: URI rewritten to /items;
+                                                            # Server-Timing from a global plugin
+  curl -i -H 'X-Api-Key: demo-key' -H 'X-Tenant: acme' localhost:8080/tenant/bob
+                                                            # route tenant (CEL condition), answered by the gateway
+  curl -s localhost:2019/resty/routes                       # the route table, live
+  curl -X PUT localhost:2019/resty/routes/legacy -d '{"match":{"paths":["/old/*"]},"action":{"redirect":{"status":302,"location":"/v2/{path.*}"}}}'
+                                                            # change a route in place (no reload)
   curl -s localhost:8081                                    # counters kept by the log phase
   curl -s localhost:2019/config/apps/resty                  # the resty app's config (admin API)
   curl -s localhost:2019/resty/upstreams/demo               # the upstream registry, live health
