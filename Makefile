@@ -27,8 +27,12 @@ build: $(XCADDY)
 run: build
 	@bash examples/run.sh ./caddy
 
+# The integration tests run after the others, not beside them: the hostile
+# suite and the load tests measure a real Caddy and must not share the
+# machine's cores with the other packages' tests.
 unit:
-	go test -race -count=1 ./...
+	go test -race -count=1 $$(go list ./... | grep -v /integration)
+	go test -race -count=1 ./integration/
 
 compat: build
 	@if [ -f $(COMPAT) ]; then python3 $(COMPAT) --target caddy --caddy-bin $(CURDIR)/caddy; \

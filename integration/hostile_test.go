@@ -115,7 +115,9 @@ ngx.say(#s)`,
 		// (at 1g, filling the heap takes about the budget on a slow
 		// machine: 03d).
 		name:     "03b_table_of_60MB_strings_256m",
-		global:   "lua_max_memory 256m",
+		// A budget the memory guard comes well before, however busy the
+		// machine: this case is about the memory guard.
+		global:   "lua_max_memory 256m\n\t\tlua_timeout 20s",
 		memLimit: 256 << 20,
 		code: `local t = {}
 for i = 1, 1e9 do t[#t+1] = string.rep("x", 6e7) end
@@ -125,7 +127,7 @@ ngx.say(#t)`,
 		// Item 3 with the string bound raised: 100 MB strings kept in a
 		// table, stopped by lua_max_memory.
 		name:     "03c_table_of_100MB_strings_128m_256m",
-		global:   "lua_max_string_size 128m\n\t\tlua_max_memory 256m",
+		global:   "lua_max_string_size 128m\n\t\tlua_max_memory 256m\n\t\tlua_timeout 20s",
 		memLimit: 256 << 20,
 		code: `local t = {}
 for i = 1, 1e9 do t[#t+1] = string.rep("x", 1e8) end
