@@ -114,7 +114,7 @@ ngx.say(#s)`,
 		// so that the memory guard, not the 1s budget, is what stops it
 		// (at 1g, filling the heap takes about the budget on a slow
 		// machine: 03d).
-		name:     "03b_table_of_60MB_strings_256m",
+		name: "03b_table_of_60MB_strings_256m",
 		// A budget the memory guard comes well before, however busy the
 		// machine: this case is about the memory guard.
 		global:   "lua_max_memory 256m\n\t\tlua_timeout 20s",
