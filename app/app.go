@@ -68,9 +68,11 @@ type App struct {
 	Routes []celrules.Route `json:"routes,omitempty"`
 
 	// GlobalPlugins maps a plugin name to its configuration: plugins that
-	// run for every request a routes handler routes, before the matched
-	// route's own plugins of the same priority. A plugin is a Lua module
-	// `resty.plugins.NAME` found on lua.package_path.
+	// run for every request through a resty handler with `routes`, matched
+	// or not. In each phase they run first (highest priority first), then
+	// the matched route's plugins, then the handler's scripts. A plugin is
+	// a Lua module `resty.plugins.NAME` found on lua.package_path; its
+	// config is checked against the module's schema when the config loads.
 	GlobalPlugins map[string]json.RawMessage `json:"global_plugins,omitempty"`
 
 	dicts    map[string]*shdict.Dict

@@ -503,15 +503,15 @@ func (a *App) RouteTable() *RouteTable { return a.routes }
 // routes show it.
 type routeDescription struct {
 	Name     string          `json:"name"`
-	Index    int             `json:"index"`
+	Index    *int            `json:"index,omitempty"` // the place in table order (listings only)
 	Version  uint64          `json:"version"`
 	Modified bool            `json:"modified"`
 	Updated  string          `json:"updated,omitempty"`
 	Route    *celrules.Route `json:"route"`
 }
 
-func (rt *RouteTable) describe(t *celrules.Table, i int, r *celrules.Route) routeDescription {
-	d := routeDescription{Name: r.Name, Index: i, Route: r}
+func (rt *RouteTable) describe(r *celrules.Route) routeDescription {
+	d := routeDescription{Name: r.Name, Route: r}
 	if meta, ok := rt.Live().Lookup(r.Name); ok {
 		d.Version, d.Modified = meta.Version, meta.Modified
 		if !meta.Updated.IsZero() {

@@ -92,7 +92,8 @@ func handleRoutes(w http.ResponseWriter, r *http.Request) error {
 		routes := t.Routes()
 		out := make([]routeDescription, len(routes))
 		for i := range routes {
-			out[i] = rt.describe(t, i, &routes[i])
+			out[i] = rt.describe(&routes[i])
+			out[i].Index = &i
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
@@ -102,12 +103,8 @@ func handleRoutes(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch r.Method {
 	case http.MethodGet:
-		t := rt.cur.Load()
-		routes := t.Routes()
-		for i := range routes {
-			if routes[i].Name == name {
-				return writeJSON(w, http.StatusOK, rt.describe(t, i, &routes[i]))
-			}
+		if r, ok := rt.cur.Load().Lookup(name); ok {
+			return writeJSON(w, http.StatusOK, rt.describe(r))
 		}
 		return apiErr(http.StatusNotFound, fmt.Errorf("no route %q", name))
 	case http.MethodPut:

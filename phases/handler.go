@@ -45,10 +45,13 @@ type Handler struct {
 	Log []Script `json:"log,omitempty"`
 
 	// Routes makes the handler evaluate the app's route table
-	// (apps.resty.routes) at the start of the rewrite phase: the matched
-	// route's plugins run in their phases, and its action proxies (for
-	// the reverse_proxy with `dynamic resty` after this handler), responds
-	// or redirects. A request no route matches goes on unchanged.
+	// (apps.resty.routes) at the start of the rewrite phase. In each phase
+	// the global plugins run, then the matched route's plugins (highest
+	// priority first), then this handler's scripts; after the access
+	// phase the route's action proxies (it names the cluster for a
+	// reverse_proxy with `dynamic resty` after this handler and rewrites
+	// the URI and headers), responds or redirects. A request no route
+	// matches goes on unchanged (the global plugins still run).
 	Routes bool `json:"routes,omitempty"`
 
 	app    *app.App
