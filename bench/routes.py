@@ -39,54 +39,10 @@ a temporary directory, removed at the end unless something failed.
 """
 import argparse, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
+from benchlib import Conn, free_port, logged_times, ms, pct, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Conn:
-    """One HTTP/1.1 connection, reopened when the server closes it."""
-
-    def __init__(self, hostport, keep_alive=True):
-        self.host, self.port = hostport.rsplit(":", 1)
-        self.keep_alive = keep_alive
-        self.c = None
-        self.broken = 0  # requests that failed on a connection the server closed
-
-    def close(self):
-        if self.c:
-            self.c.close()
-            self.c = None
-
-    def request(self, method, path, body=None, headers=None, retry=True):
-        headers = dict(headers or {})
-        if not self.keep_alive:
-            headers["Connection"] = "close"
-        if body is not None and not isinstance(body, bytes):
-            body = body.encode()
-        for attempt in range(2):
-            if self.c is None:
-                self.c = http.client.HTTPConnection(self.host, int(self.port), timeout=300)
-            try:
-                self.c.request(method, path, body=body, headers=headers)
-                r = self.c.getresponse()
-                data = r.read()
-                if not self.keep_alive or r.will_close:
-                    self.close()
-                return r.status, data, r
-            except (OSError, http.client.HTTPException):
-                self.close()
-                self.broken += 1
-                if attempt or not retry:
-                    raise
-        raise RuntimeError("unreachable")
 
 
 JSON = {"Content-Type": "application/json"}
@@ -100,6 +56,7 @@ CONDITIONS = [
     'ip_in_cidr(req.remote_ip, "127.0.0.0/8") && req.headers["x-tenant"] == "t%(i)d"',
     '("v" in req.query && req.query["v"].exists(v, v == "%(i)d")) || req.headers["x-tenant"].lowerAscii() == "t%(i)d"',
 ]
+
 
 
 def host_of(i):
@@ -182,17 +139,6 @@ class Caddy:
         stop(self.p)
 
 
-def stop(p):
-    try:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait(20)
-    except Exception:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except Exception:
-            pass
-
-
 def check(gw, host, path, want, headers=None):
     """One request through the gateway; None when it answered want, else what it answered."""
     h = {"Host": host}
@@ -212,7 +158,7 @@ def load(cd, config):
     """POST /load of config; its wall time (s). Caddy answers once the new config runs."""
     body = json.dumps(config).encode()
     t0 = time.perf_counter()
-    st, data, _ = Conn(cd.admin, False).request("POST", "/load", body, JSON, retry=False)
+    st, data, _ = Conn(cd.admin, False, timeout=300).request("POST", "/load", body, JSON, retry=False)
     dt = time.perf_counter() - t0
     if st != 200:
         raise SystemExit("POST /load of %d routes: %d %s" % (cd.n, st, data[:500]))
@@ -321,24 +267,7 @@ def run_changes(cd, ops, count, admin_keep_alive, start=0):
 
 def server_times(cd):
     """The durations Caddy logged for its route changes in place (validate, persist, swap), in order."""
-    out = []
-    with open(cd.log) as f:
-        for line in f:
-            if '"route changed in place"' in line:
-                try:
-                    out.append(float(json.loads(line)["took"]))
-                except (ValueError, KeyError):
-                    pass
-    return out
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-
-
-def ms(x):
-    return "%.3f" % (x * 1000) if x < 0.01 else "%.1f" % (x * 1000)
+    return logged_times(cd, "route changed in place")
 
 
 def rss_kb(pid):
