@@ -14,7 +14,9 @@ reverse_proxy measured in the same call.
 Needs wrk and taskset (Debian: wrk, util-linux); the backend is nginx when
 /usr/sbin/nginx exists (cheaper, like the shared harness), else a Go server.
 """
-import argparse, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
+
+from benchlib import stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -103,17 +105,6 @@ http { access_log off; keepalive_requests 1000000;
     env = dict(os.environ, GOMAXPROCS="1")
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-
-
-def stop(p):
-    try:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait(5)
-    except Exception:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except Exception:
-            pass
 
 
 def wrk(duration, conns=64):

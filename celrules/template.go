@@ -137,11 +137,6 @@ func placeholderPart(name string) tplPart {
 // String returns the template's source.
 func (t *Template) String() string { return t.src }
 
-// Static reports whether the template has no placeholder.
-func (t *Template) Static() bool {
-	return len(t.parts) == 0 || len(t.parts) == 1 && !t.parts[0].isPh
-}
-
 // Expand returns the template with its placeholders replaced: captures from
 // caps, the others from repl (which may be nil: they are left as is).
 func (t *Template) Expand(caps []Capture, repl *caddy.Replacer) string {

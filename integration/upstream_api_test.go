@@ -20,21 +20,6 @@ func configJSON(t *testing.T, path string) string {
 	return strings.TrimSpace(out)
 }
 
-// sameJSON compares two JSON texts by value.
-func sameJSON(t *testing.T, got, want string) bool {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal([]byte(got), &g); err != nil {
-		t.Fatalf("bad JSON %q: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("bad JSON %q: %v", want, err)
-	}
-	gb, _ := json.Marshal(g)
-	wb, _ := json.Marshal(w)
-	return string(gb) == string(wb)
-}
-
 // TestUpstreamConfigAPI: the contract's /config examples take effect for
 // the next request after the call returns.
 func TestUpstreamConfigAPI(t *testing.T) {

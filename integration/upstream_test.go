@@ -107,13 +107,6 @@ func (s *server) close() {
 	s.srv.Close()
 }
 
-// arrivals returns the arrival times of the proxied requests.
-func (s *server) arrivals() []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Time(nil), s.seen...)
-}
-
 // proxyTo is a site that proxies to the cluster named by the X-Upstream
 // request header, with extra reverse_proxy lines.
 func proxyTo(extra ...string) string {

@@ -179,10 +179,12 @@ func (rs *reqState) routeAction() (done bool, err error) {
 // Caddy's rewrite does; the original query is kept when uri has none.
 func rewriteURI(r *http.Request, uri string) {
 	path, query, hasQuery := strings.Cut(uri, "?")
-	if u, err := url.Parse(path); err == nil && u.Path != "" {
-		r.URL.Path, r.URL.RawPath = u.Path, u.RawPath
-	} else {
-		r.URL.Path, r.URL.RawPath = path, ""
+	r.URL.Path, r.URL.RawPath = path, ""
+	if strings.IndexByte(path, '%') >= 0 {
+		// Escapes: decode as a client's request path would be.
+		if u, err := url.Parse(path); err == nil && u.Path != "" {
+			r.URL.Path, r.URL.RawPath = u.Path, u.RawPath
+		}
 	}
 	if hasQuery {
 		r.URL.RawQuery = query
