@@ -130,7 +130,9 @@ type LuaConfig struct {
 	// Timeout is the time budget of one Lua run (one phase of one
 	// request, or one timer callback), counted in Lua time: waits in
 	// ngx.sleep, body reads, output to the client and cosockets do not
-	// count. The body_filter runs of one request share one budget. A run
+	// count, but when every CPU is busy the time a run waits for one
+	// does, so keep it well above a script's normal run time. The
+	// body_filter runs of one request share one budget. A run
 	// over it is stopped: its request gets a 500 (its coroutine is ended;
 	// the Lua state and its timers go on). Default: 1s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
