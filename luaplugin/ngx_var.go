@@ -183,6 +183,14 @@ func Variable(req *Request, name string) (string, bool) {
 			}
 		}
 		return "", false
+	case "upstream_addr", "upstream_status", "upstream_response_time", "upstream_connect_time", "upstream_header_time":
+		if u, ok := req.W.(UpstreamVars); ok {
+			if v, ok := u.UpstreamVar(name); ok {
+				return v, true
+			}
+		}
+	}
+	switch name {
 	case "upstream_addr":
 		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 			if v, ok := repl.GetString("http.reverse_proxy.upstream.hostport"); ok {

@@ -82,6 +82,14 @@ type Response interface {
 	SetReadDeadline(t time.Time) error
 }
 
+// UpstreamVars is what a Response that proxies offers (the resty
+// handler's proxy_pass): nginx's $upstream_addr, $upstream_status,
+// $upstream_response_time, $upstream_connect_time and
+// $upstream_header_time of the request's attempts ("a, b" for two).
+type UpstreamVars interface {
+	UpstreamVar(name string) (string, bool)
+}
+
 // Request is the per-request state the ngx API acts on. The phases package
 // creates one per request and hands it to every Lua run of that request.
 type Request struct {

@@ -17,7 +17,23 @@ import (
 //		TAG
 //		<phase>_by_lua "code"
 //		<phase>_by_lua_file <path>
+//		proxy_pass [<url>|<cluster>]
+//		proxy_set_header <name> <value>
+//		proxy_hide_header <name>...
+//		proxy_connect_timeout|proxy_send_timeout|proxy_read_timeout <duration>
+//		proxy_next_upstream <case>...
+//		proxy_next_upstream_tries <n>
+//		proxy_next_upstream_timeout <duration>
+//		proxy_ssl_verify on|off
+//		proxy_ssl_trusted_certificate <file>
+//		proxy_ssl_name <name>
+//		proxy_buffer_size <size>
+//		proxy_keepalive <n>
+//		proxy_keepalive_timeout <duration>
 //	}
+//
+// The proxy_* options configure proxy_pass (see ProxyPass), with nginx's
+// names; they need proxy_pass.
 //
 // routes (no arguments) makes the handler evaluate the route table of the
 // resty app (apps.resty.routes). <phase> is one of rewrite, access,
@@ -28,6 +44,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	proxyPassGiven := false
 	targets := make(map[string]*[]Script, len(luaplugin.RequestPhases))
 	for _, ph := range luaplugin.RequestPhases {
 		targets[ph.String()], _ = h.phase(ph)
@@ -42,6 +59,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("routes: given twice")
 			}
 			h.Routes = true
+			continue
+		}
+		if opt == "proxy_pass" {
+			if proxyPassGiven {
+				return d.Err("proxy_pass: given twice")
+			}
+			proxyPassGiven = true
+		}
+		if ok, err := h.unmarshalProxy(d, opt); ok {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		phase, file := "", false
@@ -69,6 +98,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		} else {
 			*target = append(*target, Script{Lua: Dedent(v)})
 		}
+	}
+	if p := h.ProxyPass; p != nil && p.URL == "" && p.Upstream == "" && !proxyPassGiven {
+		return d.Err("proxy_* options need proxy_pass (with no argument it proxies the requests Lua or a route gave a cluster)")
 	}
 	return nil
 }

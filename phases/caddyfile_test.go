@@ -15,6 +15,19 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			`{"access":[{"lua":"ngx.ctx.a = 1"}],"log":[{"lua_file":"/l.lua"}],"routes":true}`},
 		{"resty {\n\trewrite_by_lua <<LUA\n\t\tlocal a = 1\n\t\t  return\n\tLUA\n}", `{"rewrite":[{"lua":"local a = 1\n  return"}]}`},
 		{"resty", `{}`},
+		{"resty {\n\tproxy_pass http://127.0.0.1:8080/v2{uri}\n}", `{"proxy_pass":{"url":"http://127.0.0.1:8080/v2{uri}"}}`},
+		{"resty {\n\tproxy_pass backend\n}", `{"proxy_pass":{"upstream":"backend"}}`},
+		{"resty {\n\troutes\n\tproxy_pass\n\tproxy_read_timeout 5s\n}", `{"routes":true,"proxy_pass":{"read_timeout":5000000000}}`},
+		{"resty {\n\tproxy_pass https://api.internal\n\tproxy_set_header X-A \"{http.request.uri}\"\n\tproxy_set_header X-B \"\"\n" +
+			"\tproxy_hide_header X-Internal X-Debug\n\tproxy_connect_timeout 1s\n\tproxy_send_timeout 2s\n" +
+			"\tproxy_next_upstream error timeout http_502\n\tproxy_next_upstream_tries 2\n\tproxy_next_upstream_timeout 3s\n" +
+			"\tproxy_ssl_verify off\n\tproxy_ssl_trusted_certificate /ca.pem\n\tproxy_ssl_name api.example\n" +
+			"\tproxy_buffer_size 8k\n\tproxy_keepalive 0\n\tproxy_keepalive_timeout 10s\n}",
+			`{"proxy_pass":{"url":"https://api.internal","set_headers":[{"name":"X-A","value":"{http.request.uri}"},{"name":"X-B"}],` +
+				`"hide_headers":["X-Internal","X-Debug"],"connect_timeout":1000000000,"send_timeout":2000000000,` +
+				`"next_upstream":["error","timeout","http_502"],"next_upstream_tries":2,"next_upstream_timeout":3000000000,` +
+				`"tls":{"insecure_skip_verify":true,"ca_file":"/ca.pem","server_name":"api.example"},"max_header_size":8192,` +
+				`"keepalive":-1,"keepalive_timeout":10000000000}}`},
 	} {
 		var h Handler
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.src)); err != nil {
@@ -34,6 +47,14 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"resty {\n\troutes\n\troutes\n}", "routes: given twice"},
 		{"resty {\n\troute\n}", "unrecognized resty directive"},
 		{"resty {\n\taccess_by_lua_block {\n\t}\n}", "use access_by_lua with a heredoc"},
+		{"resty {\n\tproxy_read_timeout 5s\n}", "need proxy_pass"},
+		{"resty {\n\tproxy_pass a\n\tproxy_pass b\n}", "proxy_pass: given twice"},
+		{"resty {\n\tproxy_pass a b\n}", "at most one argument"},
+		{"resty {\n\tproxy_pass\n\tproxy_read_timeout soon\n}", "invalid duration"},
+		{"resty {\n\tproxy_pass\n\tproxy_ssl_verify maybe\n}", "want on or off"},
+		{"resty {\n\tproxy_pass\n\tproxy_buffer_size lots\n}", "invalid size"},
+		{"resty {\n\tproxy_pass\n\tproxy_set_header X\n}", "want a name and a value"},
+		{"resty {\n\tproxy_pass\n\tproxy_cache on\n}", "unrecognized resty directive \"proxy_cache\""},
 	} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.src))
@@ -63,6 +84,60 @@ func TestDedent(t *testing.T) {
 	} {
 		if got := Dedent(tc.in); got != tc.want {
 			t.Errorf("Dedent(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestProxyPassConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		p    ProxyPass
+		want string
+	}{
+		{ProxyPass{URL: "ftp://x"}, `scheme "ftp" is not supported`},
+		{ProxyPass{URL: "10.0.0.1:80"}, "want http://HOST"},
+		{ProxyPass{URL: "http://10.0.0.1:99999"}, "invalid port"},
+		{ProxyPass{URL: "http://a", Upstream: "b"}, "mutually exclusive"},
+		{ProxyPass{Upstream: "bad name"}, "invalid cluster name"},
+		{ProxyPass{SetHeaders: []HeaderField{{Name: "X:A", Value: "v"}}}, "set_headers[0]: invalid field name"},
+		{ProxyPass{SetHeaders: []HeaderField{{Name: "X-A", Value: "a\r\nB: c"}}}, "set_headers[0]: the value of X-A has a CR"},
+		{ProxyPass{HideHeaders: []string{"ok", "no pe"}}, "hide_headers[1]"},
+		{ProxyPass{NextUpstream: []string{"error", "sometimes"}}, `next_upstream[1]: unknown case "sometimes"`},
+		{ProxyPass{NextUpstream: []string{"error", "off"}}, "off goes alone"},
+		{ProxyPass{TLS: &ProxyTLS{CAFile: "/nonexistent/ca.pem"}}, "tls.ca_file"},
+	} {
+		px, err := newProxier(&tc.p, nil)
+		if err == nil {
+			px.tr.Close()
+			t.Errorf("%+v: accepted", tc.p)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.p, err, tc.want)
+		}
+	}
+}
+
+func TestProxyPassURL(t *testing.T) {
+	for _, tc := range []struct {
+		url                        string
+		cluster, addr, name, path string
+		tls                        bool
+	}{
+		{url: "http://backend", cluster: "backend"},
+		{url: "http://backend/v2", cluster: "backend", path: "/v2"},
+		{url: "http://127.0.0.1:8080", addr: "127.0.0.1:8080"},
+		{url: "http://localhost", addr: "localhost:80", name: "localhost"},
+		{url: "https://api.example.com", addr: "api.example.com:443", name: "api.example.com", tls: true},
+		{url: "https://[::1]:8443/x?y=1", addr: "[::1]:8443", path: "/x", tls: true},
+	} {
+		px, err := newProxier(&ProxyPass{URL: tc.url}, nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.url, err)
+			continue
+		}
+		px.tr.Close()
+		if px.cluster != tc.cluster || px.addr != tc.addr || px.serverName != tc.name || px.path != tc.path || px.tls != tc.tls {
+			t.Errorf("%s: cluster %q addr %q name %q path %q tls %v", tc.url, px.cluster, px.addr, px.serverName, px.path, px.tls)
 		}
 	}
 }

@@ -54,10 +54,20 @@ type Handler struct {
 	// matches goes on unchanged (the global plugins still run).
 	Routes bool `json:"routes,omitempty"`
 
+	// ProxyPass proxies the request with the handler's own HTTP/1.1
+	// proxy (nginx's proxy_pass) in the content phase, when there are
+	// no content scripts. Without a URL or an upstream, it proxies the
+	// requests that Lua or a route gave a cluster
+	// ({http.vars.resty_upstream}); the others go on to the next
+	// handler. Its settings also serve the route table's proxy actions.
+	ProxyPass *ProxyPass `json:"proxy_pass,omitempty"`
+
 	app    *app.App
 	routes *app.RouteTable
 	pool   *luaplugin.Pool
 	logger *zap.Logger
+	// proxy serves ProxyPass and the routes' proxy actions.
+	proxy *proxier
 
 	rewrite, access, content, headerFilter, bodyFilter, log []*luaplugin.Chunk
 
@@ -93,7 +103,27 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = appIface.(*app.App)
 	h.routes = h.app.RouteTable()
-	return h.setup(h.app.Pool(), h.logger)
+	if err := h.setup(h.app.Pool(), h.logger); err != nil {
+		return err
+	}
+	if h.ProxyPass != nil || h.Routes {
+		px, err := newProxier(h.ProxyPass, h.app.Registry())
+		if err != nil {
+			return err
+		}
+		h.proxy = px
+		h.any = true
+	}
+	return nil
+}
+
+// Cleanup closes the proxy's upstream connections: idle ones now, those
+// of requests in flight when they end.
+func (h *Handler) Cleanup() error {
+	if h.proxy != nil {
+		return h.proxy.tr.Close()
+	}
+	return nil
 }
 
 // setup compiles the scripts and binds the handler to a Lua pool.
@@ -173,6 +203,8 @@ type reqState struct {
 	logFn func()
 	// rt is the routing state (Handler.Routes).
 	rt routeState
+	// px is the proxy_pass state.
+	px proxyState
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -238,6 +270,7 @@ func (rs *reqState) release() {
 	rs.rw.reset(nil)
 	rs.h, rs.next, rs.held = nil, nil, nil
 	rs.rt.reset()
+	rs.px.reset()
 	statePool.Put(rs)
 }
 
@@ -266,6 +299,9 @@ func (rs *reqState) serve() error {
 		if done, err := rs.routeAction(); done || err != nil {
 			return err
 		}
+		if c := rs.routeCluster(); c != "" {
+			return rs.proxy(h.proxy, c)
+		}
 	}
 
 	if len(h.content) > 0 {
@@ -274,6 +310,11 @@ func (rs *reqState) serve() error {
 			return err
 		}
 		return rs.rw.finish()
+	}
+	if h.ProxyPass != nil {
+		if err := rs.proxy(h.proxy, ""); err != errNoTarget {
+			return err
+		}
 	}
 
 	r := rs.req.R
@@ -458,5 +499,6 @@ func (rs *reqState) runLog() {
 // Interface guards.
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

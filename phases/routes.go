@@ -175,6 +175,14 @@ func (rs *reqState) routeAction() (done bool, err error) {
 	return false, nil
 }
 
+// routeCluster is the cluster of the matched route's proxy action, or "".
+func (rs *reqState) routeCluster() string {
+	if a := rs.rt.res.Route; a != nil && a.Action.Proxy != nil {
+		return a.Action.Proxy.Upstream
+	}
+	return ""
+}
+
 // rewriteURI sets the request's path (and query, when uri has one) as
 // Caddy's rewrite does; the original query is kept when uri has none.
 func rewriteURI(r *http.Request, uri string) {
