@@ -193,4 +193,3 @@ func BenchmarkProxy(b *testing.B) {
 		})
 	}
 }
-

@@ -119,9 +119,9 @@ func TestProxyPassConfigErrors(t *testing.T) {
 
 func TestProxyPassURL(t *testing.T) {
 	for _, tc := range []struct {
-		url                        string
+		url                       string
 		cluster, addr, name, path string
-		tls                        bool
+		tls                       bool
 	}{
 		{url: "http://backend", cluster: "backend"},
 		{url: "http://backend/v2", cluster: "backend", path: "/v2"},

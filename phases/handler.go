@@ -48,10 +48,10 @@ type Handler struct {
 	// (apps.resty.routes) at the start of the rewrite phase. In each phase
 	// the global plugins run, then the matched route's plugins (highest
 	// priority first), then this handler's scripts; after the access
-	// phase the route's action proxies (it names the cluster for a
-	// reverse_proxy with `dynamic resty` after this handler and rewrites
-	// the URI and headers), responds or redirects. A request no route
-	// matches goes on unchanged (the global plugins still run).
+	// phase the route's action proxies (with proxy_pass, to the route's
+	// cluster, after rewriting the URI and headers), responds or
+	// redirects. A request no route matches goes on unchanged (the
+	// global plugins still run).
 	Routes bool `json:"routes,omitempty"`
 
 	// ProxyPass proxies the request with the handler's own HTTP/1.1
@@ -299,7 +299,7 @@ func (rs *reqState) serve() error {
 		if done, err := rs.routeAction(); done || err != nil {
 			return err
 		}
-		if c := rs.routeCluster(); c != "" {
+		if c := rs.routeCluster(); c != "" && h.proxy != nil {
 			return rs.proxy(h.proxy, c)
 		}
 	}
