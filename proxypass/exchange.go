@@ -67,13 +67,13 @@ func (x *Exchange) watch() {
 
 // unwatch stops watching the context; it reports whether the
 // connection's deadlines are still the exchange's (the hook did not run).
-func (x *Exchange) unwatch() bool {
+func (x *Exchange) unwatch(c *conn) bool {
 	ok := true
 	if x.stop != nil {
 		ok = x.stop()
 		x.stop = nil
 	}
-	return ok && !x.c.canceled.Load()
+	return ok && !c.canceled.Load()
 }
 
 // abort ends a failed exchange: its connection is closed.
@@ -81,7 +81,7 @@ func (x *Exchange) abort() {
 	if x.c == nil {
 		return
 	}
-	x.unwatch()
+	x.unwatch(x.c)
 	x.c.close()
 	x.c = nil
 }
@@ -168,7 +168,7 @@ func (x *Exchange) Close() {
 		return
 	}
 	x.c = nil
-	ok := x.unwatch()
+	ok := x.unwatch(c)
 	if !x.bodyDone && x.mode == bodyLength && x.remaining <= int64(c.br.Buffered()) {
 		// The rest of the body is here already: skip it.
 		_, _ = c.br.Discard(int(x.remaining))
@@ -192,7 +192,7 @@ func (x *Exchange) Hijack() (net.Conn, *bufio.Reader) {
 		return nil, nil
 	}
 	x.c = nil
-	if x.unwatch() {
+	if x.unwatch(c) {
 		_ = c.raw.SetDeadline(time.Time{})
 	}
 	return c.nc, c.br
