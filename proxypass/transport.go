@@ -364,7 +364,7 @@ func (t *Transport) Do(ctx context.Context, tg Target, req *Request, into http.H
 				return nil, err
 			}
 		}
-		x := &Exchange{t: t, c: c, ctx: ctx, reused: reused, start: start}
+		x := &Exchange{t: t, c: c, ctx: ctx, reused: reused, start: start, tlsState: c.tlsState}
 		x.resp.Header = into
 		if !reused {
 			x.connectTime = c.connectTime

@@ -92,3 +92,17 @@ func TestCloseUnreadBody(t *testing.T) {
 		t.Fatal("CopyBody after Close")
 	}
 }
+
+func TestNoKeepAliveSaysClose(t *testing.T) {
+	b, heads := headCapture(t)
+	tr := New(Options{MaxIdlePerTarget: -1})
+	defer tr.Close()
+	x, _, err := get(t, tr, b.target(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	if h := <-heads; h != "GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n" {
+		t.Fatalf("%q", h)
+	}
+}
