@@ -259,19 +259,20 @@ func (x *Exchange) writeRequest(req *Request) error {
 	switch {
 	case chunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
-		if len(req.Trailer) > 0 {
-			bw.WriteString("Trailer: ")
-			first := true
-			for k := range req.Trailer {
-				if !isToken(k) || skipRequestField(k) {
-					continue
-				}
-				if !first {
-					bw.WriteString(", ")
-				}
-				first = false
-				bw.WriteString(k)
+		first := true
+		for k := range req.Trailer {
+			if !isToken(k) || skipRequestField(k) {
+				continue
 			}
+			if first {
+				bw.WriteString("Trailer: ")
+			} else {
+				bw.WriteString(", ")
+			}
+			first = false
+			bw.WriteString(k)
+		}
+		if !first {
 			bw.WriteString("\r\n")
 		}
 	case hasBody:
