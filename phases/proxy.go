@@ -171,6 +171,13 @@ func (rs *reqState) proxy(px *proxier, cluster string) error {
 		t0 := time.Now()
 		clear(ps.hdr)
 		x, err := px.tr.Do(r.Context(), tg, o, ps.hdr, rs.on1xx)
+		if errors.Is(err, proxypass.ErrInvalidRequest) {
+			// A field value with CR or LF (set by Lua or a placeholder):
+			// every server would get the same; not the server's doing.
+			ps.at.Done(dynupstream.OutcomeNeutral)
+			ps.tries = append(ps.tries, tryRecord{addr: addr, connect: -1, header: -1, total: time.Since(t0)})
+			return rs.proxyError(http.StatusInternalServerError, cluster, addr, err)
+		}
 		if err != nil {
 			code, c := errorCase(err)
 			var pe *proxypass.Error
@@ -301,18 +308,33 @@ func (rs *reqState) clientGone(err error, badBody bool) error {
 	return nil
 }
 
-// on1xx forwards an informational response (100, 102, 103) to the client.
+// on1xx forwards an informational response (102, 103) to the client.
+// 100 Continue is not: Go's server sends its own when the handler reads
+// the body of a request that expects it. The fields of the 1xx are set on
+// the client's header map only while it is written; what was there
+// before (fields set by Lua) is put back.
 func (rs *reqState) on1xx(code int, h http.Header) error {
-	if rs.rw.wroteHeader {
+	if rs.rw.wroteHeader || code == http.StatusContinue {
 		return nil
 	}
 	hdr := rs.rw.Header()
+	type kept struct {
+		k string
+		v []string
+	}
+	saved := make([]kept, 0, 4)
 	for k, v := range h {
-		hdr[k] = append(hdr[k], v...)
+		if old := hdr[k]; old != nil {
+			saved = append(saved, kept{k, old})
+		}
+		hdr[k] = v
 	}
 	rs.rw.ResponseWriter.WriteHeader(code)
 	for k := range h {
 		delete(hdr, k)
+	}
+	for _, s := range saved {
+		hdr[s.k] = s.v
 	}
 	return nil
 }
