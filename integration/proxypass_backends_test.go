@@ -158,8 +158,8 @@ func ppNewTLSBackend(t *testing.T, h http.HandlerFunc) (b *ppBackend, caFile str
 }
 
 // ppRaw is a TCP server of the test process: serve runs for each
-// accepted connection (which it must not close itself when hold is
-// wanted: the server closes every connection at the end of the test).
+// accepted connection, which is closed when serve returns; quit is closed
+// at the end of the test (a serve that holds its connection waits on it).
 type ppRaw struct {
 	addr    string
 	ln      net.Listener
@@ -169,13 +169,14 @@ type ppRaw struct {
 	wg      sync.WaitGroup
 }
 
-func ppNewRaw(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *ppRaw {
+func ppNewRaw(t *testing.T, serve func(c net.Conn, br *bufio.Reader, quit <-chan struct{})) *ppRaw {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &ppRaw{addr: ln.Addr().String(), ln: ln}
+	quit := make(chan struct{})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -192,11 +193,12 @@ func ppNewRaw(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) *ppRaw {
 			go func() {
 				defer s.wg.Done()
 				defer c.Close()
-				serve(c, bufio.NewReader(c))
+				serve(c, bufio.NewReader(c), quit)
 			}()
 		}
 	}()
 	t.Cleanup(func() {
+		close(quit)
 		ln.Close()
 		s.mu.Lock()
 		for _, c := range s.conns {

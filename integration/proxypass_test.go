@@ -62,7 +62,7 @@ func TestProxyPassBodyFraming(t *testing.T) {
 		}
 	})
 	closeBody := bytes.Repeat([]byte("close-delimited "), 8<<10) // 128 KiB
-	raw := ppNewRaw(t, func(c net.Conn, br *bufio.Reader) {
+	raw := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
 		line, _, err := ppReadHead(br)
 		if err != nil {
 			return
@@ -412,10 +412,10 @@ func TestProxyPassTimeouts(t *testing.T) {
 		}
 		io.WriteString(w, "too late")
 	})
-	deaf := ppNewRaw(t, func(c net.Conn, br *bufio.Reader) {
+	deaf := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
 		// Reads the head, never the body, never answers.
 		ppReadHead(br)
-		time.Sleep(10 * time.Second)
+		<-quit
 	})
 	p := ppStart(t, "",
 		ppHandle("/connect", ppPass("http://"+full, "proxy_connect_timeout 300ms"))+
@@ -474,7 +474,7 @@ func TestProxyPassRetries(t *testing.T) {
 	})
 	dead := ppClosedAddr(t)
 	var failPosts sync.Map
-	failer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader) {
+	failer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
 		// Reads the whole request, body included, then closes: no answer.
 		_, f, err := ppReadHead(br)
 		if err != nil {
@@ -583,7 +583,7 @@ upstream postpair {
 // is served by the other server.
 func TestProxyPassPassiveHealth(t *testing.T) {
 	good := ppNewBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "good") })
-	slammer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader) {}) // accepts, closes at once
+	slammer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {}) // accepts, closes at once
 	global := fmt.Sprintf(`upstream ph {
 	server %s max_fails=1 fail_timeout=30s
 	server %s
@@ -724,7 +724,7 @@ func TestProxyPassHandleErrors(t *testing.T) {
 // served; Caddy survives all of it.
 func TestProxyPassBadUpstreamInput(t *testing.T) {
 	var smuggledServed atomic.Int64
-	raw := ppNewRaw(t, func(c net.Conn, br *bufio.Reader) {
+	raw := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
 		for {
 			line, _, err := ppReadHead(br)
 			if err != nil {
@@ -749,7 +749,7 @@ func TestProxyPassBadUpstreamInput(t *testing.T) {
 				return
 			case "/neverends":
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
-				time.Sleep(20 * time.Second) // the connection is closed at the test's end
+				<-quit
 				return
 			case "/smuggle":
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"+
