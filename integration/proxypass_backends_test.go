@@ -573,3 +573,19 @@ func ppWSEcho(unmasked *atomic.Int64) http.HandlerFunc {
 		}
 	}
 }
+
+// ppCheckAfter is checkAfter (alive, plain routes answer, heap back
+// under the limit) and no panic in Caddy's log, even a recovered one.
+func ppCheckAfter(t *testing.T, p *hproc) {
+	t.Helper()
+	p.checkAfter(t)
+	for _, l := range strings.Split(p.logText(), "\n") {
+		if strings.Contains(l, "panic") {
+			if len(l) > 2000 {
+				l = l[:2000] + "…"
+			}
+			t.Errorf("Caddy's log shows a panic: %s", l)
+			return
+		}
+	}
+}

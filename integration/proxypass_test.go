@@ -148,7 +148,7 @@ func TestProxyPassBodyFraming(t *testing.T) {
 			t.Errorf("keep-alive %s %s: %d, body %d bytes, err %v; want %d bytes", rq.method, rq.path, resp.StatusCode, len(b), err, len(rq.want))
 		}
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassLargeStreams: 256 MiB up and 256 MiB down go through with
@@ -269,7 +269,7 @@ func TestProxyPassLargeStreams(t *testing.T) {
 			t.Errorf("%s: the first part reached the client only after the upstream's 700ms pause ended: not flushed at the pause", path)
 		}
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassTrailers: a chunked response's trailers reach the client,
@@ -313,7 +313,7 @@ func TestProxyPassTrailers(t *testing.T) {
 	if resp.Trailer.Get("X-Checksum") != "abc123" || resp.Trailer.Get("X-Count") != "42" {
 		t.Errorf("response trailers %v, want X-Checksum: abc123 and X-Count: 42", resp.Trailer)
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassWebSocket: a WebSocket handshake gets its 101 through
@@ -381,7 +381,7 @@ func TestProxyPassWebSocket(t *testing.T) {
 	if n := unmasked.Load(); n != 0 {
 		t.Errorf("the backend got %d unmasked client frames", n)
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassTLS: an https:// upstream verified with the CA of
@@ -416,7 +416,7 @@ func TestProxyPassTLS(t *testing.T) {
 	ppExpectErrorLog(t, p, ppAddrField(be.addr), "certificate signed by unknown authority")
 	ppExpectErrorLog(t, p, ppAddrField(be.addr), "other.test")
 	ppExpectErrorLog(t, p, ppAddrField("localhost:"+port), "localhost")
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassTimeouts: a connect that gets no answer, a read that gets
@@ -466,7 +466,7 @@ func TestProxyPassTimeouts(t *testing.T) {
 		t.Errorf("send timeout: %v, want 504 (a send timeout is a timeout, phases/proxy.go errorCase)", r)
 	}
 	ppExpectErrorLog(t, p, ppAddrField(deaf.addr))
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // ppUpHeader is a header_filter that shows the attempts of a request.
@@ -594,7 +594,7 @@ upstream postpair {
 		t.Errorf("POSTs: %d failed at the first server, %d served; want 2 and 2 (round robin)", failed, served)
 	}
 	ppExpectErrorLog(t, p, "postpair", ppAddrField(failer.addr))
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassPassiveHealth: a server that fails (max_fails=1) is not
@@ -628,7 +628,7 @@ func TestProxyPassPassiveHealth(t *testing.T) {
 	if n := slammer.accepts.Load(); n != 1 {
 		t.Errorf("the failing server accepted %d connections, want 1 (max_fails=1 takes it out for 30s)", n)
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassTrustedProxies: X-Forwarded-For/-Proto/-Host as
@@ -665,7 +665,7 @@ func TestProxyPassTrustedProxies(t *testing.T) {
 		if trusted && !strings.Contains(p.config, "trusted_proxies") {
 			t.Errorf("the config does not trust 127.0.0.1:\n%s", p.config)
 		}
-		p.checkAfter(t)
+		ppCheckAfter(t, p)
 		p.stop()
 	}
 }
@@ -707,7 +707,7 @@ func TestProxyPassClientDisconnect(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Errorf("the client left 5s ago and the upstream request is still open")
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassHandleErrors: 502 and 504 go through handle_errors.
@@ -734,7 +734,7 @@ func TestProxyPassHandleErrors(t *testing.T) {
 	}
 	ppExpectErrorLog(t, p, ppAddrField(dead))
 	ppExpectErrorLog(t, p, ppAddrField(slow.addr))
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassBadUpstreamInput: responses no server should send are
@@ -839,7 +839,7 @@ func TestProxyPassBadUpstreamInput(t *testing.T) {
 	if smuggledServed.Load() == 0 {
 		t.Errorf("the smuggling backend never answered")
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassPhases: Lua phases around proxy_pass: access denies
@@ -901,7 +901,7 @@ func TestProxyPassPhases(t *testing.T) {
 	if r.err != nil || r.status != 502 {
 		t.Errorf("/pick?c=nosuch (an unknown cluster): %v, want 502", r)
 	}
-	p.checkAfter(t)
+	ppCheckAfter(t, p)
 }
 
 // TestProxyPassKeepalive: 100 sequential requests reuse a few pooled
@@ -935,8 +935,16 @@ func TestProxyPassKeepalive(t *testing.T) {
 	}
 	n := be.conns.Load()
 	t.Logf("200 sequential requests, %d upstream connections (%d for the 100 on one client connection)", n, first)
-	if n > 4 {
-		t.Errorf("200 sequential requests opened %d upstream connections (%d for the first 100), want at most 4 (pooled)", n, first)
+	// On one client connection, each request starts after the previous
+	// one's handler returned: one upstream connection serves them all.
+	if first > 2 {
+		t.Errorf("100 sequential requests on one client connection opened %d upstream connections, want 1 (pooled)", first)
 	}
-	p.checkAfter(t)
+	// From new client connections, a request may start while the
+	// previous handler is still giving its connection back (after the
+	// client had the whole response): a few more connections, not 100.
+	if n > 10 {
+		t.Errorf("200 sequential requests opened %d upstream connections (%d for the first 100), want at most 10 (pooled)", n, first)
+	}
+	ppCheckAfter(t, p)
 }
