@@ -74,7 +74,8 @@ type Target struct {
 	// TLS selects https.
 	TLS bool
 	// ServerName is the TLS server name (SNI and verification); empty
-	// means the host of Addr unless it is an IP address.
+	// means the host of Addr (an IP address is verified against the
+	// certificate's IP addresses and sends no SNI).
 	ServerName string
 }
 
@@ -289,13 +290,13 @@ func (t *Transport) connect(ctx context.Context, tg Target) (*conn, error) {
 	if tg.TLS {
 		name := tg.ServerName
 		if name == "" {
+			// An IP address is verified against the certificate's IP
+			// addresses, and sent without SNI (crypto/tls's rule).
 			host, _, err := net.SplitHostPort(tg.Addr)
 			if err != nil {
 				host = tg.Addr
 			}
-			if net.ParseIP(host) == nil {
-				name = host
-			}
+			name = host
 		}
 		tc := tls.Client(raw, t.tlsConfig(name))
 		if err := tc.HandshakeContext(dctx); err != nil {

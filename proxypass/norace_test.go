@@ -1,0 +1,5 @@
+//go:build !race
+
+package proxypass
+
+const raceEnabled = false
