@@ -948,3 +948,69 @@ func TestProxyPassKeepalive(t *testing.T) {
 	}
 	ppCheckAfter(t, p)
 }
+
+// TestProxyPassHeaders: proxy_set_header (placeholders, "" removes),
+// proxy_hide_header, hop-by-hop fields removed both ways, Host kept,
+// Via added, the upstream's Server passed on, and a URL path that
+// replaces the request's.
+func TestProxyPassHeaders(t *testing.T) {
+	be := ppNewBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "upstream-server/1.0")
+		w.Header().Set("X-Internal", "secret")
+		w.Header().Set("X-Public", "shown")
+		w.Header().Set("Connection", "X-Resp-Hop")
+		w.Header().Set("X-Resp-Hop", "must go")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		var hop []string
+		for _, k := range []string{"Connection", "X-Hop", "Keep-Alive", "Proxy-Connection", "Upgrade", "Proxy-Authorization"} {
+			if v := r.Header.Get(k); v != "" {
+				hop = append(hop, k+"="+v)
+			}
+		}
+		te := strings.Join(r.TransferEncoding, ",")
+		fmt.Fprintf(w, "uri=%s host=%s realip=%s drop=%q keep=%s hop=%v te=%s", r.RequestURI, r.Host,
+			r.Header.Get("X-Real-Ip"), r.Header.Get("X-Drop"), r.Header.Get("X-Keep"), hop, te)
+	})
+	p := ppStart(t, "",
+		ppHandle("/h", ppPass("http://"+be.addr, "proxy_set_header X-Real-IP {remote_host}", `proxy_set_header X-Drop ""`,
+			"proxy_hide_header X-Internal"))+
+			ppHandle("/sethost", ppPass("http://"+be.addr, "proxy_set_header Host upstream.example"))+
+			ppHandle("/rewrite/*", ppPass("http://"+be.addr+"/v2{path}"))+
+			ppHandle("/uri/*", ppPass("http://"+be.addr+"/v2{uri}"))) // the README's example
+
+	req, _ := http.NewRequest("GET", p.base+"/h?q=1", nil)
+	req.Header.Set("X-Drop", "client value")
+	req.Header.Set("X-Keep", "kept")
+	req.Header.Set("Connection", "X-Hop, keep-alive")
+	req.Header.Set("X-Hop", "hop value")
+	req.Header.Set("Proxy-Connection", "keep-alive")
+	req.Header.Set("Proxy-Authorization", "Basic Zm9vOmJhcg==")
+	resp, err := ppClient(5 * time.Second).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`uri=/h?q=1 host=%s realip=127.0.0.1 drop="" keep=kept hop=[] te=`, p.addr)
+	if resp.StatusCode != 200 || string(b) != want {
+		t.Errorf("/h: %d %q, want 200 %q", resp.StatusCode, b, want)
+	}
+	for k, v := range map[string]string{"X-Internal": "", "X-Public": "shown", "X-Resp-Hop": "", "Keep-Alive": "",
+		"Via": "1.1 Caddy", "Server": "upstream-server/1.0"} {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("/h: response field %s = %q, want %q", k, got, v)
+		}
+	}
+
+	for _, tc := range []struct{ path, want string }{
+		{"/sethost", "uri=/sethost host=upstream.example"},
+		{"/rewrite/a/b?x=1", "uri=/v2/rewrite/a/b?x=1 host=" + p.addr},
+		{"/uri/a?x=1", "uri=/v2/uri/a?x=1 host=" + p.addr},
+	} {
+		r := p.get(tc.path, 5*time.Second)
+		if r.err != nil || r.status != 200 || !strings.HasPrefix(r.body, tc.want+" ") {
+			t.Errorf("%s: %v, want 200 %q…", tc.path, r, tc.want)
+		}
+	}
+	ppCheckAfter(t, p)
+}
