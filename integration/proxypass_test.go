@@ -492,6 +492,13 @@ func TestProxyPassRetries(t *testing.T) {
 		io.WriteString(w, "bad gateway from the bad server")
 	})
 	dead := ppClosedAddr(t)
+	var bads [3]*ppBackend
+	for i := range bads {
+		bads[i] = ppNewBackend(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(502)
+			fmt.Fprintf(w, "bad %d", i)
+		})
+	}
 	var failPosts sync.Map
 	failer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
 		// Reads the whole request, body included, then closes: no answer.
@@ -515,11 +522,17 @@ upstream withdead {
 upstream postpair {
 	server %s max_fails=0
 	server %s
-}`, bad.addr, good.addr, dead, good.addr, failer.addr, goodPost.addr)
+}
+upstream allbad {
+	server %s max_fails=0
+	server %s max_fails=0
+	server %s max_fails=0
+}`, bad.addr, good.addr, dead, good.addr, failer.addr, goodPost.addr, bads[0].addr, bads[1].addr, bads[2].addr)
 	p := ppStart(t, global,
 		ppHandle("/pair", ppPass("http://pair", "proxy_next_upstream error timeout http_502", ppUpHeader))+
 			ppHandle("/withdead", ppPass("http://withdead", ppUpHeader))+
-			ppHandle("/post", ppPass("http://postpair", ppUpHeader)))
+			ppHandle("/post", ppPass("http://postpair", ppUpHeader))+
+			ppHandle("/allbad", ppPass("http://allbad", "proxy_next_upstream http_502", "proxy_next_upstream_tries 2", ppUpHeader)))
 
 	c := ppClient(10 * time.Second)
 	get := func(path string) (int, string, string) {
@@ -557,6 +570,20 @@ upstream postpair {
 	}
 	if n := bad.reqs.Load(); n != 2 {
 		t.Errorf("the bad server got %d requests, want 2", n)
+	}
+
+	// proxy_next_upstream_tries 2: two servers tried, the last one's
+	// answer (its own 502) passed on.
+	for i := 0; i < 3; i++ {
+		status, body, up := get("/allbad")
+		parts := strings.Split(up, " | ")
+		if status != 502 || !strings.HasPrefix(body, "bad ") || len(parts) != 2 || parts[1] != "502, 502" ||
+			len(strings.Split(parts[0], ", ")) != 2 {
+			t.Errorf("GET /allbad #%d: %d %q X-Up %q; want the second server's 502 after two attempts (\"a, b | 502, 502\")", i, status, body, up)
+		}
+	}
+	if n := bads[0].reqs.Load() + bads[1].reqs.Load() + bads[2].reqs.Load(); n != 6 {
+		t.Errorf("3 requests with proxy_next_upstream_tries 2 made %d attempts, want 6", n)
 	}
 
 	// POSTs: the one the failing server read is not sent again.
