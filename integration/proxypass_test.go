@@ -431,6 +431,13 @@ func TestProxyPassTimeouts(t *testing.T) {
 		}
 		io.WriteString(w, "too late")
 	})
+	trickle := ppNewBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 8; i++ {
+			fmt.Fprintf(w, "%d", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(150 * time.Millisecond)
+		}
+	})
 	deaf := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
 		// Reads the head, never the body, never answers.
 		ppReadHead(br)
@@ -439,6 +446,7 @@ func TestProxyPassTimeouts(t *testing.T) {
 	p := ppStart(t, "",
 		ppHandle("/connect", ppPass("http://"+full, "proxy_connect_timeout 300ms"))+
 			ppHandle("/read", ppPass("http://"+slow.addr, "proxy_read_timeout 300ms"))+
+			ppHandle("/trickle", ppPass("http://"+trickle.addr, "proxy_read_timeout 500ms"))+
 			ppHandle("/send", ppPass("http://"+deaf.addr, "proxy_send_timeout 300ms", "proxy_read_timeout 30s")))
 
 	r := timed(t, 2*time.Second, "connect timeout", func() hreply { return p.get("/connect", 10*time.Second) })
@@ -452,6 +460,11 @@ func TestProxyPassTimeouts(t *testing.T) {
 		t.Errorf("read timeout: %v, want 504", r)
 	}
 	ppExpectErrorLog(t, p, ppAddrField(slow.addr))
+
+	// The read timeout is between two reads, not for the whole response.
+	if r := p.get("/trickle", 10*time.Second); r.err != nil || r.status != 200 || r.body != "01234567" {
+		t.Errorf("a response of 1.2s, a byte every 150ms, with proxy_read_timeout 500ms: %v, want 200 %q", r, "01234567")
+	}
 
 	// 64 MiB, far more than the socket buffers hold: the upstream's
 	// window closes and stays closed.
@@ -791,6 +804,13 @@ func TestProxyPassBadUpstreamInput(t *testing.T) {
 				// Both framings: chunked wins (RFC 9112 6.3), and the
 				// connection must not serve another request.
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+			case "/small/head2k", "/small/head8k":
+				n := 2 << 10
+				if path == "/small/head8k" {
+					n = 8 << 10
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Big: %s\r\nContent-Length: 2\r\n\r\nok", strings.Repeat("h", n))
+				return
 			case "/bighead":
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 100<<10)+"\r\nContent-Length: 2\r\n\r\nok")
 				return
@@ -807,8 +827,12 @@ func TestProxyPassBadUpstreamInput(t *testing.T) {
 			}
 		}
 	})
-	p := ppStart(t, "", ppHandle("/*", ppPass("http://"+raw.addr, "proxy_read_timeout 1s")))
-	bad := []string{"/badstatus", "/garbage", "/twocl", "/bighead"}
+	p := ppStart(t, "", ppHandle("/small/*", ppPass("http://"+raw.addr, "proxy_buffer_size 4k"))+
+		ppHandle("/*", ppPass("http://"+raw.addr, "proxy_read_timeout 1s")))
+	if r := p.get("/small/head2k", 10*time.Second); r.err != nil || r.status != 200 || r.body != "ok" {
+		t.Errorf("/small/head2k (a 2 KiB head, proxy_buffer_size 4k): %v, want 200 ok", r)
+	}
+	bad := []string{"/badstatus", "/garbage", "/twocl", "/bighead", "/small/head8k"}
 	for _, path := range bad {
 		r := p.get(path, 10*time.Second)
 		if r.err != nil || r.status != 502 {
