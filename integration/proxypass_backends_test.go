@@ -288,7 +288,7 @@ const ppLargeSize = 256 << 20
 // ppPattern is a reader of n bytes: a 1 MiB random block repeated, each
 // repetition stamped with its number (so the stream is not periodic).
 type ppPattern struct {
-	block []byte
+	block  []byte
 	n, off int64
 }
 

@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -482,6 +483,9 @@ func TestProxyPassTimeouts(t *testing.T) {
 	ppCheckAfter(t, p)
 }
 
+// ppSecondsList matches nginx's $upstream_response_time: "0.012, 0.003".
+var ppSecondsList = regexp.MustCompile(`^[0-9]+\.[0-9]{3}(, [0-9]+\.[0-9]{3})*$`)
+
 // ppUpHeader is a header_filter that shows the attempts of a request.
 const ppUpHeader = `header_filter_by_lua "ngx.header['X-Up'] = (ngx.var.upstream_addr or 'nil') .. ' | ' .. (ngx.var.upstream_status or 'nil')"`
 
@@ -542,7 +546,8 @@ upstream allbad {
 	server %s max_fails=0
 }`, bad.addr, good.addr, dead, good.addr, failer.addr, goodPost.addr, bads[0].addr, bads[1].addr, bads[2].addr)
 	p := ppStart(t, global,
-		ppHandle("/pair", ppPass("http://pair", "proxy_next_upstream error timeout http_502", ppUpHeader))+
+		ppHandle("/pair", ppPass("http://pair", "proxy_next_upstream error timeout http_502", ppUpHeader,
+			`log_by_lua "ngx.shared.d:set('pair', ngx.var.upstream_addr .. ' | ' .. ngx.var.upstream_status .. ' | ' .. ngx.var.upstream_response_time .. ' | ' .. ngx.var.upstream_connect_time)"`))+
 			ppHandle("/withdead", ppPass("http://withdead", ppUpHeader))+
 			ppHandle("/post", ppPass("http://postpair", ppUpHeader))+
 			ppHandle("/allbad", ppPass("http://allbad", "proxy_next_upstream http_502", "proxy_next_upstream_tries 2", ppUpHeader)))
@@ -585,6 +590,21 @@ upstream allbad {
 		t.Errorf("the bad server got %d requests, want 2", n)
 	}
 
+	// The log phase sees the attempts too, with their times (seconds,
+	// millisecond precision, one per attempt).
+	lastPair := ""
+	for i := 0; i < 4; i++ {
+		if _, _, up := get("/pair"); strings.Contains(up, ", ") {
+			lastPair = up
+			break
+		}
+	}
+	logged := strings.Split(p.dict(t, "pair"), " | ")
+	if len(logged) != 4 || logged[0]+" | "+logged[1] != lastPair ||
+		!ppSecondsList.MatchString(logged[2]) || !ppSecondsList.MatchString(logged[3]) || strings.Count(logged[2], ",") != 1 {
+		t.Errorf("log_by_lua saw %q; want %q | two response times | two connect times (like 0.001, 0.002)", logged, lastPair)
+	}
+
 	// proxy_next_upstream_tries 2: two servers tried, the last one's
 	// answer (its own 502) passed on.
 	for i := 0; i < 3; i++ {
@@ -597,6 +617,21 @@ upstream allbad {
 	}
 	if n := bads[0].reqs.Load() + bads[1].reqs.Load() + bads[2].reqs.Load(); n != 6 {
 		t.Errorf("3 requests with proxy_next_upstream_tries 2 made %d attempts, want 6", n)
+	}
+
+	// A POST whose connection was refused never reached a server: it goes
+	// on to the next one.
+	for i := 0; i < 4; i++ {
+		resp, err := c.Post(p.base+"/withdead", "text/plain", strings.NewReader(fmt.Sprintf("refused-%d", i)))
+		if err != nil {
+			t.Errorf("POST /withdead #%d: %v", i, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("good POST refused-%d", i); resp.StatusCode != 200 || string(b) != want {
+			t.Errorf("POST /withdead #%d (X-Up %q): %d %q, want 200 %q", i, resp.Header.Get("X-Up"), resp.StatusCode, b, want)
+		}
 	}
 
 	// POSTs: the one the failing server read is not sent again.
