@@ -216,6 +216,27 @@ func TestProxyPassLargeStreams(t *testing.T) {
 		t.Errorf("upload: Caddy's RSS grew by %d MiB (from %d to %d MiB), over %d MiB: the body is buffered", (peak-base)>>20, base>>20, peak>>20, slack>>20)
 	}
 
+	// The same, chunked (no Content-Length).
+	stop = ppRSSWatch(p.cmd.Process.Pid)
+	start = time.Now()
+	req, _ = http.NewRequest("POST", p.base+"/up", io.LimitReader(ppNewPattern(ppLargeSize), ppLargeSize))
+	req.ContentLength = -1
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Errorf("chunked upload: %v", err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != fmt.Sprintf("%d %s", ppLargeSize, want) {
+			t.Errorf("chunked upload: %d %q, want 200 %q", resp.StatusCode, b, fmt.Sprintf("%d %s", ppLargeSize, want))
+		}
+	}
+	peak = stop()
+	t.Logf("chunked upload of 256 MiB: %s; RSS peak %d MiB", time.Since(start).Round(time.Millisecond), peak>>20)
+	if peak-base > slack {
+		t.Errorf("chunked upload: Caddy's RSS grew by %d MiB (from %d to %d MiB), over %d MiB: the body is buffered", (peak-base)>>20, base>>20, peak>>20, slack>>20)
+	}
+
 	for _, path := range []string{"/down", "/down-chunked"} {
 		stop = ppRSSWatch(p.cmd.Process.Pid)
 		start = time.Now()
@@ -751,7 +772,20 @@ func TestProxyPassTrustedProxies(t *testing.T) {
 func TestProxyPassClientDisconnect(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	canceled := make(chan time.Time, 1)
+	writeFailed := make(chan time.Time, 1)
 	be := ppNewBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stream" {
+			chunk := bytes.Repeat([]byte("s"), 64<<10)
+			deadline := time.Now().Add(20 * time.Second)
+			for time.Now().Before(deadline) {
+				if _, err := w.Write(chunk); err != nil {
+					writeFailed <- time.Now()
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
 		arrived <- struct{}{}
 		select {
 		case <-r.Context().Done():
@@ -781,6 +815,29 @@ func TestProxyPassClientDisconnect(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Errorf("the client left 5s ago and the upstream request is still open")
+	}
+
+	// A client that leaves half-way through a streamed response: the
+	// upstream connection is closed (the backend's writes fail).
+	conn, err = net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n", p.addr)
+	if _, err := io.ReadFull(conn, make([]byte, 1<<20)); err != nil {
+		t.Fatalf("reading the first MiB of /stream: %v", err)
+	}
+	closedAt = time.Now()
+	conn.Close()
+	select {
+	case at := <-writeFailed:
+		t.Logf("the streaming backend's write failed %s after the client left", at.Sub(closedAt).Round(time.Millisecond))
+		if d := at.Sub(closedAt); d > 2*time.Second {
+			t.Errorf("the streaming backend saw the client leave only %s later", d.Round(time.Millisecond))
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the client left a streamed response 5s ago and the upstream still streams")
 	}
 	ppCheckAfter(t, p)
 }
