@@ -1157,3 +1157,72 @@ func TestProxyPassHeaders(t *testing.T) {
 	}
 	ppCheckAfter(t, p)
 }
+
+// TestProxyPassStaleConnections: a pooled connection the upstream closed
+// while idle is not used for a request with a body, and a request without
+// one that fails on a reused connection before any response byte goes
+// again once on a new one: no request fails because the pool held a
+// connection the server was done with.
+func TestProxyPassStaleConnections(t *testing.T) {
+	// Answers the first request of each connection (keep-alive), then
+	// closes the connection 30ms later.
+	closer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
+		line, f, err := ppReadHead(br)
+		if err != nil {
+			return
+		}
+		n, _ := strconv.Atoi(f["content-length"])
+		body := make([]byte, n)
+		io.ReadFull(br, body)
+		msg := "closer " + ppReqPath(line) + " " + string(body)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(msg), msg)
+		time.Sleep(30 * time.Millisecond)
+	})
+	// Answers the first request of each connection; at the second, reads
+	// it and closes without a word (a server closing an idle connection
+	// just as a request arrives).
+	var dropped atomic.Int64
+	dropper := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
+		line, _, err := ppReadHead(br)
+		if err != nil {
+			return
+		}
+		msg := "dropper " + ppReqPath(line)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(msg), msg)
+		if _, _, err := ppReadHead(br); err == nil {
+			dropped.Add(1)
+		}
+	})
+	p := ppStart(t, "", ppHandle("/closer/*", ppPass("http://"+closer.addr))+
+		ppHandle("/dropper/*", ppPass("http://"+dropper.addr)))
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	for i := 0; i < 6; i++ {
+		time.Sleep(100 * time.Millisecond) // the closer has closed the last connection
+		method, body := "GET", ""
+		if i%2 == 1 {
+			method, body = "POST", fmt.Sprintf("body-%d", i)
+		}
+		req, _ := http.NewRequest(method, fmt.Sprintf("%s/closer/%d", p.base, i), strings.NewReader(body))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Errorf("%s /closer/%d: %v", method, i, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("closer /closer/%d %s", i, body); resp.StatusCode != 200 || string(b) != want {
+			t.Errorf("%s /closer/%d, after the upstream closed the pooled connection: %d %q, want 200 %q", method, i, resp.StatusCode, b, want)
+		}
+	}
+	for i := 0; i < 6; i++ {
+		r := p.get(fmt.Sprintf("/dropper/%d", i), 5*time.Second)
+		if want := fmt.Sprintf("dropper /dropper/%d", i); r.err != nil || r.status != 200 || r.body != want {
+			t.Errorf("GET /dropper/%d (the reused connection is closed as the request arrives): %v, want 200 %q", i, r, want)
+		}
+	}
+	if dropped.Load() == 0 {
+		t.Errorf("no request was sent on a reused connection of the dropper: the test did not test anything")
+	}
+	t.Logf("closer: %d connections for 6 requests; dropper: %d connections, %d requests dropped", closer.accepts.Load(), dropper.accepts.Load(), dropped.Load())
+	ppCheckAfter(t, p)
+}
