@@ -20,6 +20,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"regexp"
 	"strconv"
 	"strings"
@@ -1098,6 +1100,13 @@ func TestProxyPassKeepalive(t *testing.T) {
 // replaces the request's.
 func TestProxyPassHeaders(t *testing.T) {
 	be := ppNewBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hints" {
+			w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			io.WriteString(w, "after the hints")
+			return
+		}
 		w.Header().Set("Server", "upstream-server/1.0")
 		w.Header().Set("X-Internal", "secret")
 		w.Header().Set("X-Public", "shown")
@@ -1117,6 +1126,7 @@ func TestProxyPassHeaders(t *testing.T) {
 	p := ppStart(t, "",
 		ppHandle("/h", ppPass("http://"+be.addr, "proxy_set_header X-Real-IP {remote_host}", `proxy_set_header X-Drop ""`,
 			"proxy_hide_header X-Internal"))+
+			ppHandle("/hints", ppPass("http://"+be.addr))+
 			ppHandle("/sethost", ppPass("http://"+be.addr, "proxy_set_header Host upstream.example"))+
 			ppHandle("/rewrite/*", ppPass("http://"+be.addr+"/v2{path}"))+
 			ppHandle("/uri/*", ppPass("http://"+be.addr+"/v2{uri}"))) // the README's example
@@ -1143,6 +1153,23 @@ func TestProxyPassHeaders(t *testing.T) {
 		if got := resp.Header.Get(k); got != v {
 			t.Errorf("/h: response field %s = %q, want %q", k, got, v)
 		}
+	}
+
+	// 103 Early Hints reach the client before the response.
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+		return nil
+	}}
+	req, _ = http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", p.base+"/hints", nil)
+	resp, err = ppClient(5 * time.Second).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "after the hints" || len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload; as=style" {
+		t.Errorf("/hints: %d %q, 1xx responses %q; want 200 %q after one 103 with the Link", resp.StatusCode, b, hints, "after the hints")
 	}
 
 	for _, tc := range []struct{ path, want string }{
