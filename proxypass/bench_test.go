@@ -95,6 +95,55 @@ func BenchmarkExchange(b *testing.B) {
 	})
 }
 
+// BenchmarkExchangeParallel is BenchmarkExchange from several goroutines
+// (GOMAXPROCS×4), over a pool of connections.
+func BenchmarkExchangeParallel(b *testing.B) {
+	be := benchBackend(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	header := http.Header{"Accept": {"*/*"}, "User-Agent": {"bench"}}
+	b.Run("proxypass", func(b *testing.B) {
+		tr := New(Options{})
+		defer tr.Close()
+		tg := be.target()
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			req := &Request{Method: "GET", URI: "/index.html", Host: "example.test", Header: header}
+			hdr := make(http.Header, 8)
+			for pb.Next() {
+				clear(hdr)
+				x, err := tr.Do(ctx, tg, req, hdr, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				x.CopyBody(io.Discard, nil)
+				x.Close()
+			}
+		})
+	})
+	b.Run("nethttp", func(b *testing.B) {
+		tr := &http.Transport{MaxIdleConnsPerHost: 32}
+		defer tr.CloseIdleConnections()
+		url := "http://" + be.addr + "/index.html"
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+				req.Host = "example.test"
+				req.Header = header.Clone()
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	})
+}
+
 // TestExchangeAllocs checks the allocation budget of a proxied GET.
 func TestExchangeAllocs(t *testing.T) {
 	if raceEnabled {

@@ -34,8 +34,9 @@ type Exchange struct {
 	c   *conn // nil once closed or hijacked
 	ctx context.Context
 
-	resp Response
-	stop func() bool // context.AfterFunc's stop, or nil
+	resp     Response
+	tlsState *tls.ConnectionState
+	stop     func() bool // context.AfterFunc's stop, or nil
 
 	start       time.Time
 	connectTime time.Duration
@@ -150,12 +151,7 @@ func (x *Exchange) ConnectTime() time.Duration { return x.connectTime }
 func (x *Exchange) HeaderTime() time.Duration { return x.headerTime }
 
 // TLSState returns the TLS state of the connection (nil without TLS).
-func (x *Exchange) TLSState() *tls.ConnectionState {
-	if x.c == nil {
-		return nil
-	}
-	return x.c.tlsState
-}
+func (x *Exchange) TLSState() *tls.ConnectionState { return x.tlsState }
 
 // Close ends the exchange: the connection goes back to the pool when the
 // body was read to its end and the connection can serve another request

@@ -47,6 +47,20 @@ func TestSendTimeout(t *testing.T) {
 	if d := time.Since(t0); d > 2*time.Second {
 		t.Fatalf("took %v", d)
 	}
+
+	// The context ends while a write is blocked: it returns at once.
+	tr2 := New(Options{})
+	defer tr2.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	t0 = time.Now()
+	_, err = tr2.Do(ctx, b.target(), &Request{Method: "POST", URI: "/", Body: &patternReader{n: 256 << 20}, ContentLength: 256 << 20}, http.Header{}, nil)
+	if kindOf(err) != KindCanceled {
+		t.Fatalf("%v", err)
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Fatalf("cancel took %v", d)
+	}
 }
 
 func TestReadTimeoutAndCancel(t *testing.T) {

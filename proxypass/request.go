@@ -41,7 +41,9 @@ type Request struct {
 	// Trailer are ignored: the Transport owns those.
 	Set []Field
 	// Upgrade, when not empty, asks the upstream to switch protocols:
-	// `Connection: Upgrade` and `Upgrade: <Upgrade>` are sent.
+	// `Connection: Upgrade` and `Upgrade: <Upgrade>` are sent. (Else
+	// `Connection: close` is sent when the Transport keeps no idle
+	// connection, nothing otherwise: HTTP/1.1 keeps connections alive.)
 	Upgrade string
 	// Body is the request body (nil: none).
 	Body io.Reader
@@ -251,23 +253,26 @@ func (x *Exchange) writeRequest(req *Request) error {
 		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
 		bw.WriteString(req.Upgrade)
 		bw.WriteString("\r\n")
+	} else if x.t.o.MaxIdlePerTarget < 0 {
+		bw.WriteString("Connection: close\r\n") // no keep-alive: say so
 	}
 	switch {
 	case chunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
-		if len(req.Trailer) > 0 {
-			bw.WriteString("Trailer: ")
-			first := true
-			for k := range req.Trailer {
-				if !isToken(k) || skipRequestField(k) {
-					continue
-				}
-				if !first {
-					bw.WriteString(", ")
-				}
-				first = false
-				bw.WriteString(k)
+		first := true
+		for k := range req.Trailer {
+			if !isToken(k) || skipRequestField(k) {
+				continue
 			}
+			if first {
+				bw.WriteString("Trailer: ")
+			} else {
+				bw.WriteString(", ")
+			}
+			first = false
+			bw.WriteString(k)
+		}
+		if !first {
 			bw.WriteString("\r\n")
 		}
 	case hasBody:

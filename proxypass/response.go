@@ -413,6 +413,9 @@ func (x *Exchange) frame(minor, code int) error {
 			return x.badErr("unsupported Transfer-Encoding %q", strings.Join(te, ", "))
 		}
 		chunked = true
+		if minor == 0 {
+			x.keep = false // RFC 9112 6.1: HTTP/1.0 framing is not to be trusted
+		}
 		if _, ok := h["Content-Length"]; ok {
 			// Both: chunked wins (RFC 9112 6.3), but the connection is
 			// not trusted with another request.

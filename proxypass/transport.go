@@ -313,8 +313,11 @@ func (t *Transport) connect(ctx context.Context, tg Target) (*conn, error) {
 
 func (t *Transport) connectErr(ctx, dctx context.Context, tg Target, err error) error {
 	k := KindConnect
+	dl, hasDL := ctx.Deadline()
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || hasDL && !time.Now().Before(dl):
+		// The request's own context ended (the dialer may see its
+		// deadline before the context is marked done).
 		k = KindCanceled
 	case dctx.Err() != nil || isTimeout(err):
 		k = KindConnectTimeout
@@ -361,7 +364,7 @@ func (t *Transport) Do(ctx context.Context, tg Target, req *Request, into http.H
 				return nil, err
 			}
 		}
-		x := &Exchange{t: t, c: c, ctx: ctx, reused: reused, start: start}
+		x := &Exchange{t: t, c: c, ctx: ctx, reused: reused, start: start, tlsState: c.tlsState}
 		x.resp.Header = into
 		if !reused {
 			x.connectTime = c.connectTime

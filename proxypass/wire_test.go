@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestChunkedRequestWire(t *testing.T) {
@@ -90,5 +91,64 @@ func TestCloseUnreadBody(t *testing.T) {
 	}
 	if _, err := x.CopyBody(io.Discard, nil); err == nil {
 		t.Fatal("CopyBody after Close")
+	}
+}
+
+func TestNoKeepAliveSaysClose(t *testing.T) {
+	b, heads := headCapture(t)
+	tr := New(Options{MaxIdlePerTarget: -1})
+	defer tr.Close()
+	x, _, err := get(t, tr, b.target(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	if h := <-heads; h != "GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n" {
+		t.Fatalf("%q", h)
+	}
+}
+
+// wrappedConn hides the socket: the liveness probe falls back to a read
+// with a 1µs deadline.
+type wrappedConn struct{ net.Conn }
+
+func TestDialContextAndFallbackProbe(t *testing.T) {
+	var served int32
+	done := make(chan struct{}, 8)
+	b := newRaw(t, func(c net.Conn, br *bufio.Reader) {
+		if _, _, err := readReq(br); err != nil {
+			return
+		}
+		served++
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		if served == 1 {
+			// Keep the first connection: it is reused.
+			if _, _, err := readReq(br); err == nil {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+		}
+		done <- struct{}{}
+	})
+	var dials int
+	tr := New(Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials++
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		return wrappedConn{c}, err
+	}})
+	defer tr.Close()
+	for i, wantReused := range []bool{false, true, false} {
+		x, body, err := get(t, tr, b.target(), "/")
+		if err != nil || body != "ok" || x.Reused() != wantReused {
+			t.Fatalf("%d: %q %v reused=%v", i, body, err, x.Reused())
+		}
+		x.Close()
+		if i == 1 {
+			<-done // the server closed the connection: the probe sees EOF
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if dials != 2 {
+		t.Fatalf("%d dials", dials)
 	}
 }
