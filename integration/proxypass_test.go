@@ -1091,6 +1091,31 @@ func TestProxyPassKeepalive(t *testing.T) {
 	if n > 10 {
 		t.Errorf("200 sequential requests opened %d upstream connections (%d for the first 100), want at most 10 (pooled)", n, first)
 	}
+
+	// 8 keep-alive clients at once, 100 requests each, none may fail;
+	// the pool (32 idle per server) bounds the connections.
+	before := be.conns.Load()
+	stats := newLatStats("8 parallel keep-alive clients")
+	parallel(8, func(w int) {
+		kc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
+		for i := 0; i < 100; i++ {
+			start := time.Now()
+			resp, err := kc.Get(fmt.Sprintf("%s/k?n=%d-%d", p.base, w, i))
+			if err != nil {
+				stats.add(time.Since(start), err.Error())
+				continue
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			stats.check(hreply{status: resp.StatusCode, body: string(b), err: err, dur: time.Since(start)}, 200, fmt.Sprintf("n=%d-%d", w, i))
+		}
+	})
+	stats.expectNoFailures(t)
+	par := be.conns.Load() - before
+	t.Logf("%s; %d new upstream connections", stats, par)
+	if par > 32 {
+		t.Errorf("800 requests from 8 parallel clients opened %d upstream connections, want at most 32 (the pool's size)", par)
+	}
 	ppCheckAfter(t, p)
 }
 
