@@ -701,11 +701,17 @@ upstream allbad {
 func TestProxyPassPassiveHealth(t *testing.T) {
 	good := ppNewBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "good") })
 	slammer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {}) // accepts, closes at once
+	dead1, dead2 := ppClosedAddr(t), ppClosedAddr(t)
 	global := fmt.Sprintf(`upstream ph {
 	server %s max_fails=1 fail_timeout=30s
 	server %s
-}`, slammer.addr, good.addr)
-	p := ppStart(t, global, ppHandle("/*", ppPass("http://ph", ppUpHeader)))
+}
+upstream alldead {
+	server %s max_fails=1 fail_timeout=30s
+	server %s max_fails=1 fail_timeout=30s
+}`, slammer.addr, good.addr, dead1, dead2)
+	p := ppStart(t, global, ppHandle("/alldead", ppPass("http://alldead", ppUpHeader))+
+		ppHandle("/*", ppPass("http://ph", ppUpHeader)))
 	c := ppClient(10 * time.Second)
 	for i := 0; i < 10; i++ {
 		resp, err := c.Get(p.base + "/x")
@@ -726,6 +732,23 @@ func TestProxyPassPassiveHealth(t *testing.T) {
 	if n := slammer.accepts.Load(); n != 1 {
 		t.Errorf("the failing server accepted %d connections, want 1 (max_fails=1 takes it out for 30s)", n)
 	}
+
+	// Both servers of a cluster refused: 502 after trying each; then
+	// both are out, and the cluster has no server to offer: 503.
+	resp, err := c.Get(p.base + "/alldead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	up := resp.Header.Get("X-Up")
+	if resp.StatusCode != 502 || (up != dead1+", "+dead2+" | 502, 502" && up != dead2+", "+dead1+" | 502, 502") {
+		t.Errorf("/alldead, first request: %d, X-Up %q; want 502 after both servers (\"a, b | 502, 502\")", resp.StatusCode, up)
+	}
+	r := p.get("/alldead", 5*time.Second)
+	if r.err != nil || r.status != 503 {
+		t.Errorf("/alldead, both servers out: %v, want 503 (README: all servers down gives 503)", r)
+	}
+	ppExpectErrorLog(t, p, "no available server in upstream cluster", "alldead")
 	ppCheckAfter(t, p)
 }
 
