@@ -43,7 +43,8 @@ func newHandler(tb testing.TB, pool *luaplugin.Pool, h Handler) *Handler {
 // caddyRequest makes a request with the context Caddy's server gives one.
 func caddyRequest(method, target string, body io.Reader) *http.Request {
 	r := httptest.NewRequest(method, target, body)
-	repl := caddy.NewReplacer()
+	// The replacer Caddy's server gives a request: {http.request.*} work.
+	repl := caddyhttp.NewTestReplacer(r)
 	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl)
 	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
 	return r.WithContext(ctx)

@@ -72,4 +72,14 @@
 //     -1), after Body's EOF.
 //   - A TLS connection is closed without close_notify (the TCP connection
 //     is closed directly, so that closing never blocks).
+//   - The liveness probe takes any byte received on an idle connection for
+//     a sign of trouble (a TLS record arriving then, e.g. a late session
+//     ticket, discards the connection). Without a raw socket (a DialContext
+//     returning a wrapped net.Conn, or off Linux) the probe is a read with
+//     a 1µs deadline, which may miss a close: the retry on a new connection
+//     covers it.
+//   - Informational responses are all given to on1xx, 100 Continue
+//     included (the upstream's, though Expect is not sent).
+//   - Only one retry, on a new connection, for a request that failed on a
+//     reused one; the choice of another server is the caller's.
 package proxypass

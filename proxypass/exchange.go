@@ -334,7 +334,7 @@ func (x *Exchange) readBody(p []byte) (int, error) {
 			}
 			size, ok := parseChunkSize(line)
 			if !ok {
-				return 0, x.badErr("chunked framing: bad chunk size line %q", line)
+				return 0, x.badErr("chunked framing: bad chunk size line %q", line[:min(len(line), 64)])
 			}
 			if size == 0 {
 				if err := x.readTrailers(); err != nil {

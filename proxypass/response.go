@@ -57,7 +57,7 @@ func (x *Exchange) readResponse(on1xx func(int, http.Header) error, early bool) 
 		nl := bytes.IndexByte(head, '\n')
 		minor, code, ok := parseStatusLine(head[:nl])
 		if !ok {
-			return x.badErr("malformed status line %q", head[:nl])
+			return x.badErr("malformed status line %q", head[:min(nl, 64)])
 		}
 		fields := head[nl+1:]
 		if code < 200 && code != http.StatusSwitchingProtocols {
