@@ -114,8 +114,7 @@ func (rs *reqState) proxy(px *proxier, cluster string) error {
 		return rs.proxyError(http.StatusBadGateway, cluster, "", fmt.Errorf("unknown upstream cluster %q", cluster))
 	}
 	if hasPath && px.pathRepl {
-		path = getRepl().ReplaceAll(path, "")
-		query = getRepl().ReplaceAll(query, "")
+		path, query, hasQuery = strings.Cut(getRepl().ReplaceAll(path, ""), "?")
 	}
 
 	// The request to send.
@@ -501,6 +500,7 @@ func outURI(r *http.Request, path, query string, hasPath, hasQuery bool) string 
 		}
 		return p + "?" + r.URL.RawQuery
 	}
+	path = escapeTarget(path)
 	q := r.URL.RawQuery
 	if hasQuery {
 		q = query
@@ -509,6 +509,40 @@ func outURI(r *http.Request, path, query string, hasPath, hasQuery bool) string 
 		return path
 	}
 	return path + "?" + q
+}
+
+// escapeTarget percent-encodes the bytes a request-target's path may
+// not hold (spaces, controls, non-ASCII…), which an unescaped
+// placeholder such as {http.request.uri.path} can bring; '%' is kept.
+func escapeTarget(p string) string {
+	i := 0
+	for i < len(p) && targetByte(p[i]) {
+		i++
+	}
+	if i == len(p) {
+		return p
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(p)+16)
+	b = append(b, p[:i]...)
+	for ; i < len(p); i++ {
+		if c := p[i]; targetByte(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
+}
+
+// targetByte reports whether c may appear as is in a request-target's
+// path (RFC 3986 pchar and '/', plus '%' of escapes).
+func targetByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/%", c) >= 0
 }
 
 // setFields builds the fields proxy_pass sets: proxy_set_header's, then

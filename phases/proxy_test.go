@@ -131,6 +131,28 @@ func TestProxyPassPhases(t *testing.T) {
 	}
 }
 
+// TestProxyPassURLTemplate: a URL path with placeholders is split into
+// path and query once expanded; {uri} brings the request's query once.
+func TestProxyPassURLTemplate(t *testing.T) {
+	up := echoUpstream(t)
+	pool := testPool(t)
+	for _, tc := range []struct{ url, target, want string }{
+		{"/v2{http.request.uri}", "/a/b?x=1", "GET /v2/a/b?x=1 host=gw.example"},
+		{"/v2{http.request.uri}", "/a/b", "GET /v2/a/b host=gw.example"},
+		{"/v2{http.request.uri.path}", "/a%20b?x=1", "GET /v2/a%20b?x=1 host=gw.example"},
+		{"/v2{http.request.uri.path}?y=2", "/a?x=1", "GET /v2/a?y=2 host=gw.example"},
+	} {
+		h := proxyHandler(t, pool, Handler{}, ProxyPass{URL: up.URL + tc.url})
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, caddyRequest("GET", "http://gw.example"+tc.target, nil), &backend{body: "next"}); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != 200 || w.Body.String() != tc.want {
+			t.Errorf("%s for %s: got %d %q, want %q", tc.url, tc.target, w.Code, w.Body.String(), tc.want)
+		}
+	}
+}
+
 func TestProxyPassErrors(t *testing.T) {
 	pool := testPool(t)
 	l := httptest.NewServer(http.NotFoundHandler())
@@ -168,6 +190,8 @@ func TestProxyPassHelpers(t *testing.T) {
 		{want: "/a%2Fb/c?x=1"},
 		{path: "/v2", hasPath: true, want: "/v2?x=1"},
 		{path: "/v2", query: "y=2", hasPath: true, hasQuery: true, want: "/v2?y=2"},
+		{path: "/v2/a b/é\"#", hasPath: true, want: "/v2/a%20b/%C3%A9%22%23?x=1"},
+		{path: "/v2/a%20b;p=1:@!", hasPath: true, want: "/v2/a%20b;p=1:@!?x=1"},
 	} {
 		if got := outURI(r, tc.path, tc.query, tc.hasPath, tc.hasQuery); got != tc.want {
 			t.Errorf("outURI(%+v) = %q, want %q", tc, got, tc.want)

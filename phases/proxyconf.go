@@ -171,8 +171,9 @@ type proxier struct {
 	cluster, addr string
 	// serverName is the TLS name of a static address.
 	serverName string
-	// path replaces the request's path when set; pathRepl says it has
-	// placeholders; query, when hasQuery, replaces the request's query.
+	// path replaces the request's path when set; query, when hasQuery,
+	// replaces the request's query. pathRepl says path has placeholders:
+	// it then holds the query too, split once expanded.
 	path, query       string
 	hasPath, hasQuery bool
 	pathRepl          bool
@@ -320,9 +321,13 @@ func (px *proxier) parseURL(raw string) error {
 	}
 	if hasPath {
 		path = "/" + path
-		path, px.query, px.hasQuery = strings.Cut(path, "?")
-		px.path, px.hasPath = path, true
-		px.pathRepl = strings.Contains(path, "{") || strings.Contains(px.query, "{")
+		px.hasPath = true
+		if strings.Contains(path, "{") {
+			// Split after expansion: {uri} brings its own query.
+			px.path, px.pathRepl = path, true
+		} else {
+			px.path, px.query, px.hasQuery = strings.Cut(path, "?")
+		}
 	}
 	if host == "" {
 		return fmt.Errorf("proxy_pass: url %q: no host", raw)

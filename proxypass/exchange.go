@@ -2,6 +2,7 @@ package proxypass
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -201,7 +202,8 @@ var errExchangeClosed = errors.New("proxypass: exchange closed")
 // calls flush (when not nil) whenever the upstream pauses (the read
 // buffer is empty before the next read from the network) and at the end.
 // Errors of w or flush wrap ErrClientWrite; the upstream's are *Error.
-// At the end of a chunked body, Response().Trailer holds its trailers.
+// At the end of a chunked body, Response().Trailer holds its trailers;
+// at the end of any body, the connection is released as Close does.
 func (x *Exchange) CopyBody(w io.Writer, flush func() error) (int64, error) {
 	if x.c == nil {
 		return 0, errExchangeClosed
@@ -213,10 +215,9 @@ func (x *Exchange) CopyBody(w io.Writer, flush func() error) (int64, error) {
 	bp := bufPool.Get().(*[bodyBufSize]byte)
 	defer bufPool.Put(bp)
 	buf := bp[:]
-	br := x.c.br
 	pending := false
 	for {
-		if pending && flush != nil && br.Buffered() == 0 {
+		if pending && flush != nil && x.willWait() {
 			if err := flush(); err != nil {
 				x.keep = false
 				return total, &clientWriteError{err}
@@ -238,6 +239,10 @@ func (x *Exchange) CopyBody(w io.Writer, flush func() error) (int64, error) {
 		}
 		if err == io.EOF {
 			x.bodyDone = true
+			// The connection goes back to the pool now, before the
+			// last flush lets the client send its next request: that
+			// request finds it idle instead of dialing a new one.
+			x.Close()
 			break
 		}
 		if err != nil {
@@ -251,6 +256,33 @@ func (x *Exchange) CopyBody(w io.Writer, flush func() error) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// willWait reports whether the next piece of the body needs a read from
+// the network: the read buffer is empty, or, in a chunked body between
+// two chunks, it lacks the end of the chunk or the next size line.
+func (x *Exchange) willWait() bool {
+	br := x.c.br
+	n := br.Buffered()
+	if n == 0 {
+		return true
+	}
+	if x.mode != bodyChunked || x.remaining > 0 {
+		return false
+	}
+	b, _ := br.Peek(n)
+	lines := 1
+	if x.needCRLF {
+		lines = 2
+	}
+	for ; lines > 0; lines-- {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return true
+		}
+		b = b[i+1:]
+	}
+	return false
 }
 
 // fill reads from the connection into p, with the read deadline set when

@@ -193,18 +193,20 @@ func TestIdleTimeoutAndCap(t *testing.T) {
 	b := newRaw(t, serveFixed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	tr := New(Options{IdleTimeout: 100 * time.Millisecond, MaxIdlePerTarget: 2})
 	defer tr.Close()
+	// Four at once (CopyBody releases a connection at the end of its
+	// body), then back to a pool that keeps two.
 	var xs []*Exchange
 	for range 4 {
 		x, err := tr.Do(context.Background(), b.target(), &Request{Method: "GET", URI: "/"}, http.Header{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := x.CopyBody(io.Discard, nil); err != nil {
-			t.Fatal(err)
-		}
 		xs = append(xs, x)
 	}
 	for _, x := range xs {
+		if _, err := x.CopyBody(io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
 		x.Close()
 	}
 	if tr.Idle() != 2 {
@@ -248,9 +250,21 @@ func TestTransportClose(t *testing.T) {
 		serveFixed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")(c, br)
 	})
 	tr := New(Options{})
-	x1, _, _ := get(t, tr, b.target(), "/")
-	x2, _, _ := get(t, tr, b.target(), "/")
-	x1.Close()
+	do := func() *Exchange {
+		x, err := tr.Do(context.Background(), b.target(), &Request{Method: "GET", URI: "/"}, http.Header{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	x2 := do() // its body unread: busy when tr closes
+	x1 := do()
+	if _, err := x1.CopyBody(io.Discard, nil); err != nil { // back to the pool
+		t.Fatal(err)
+	}
+	if tr.Idle() != 1 {
+		t.Fatalf("idle %d, want 1", tr.Idle())
+	}
 	tr.Close()
 	waitFor(t, "the idle connection's close", func() bool { return closed.Load() == 1 })
 	x2.Close() // in use at Close: closed now

@@ -417,10 +417,10 @@ func (x *Exchange) frame(minor, code int) error {
 			x.keep = false // RFC 9112 6.1: HTTP/1.0 framing is not to be trusted
 		}
 		if _, ok := h["Content-Length"]; ok {
-			// Both: chunked wins (RFC 9112 6.3), but the connection is
-			// not trusted with another request.
-			delete(h, "Content-Length")
-			x.keep = false
+			// Both: a response built to be read two ways (smuggling).
+			// RFC 9112 6.3 lets chunked win; nginx refuses it, and so
+			// do we.
+			return x.badErr("both Content-Length and Transfer-Encoding")
 		}
 	}
 	length := int64(-1)
