@@ -37,9 +37,9 @@
 //     buffers (reads of a whole buffer bypass the read buffer). A proxied
 //     GET costs about five allocations in the transport.
 //   - Response framing follows RFC 9112: no body for HEAD, 1xx, 204, 304;
-//     Transfer-Encoding chunked (the only coding supported, as in
-//     net/http) wins over Content-Length, which is dropped, and the
-//     connection is then not reused; several Content-Length values must be
+//     Transfer-Encoding chunked is the only coding supported (as in
+//     net/http); a response with both it and Content-Length is refused
+//     (KindBadResponse, as nginx does); several Content-Length values must be
 //     equal; without either, the body runs until the connection closes
 //     (not reused). Malformed heads (status line, field lines, obs-fold,
 //     lengths, a head over MaxHeaderBytes, chunk framing) are KindBadResponse
