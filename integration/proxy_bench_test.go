@@ -123,38 +123,64 @@ func cpuTime() time.Duration {
 // BenchmarkProxy compares Caddy's reverse_proxy with the resty handler's
 // proxy_pass (alone, and after an access_by_lua key check) in one Caddy,
 // to an in-process backend that allocates nothing, over 16 keep-alive
-// connections. It reports the process's CPU per request (client and
-// backend included: both are a few µs of raw socket work, the same for
-// every case) and heap allocations per request (all the gateway's).
+// connections. Each handler is alone in a site of its own (as in the wrk
+// scenarios of bench/proxy.sh: no handle blocks, whose subroutes Caddy
+// compiles per request). It reports the process's CPU per request
+// (client and backend included: both are a few µs of raw socket work, the
+// same for every case) and heap allocations per request (all the
+// gateway's).
 func BenchmarkProxy(b *testing.B) {
 	backend := rawBackend(b)
-	site := `handle /rp {
-		reverse_proxy ` + backend + `
-	}
-	handle /pp {
-		resty {
-			proxy_pass http://` + backend + `
+	ports := [3]string{"9080"}
+	for i := 1; i < len(ports); i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
 		}
+		_, ports[i], _ = net.SplitHostPort(l.Addr().String())
+		l.Close()
 	}
-	handle /pa {
-		resty {
-			access_by_lua <<LUA
-				if ngx.var.http_x_api_key ~= "secret" then return ngx.exit(403) end
-			LUA
-			proxy_pass http://` + backend + `
-		}
-	}`
+	config := `{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	auto_https off
+	persist_config off
+	skip_install_trust
+	log {
+		output file ` + filepath.Join(b.TempDir(), "caddy.log") + `
+		format json
+		level INFO
+	}
+}
+:` + ports[0] + ` {
+	reverse_proxy ` + backend + `
+}
+:` + ports[1] + ` {
+	resty {
+		proxy_pass http://` + backend + `
+	}
+}
+:` + ports[2] + ` {
+	resty {
+		access_by_lua <<LUA
+			if ngx.var.http_x_api_key ~= "secret" then return ngx.exit(403) end
+		LUA
+		proxy_pass http://` + backend + `
+	}
+}
+`
 	resetCaddy()
 	tester := caddytest.NewTester(b)
-	tester.InitServer(cfg{site: site}.render(filepath.Join(b.TempDir(), "caddy.log")), "caddyfile")
-	for _, c := range []struct{ name, path string }{
-		{"reverse_proxy", "/rp"}, {"proxy_pass", "/pp"}, {"access+proxy_pass", "/pa"},
+	tester.InitServer(config, "caddyfile")
+	for _, c := range []struct{ name, port string }{
+		{"reverse_proxy", ports[0]}, {"proxy_pass", ports[1]}, {"access+proxy_pass", ports[2]},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			const conns = 16
 			clients := make([]*rawClient, conns)
 			for i := range clients {
-				clients[i] = newRawClient(b, "127.0.0.1:9080", c.path)
+				clients[i] = newRawClient(b, "127.0.0.1:"+c.port, "/bench")
 				if st, n, err := clients[i].do(); err != nil || st != 200 || n != 100 {
 					b.Fatalf("warm-up: %d %d %v", st, n, err)
 				}

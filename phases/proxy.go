@@ -167,7 +167,10 @@ func (rs *reqState) proxy(px *proxier, cluster string) error {
 			}
 		}
 		addr := tg.Addr
-		t0 := time.Now()
+		t0 := start
+		if n > 1 {
+			t0 = time.Now()
+		}
 		clear(ps.hdr)
 		x, err := px.tr.Do(r.Context(), tg, o, ps.hdr, rs.on1xx)
 		if errors.Is(err, proxypass.ErrInvalidRequest) {
@@ -206,7 +209,7 @@ func (rs *reqState) proxy(px *proxier, cluster string) error {
 			return rs.proxyError(code, cluster, addr, err)
 		}
 		resp := x.Response()
-		rec := tryRecord{addr: addr, status: resp.Status, connect: x.ConnectTime(), header: time.Since(t0)}
+		rec := tryRecord{addr: addr, status: resp.Status, connect: x.ConnectTime(), header: x.HeaderTime()}
 		if c := statusCase(resp.Status); c != 0 && px.next&c != 0 && cluster != "" && rs.mayRetry(px, c, nil, n, limit, start) {
 			outcome := dynupstream.OutcomeFailure
 			if c == nuHTTP403 || c == nuHTTP404 {

@@ -57,6 +57,9 @@ type Exchange struct {
 	needCRLF  bool // bodyChunked: the CRLF after chunk data is due
 	// gotResponse: a response byte was read.
 	gotResponse bool
+	// readDL: writeRequest set the read deadline for the response head
+	// too.
+	readDL bool
 }
 
 // watch makes the end of the request's context abort the exchange's I/O

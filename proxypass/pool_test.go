@@ -127,6 +127,7 @@ func TestStaleConnections(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	})
 	tr := New(Options{})
+	tr.probeAfter = 0 // every reuse probes
 	defer tr.Close()
 	for i := range 3 {
 		x, body, err := get(t, tr, b.target(), "/")
@@ -139,6 +140,24 @@ func TestStaleConnections(t *testing.T) {
 	}
 	if n := b.accepts.Load(); n != 3 {
 		t.Fatalf("%d dials", n)
+	}
+
+	// Within probeAfter no probe runs: a request with no body finds the
+	// dead connection by sending on it, and is sent again on a new one.
+	tr0 := New(Options{})
+	defer tr0.Close()
+	served.Store(0)
+	before := b.accepts.Load()
+	for i := range 3 {
+		x, body, err := get(t, tr0, b.target(), "/")
+		if err != nil || body != "ok" || x.Reused() {
+			t.Fatalf("no probe, %d: %q %v reused=%v", i, body, err, x.Reused())
+		}
+		x.Close()
+		waitFor(t, "the server's close", func() bool { return served.Load() == int32(i+1) })
+	}
+	if n := b.accepts.Load() - before; n != 3 {
+		t.Fatalf("no probe: %d dials", n)
 	}
 
 	// The server takes the next request and closes without answering: it

@@ -194,11 +194,19 @@ func (x *Exchange) writeRequest(req *Request) error {
 		writerPool.Put(bw)
 	}()
 	sendTimeout := x.t.o.SendTimeout
-	if err := c.raw.SetWriteDeadline(time.Now().Add(sendTimeout)); err != nil {
+	hasBody := req.Body != nil && req.ContentLength != 0
+	if !hasBody && sendTimeout == x.t.o.ReadTimeout {
+		// The request goes out in one write, and the wait for the
+		// response follows at once: one deadline for both (one timer
+		// update instead of two).
+		if err := c.raw.SetDeadline(time.Now().Add(sendTimeout)); err != nil {
+			return x.ioErr(err, false)
+		}
+		x.readDL = true
+	} else if err := c.raw.SetWriteDeadline(time.Now().Add(sendTimeout)); err != nil {
 		return x.ioErr(err, false)
 	}
 
-	hasBody := req.Body != nil && req.ContentLength != 0
 	chunked := hasBody && req.ContentLength < 0
 	uri := req.URI
 	if uri == "" {

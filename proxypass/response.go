@@ -44,7 +44,7 @@ var upgradeValue = []string{"Upgrade"}
 // readResponse reads the response head (after any 1xx) into x.
 func (x *Exchange) readResponse(on1xx func(int, http.Header) error, early bool) error {
 	c := x.c
-	if !early {
+	if !early && !x.readDL {
 		if err := c.raw.SetReadDeadline(time.Now().Add(x.t.o.ReadTimeout)); err != nil {
 			return x.ioErr(err, true)
 		}

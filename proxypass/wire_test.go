@@ -136,6 +136,7 @@ func TestDialContextAndFallbackProbe(t *testing.T) {
 		c, err := d.DialContext(ctx, network, addr)
 		return wrappedConn{c}, err
 	}})
+	tr.probeAfter = 0 // every reuse probes
 	defer tr.Close()
 	for i, wantReused := range []bool{false, true, false} {
 		x, body, err := get(t, tr, b.target(), "/")
