@@ -203,7 +203,10 @@ var errExchangeClosed = errors.New("proxypass: exchange closed")
 
 // CopyBody streams the response body to w through a pooled buffer. It
 // calls flush (when not nil) whenever the upstream pauses (the read
-// buffer is empty before the next read from the network) and at the end.
+// buffer is empty before the next read from the network), but not at the
+// end: the caller ends its response then, and net/http writes what is
+// left with the end of the response (a chunked response's last chunk in
+// the same write).
 // Errors of w or flush wrap ErrClientWrite; the upstream's are *Error.
 // At the end of a chunked body, Response().Trailer holds its trailers;
 // at the end of any body, the connection is released as Close does.
@@ -251,11 +254,6 @@ func (x *Exchange) CopyBody(w io.Writer, flush func() error) (int64, error) {
 		if err != nil {
 			x.keep = false
 			return total, err
-		}
-	}
-	if pending && flush != nil {
-		if err := flush(); err != nil {
-			return total, &clientWriteError{err}
 		}
 	}
 	return total, nil

@@ -310,7 +310,18 @@ func TestClientWriteError(t *testing.T) {
 	if tr.Idle() != 0 {
 		t.Fatal("pooled after a failed copy")
 	}
-	x, _ = tr.Do(context.Background(), b.target(), &Request{Method: "GET", URI: "/"}, http.Header{}, nil)
+	// A flush fails when the upstream pauses mid-body (there is none at
+	// the end).
+	paused := newRaw(t, func(c net.Conn, br *bufio.Reader) {
+		readReq(br)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(c, "0\r\n\r\n")
+	})
+	x, err = tr.Do(context.Background(), paused.target(), &Request{Method: "GET", URI: "/"}, http.Header{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = x.CopyBody(io.Discard, func() error { return io.ErrClosedPipe })
 	x.Close()
 	if !errors.Is(err, ErrClientWrite) {
