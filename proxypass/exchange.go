@@ -27,6 +27,19 @@ const (
 // failed (an upstream that answered early, e.g. 413, and closed).
 const earlyWait = 100 * time.Millisecond
 
+// watchAfter is how long a small request with no body waits for its
+// response head before the request's context is watched (watch). Most
+// responses come sooner: they cost no context registration (five
+// allocations and two locked map operations). Until then the read
+// deadline is this short one; when it passes, the context is checked,
+// then watched, and the real deadline set.
+const watchAfter = 50 * time.Millisecond
+
+// lazyMaxHead is the largest request head sent without watching the
+// context first: one write that fits the pooled writer's buffer and an
+// idle socket's send buffer, so it never blocks.
+const lazyMaxHead = 4 << 10
+
 // Exchange is one request and its response on an upstream connection.
 // Its methods are called from one goroutine. It must be ended with
 // Close (or Hijack).
@@ -60,14 +73,63 @@ type Exchange struct {
 	// readDL: writeRequest set the read deadline for the response head
 	// too.
 	readDL bool
+	// watching: the request's context is watched (watch ran).
+	watching bool
+	// readUntil is the read deadline the timeouts call for, while the
+	// connection has watchAfter's shorter one (see lateWatch).
+	readUntil time.Time
 }
 
 // watch makes the end of the request's context abort the exchange's I/O
 // at once: a deadline in the past on the connection (no goroutine).
 func (x *Exchange) watch() {
+	x.watching = true
 	if x.ctx.Done() != nil {
 		x.stop = context.AfterFunc(x.ctx, x.c.cancelFn)
 	}
+}
+
+// setReadDeadline sets the read deadline ReadTimeout from now, or
+// watchAfter's while the context is not watched yet.
+func (x *Exchange) setReadDeadline() error {
+	now := time.Now()
+	x.readUntil = now.Add(x.t.o.ReadTimeout)
+	dl := x.readUntil
+	if !x.watching && watchAfter < x.t.o.ReadTimeout {
+		dl = now.Add(watchAfter)
+	}
+	return x.setDeadline(dl, false)
+}
+
+// setDeadline sets the connection's read (or both) deadline to dl, unless
+// the request's context ended meanwhile: the cancel hook's deadline in
+// the past is not to be overwritten.
+func (x *Exchange) setDeadline(dl time.Time, both bool) error {
+	var err error
+	if both {
+		err = x.c.raw.SetDeadline(dl)
+	} else {
+		err = x.c.raw.SetReadDeadline(dl)
+	}
+	if err == nil && x.c.canceled.Load() {
+		err = context.Canceled
+	}
+	return err
+}
+
+// lateWatch handles a read that timed out on watchAfter's short
+// deadline: unless the request's context ended (the caller then fails as
+// canceled) or the real deadline passed, the context is watched from now
+// on, the real deadline set, and the read is to be tried again.
+func (x *Exchange) lateWatch(err error) bool {
+	if x.watching || !isTimeout(err) || x.ctx.Err() != nil {
+		return false
+	}
+	x.watch()
+	if !time.Now().Before(x.readUntil) {
+		return false
+	}
+	return x.setDeadline(x.readUntil, false) == nil
 }
 
 // unwatch stops watching the context; it reports whether the
@@ -103,6 +165,7 @@ func (x *Exchange) roundTrip(req *Request, on1xx func(int, http.Header) error) e
 	if errors.As(werr, &pe) && (pe.Kind == KindSend || pe.Kind == KindSendTimeout) {
 		// The upstream may have answered early (413...) and closed or
 		// stopped reading: its response, if there is one, is the answer.
+		x.readUntil = time.Time{} // no late watch: earlyWait is the limit
 		if x.c.raw.SetReadDeadline(time.Now().Add(min(earlyWait, x.t.o.ReadTimeout))) == nil {
 			if x.readResponse(on1xx, true) == nil {
 				x.keep = false
@@ -223,6 +286,11 @@ func (x *Exchange) CopyBody(w io.Writer, flush func() error) (int64, error) {
 	buf := bp[:]
 	pending := false
 	for {
+		if !x.watching && x.willWait() {
+			// The body is not all here: the client going away must
+			// cut the wait short.
+			x.watch()
+		}
 		if pending && flush != nil && x.willWait() {
 			if err := flush(); err != nil {
 				x.keep = false
@@ -291,7 +359,7 @@ func (x *Exchange) willWait() bool {
 func (x *Exchange) fill(p []byte) (int, error) {
 	br := x.c.br
 	if br.Buffered() == 0 {
-		if err := x.c.raw.SetReadDeadline(time.Now().Add(x.t.o.ReadTimeout)); err != nil {
+		if err := x.setReadDeadline(); err != nil {
 			return 0, err
 		}
 	}
@@ -302,7 +370,7 @@ func (x *Exchange) fill(p []byte) (int, error) {
 func (x *Exchange) readLine() ([]byte, error) {
 	br := x.c.br
 	if br.Buffered() == 0 {
-		if err := x.c.raw.SetReadDeadline(time.Now().Add(x.t.o.ReadTimeout)); err != nil {
+		if err := x.setReadDeadline(); err != nil {
 			return nil, x.ioErr(err, true)
 		}
 	}

@@ -397,3 +397,53 @@ func TestKindStrings(t *testing.T) {
 		t.Fatal(e.Error())
 	}
 }
+
+// TestLateWatch: a small request with no body watches its context only
+// once its response is later than watchAfter. A response after that still
+// arrives; the head's read timeout is the real one; a context ended
+// before watchAfter is noticed when it passes.
+func TestLateWatch(t *testing.T) {
+	b := newRaw(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			r, _, err := readReq(br)
+			if err != nil {
+				return
+			}
+			switch r.URL.Path {
+			case "/late":
+				time.Sleep(3 * watchAfter)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+			case "/never":
+				io.Copy(io.Discard, br)
+				return
+			default:
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnow")
+			}
+		}
+	})
+	tr := New(Options{ReadTimeout: 6 * watchAfter})
+	defer tr.Close()
+	x, body, err := get(t, tr, b.target(), "/now")
+	if err != nil || body != "now" || x.watching {
+		t.Fatalf("%q %v watching=%v (a prompt answer needs no watch)", body, err, x.watching)
+	}
+	x.Close()
+	x, body, err = get(t, tr, b.target(), "/late")
+	if err != nil || body != "late" || !x.watching {
+		t.Fatalf("%q %v watching=%v (a late answer is read after the watch starts)", body, err, x.watching)
+	}
+	x.Close()
+	t0 := time.Now()
+	_, _, err = get(t, tr, b.target(), "/never")
+	if d := time.Since(t0); kindOf(err) != KindReadTimeout || d < 6*watchAfter || d > 6*watchAfter+time.Second {
+		t.Fatalf("%v after %v, want a read timeout after %v", err, d, 6*watchAfter)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(watchAfter/5, cancel)
+	t0 = time.Now()
+	_, err = tr.Do(ctx, b.target(), &Request{Method: "GET", URI: "/never"}, http.Header{}, nil)
+	if d := time.Since(t0); kindOf(err) != KindCanceled || !errors.Is(err, context.Canceled) || d > watchAfter+time.Second {
+		t.Fatalf("%v after %v, want canceled by watchAfter", err, d)
+	}
+}

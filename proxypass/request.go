@@ -63,40 +63,45 @@ var (
 	bufPool    = sync.Pool{New: func() any { return new([bodyBufSize]byte) }}
 )
 
-// validate refuses a request that cannot be written safely.
-func (req *Request) validate() error {
+// validate refuses a request that cannot be written safely; size is
+// about the size of its head.
+func (req *Request) validate() (size int, err error) {
 	if req.Method == "" || !isToken(req.Method) {
-		return fmt.Errorf("%w: method %q", ErrInvalidRequest, req.Method)
+		return 0, fmt.Errorf("%w: method %q", ErrInvalidRequest, req.Method)
 	}
 	for i := 0; i < len(req.URI); i++ {
 		if b := req.URI[i]; b <= ' ' || b == 0x7f {
-			return fmt.Errorf("%w: URI %q", ErrInvalidRequest, req.URI)
+			return 0, fmt.Errorf("%w: URI %q", ErrInvalidRequest, req.URI)
 		}
 	}
 	for i := 0; i < len(req.Host); i++ {
 		if b := req.Host[i]; b <= ' ' || b == 0x7f {
-			return fmt.Errorf("%w: Host %q", ErrInvalidRequest, req.Host)
+			return 0, fmt.Errorf("%w: Host %q", ErrInvalidRequest, req.Host)
 		}
 	}
 	if !validValue(req.Upgrade) {
-		return fmt.Errorf("%w: Upgrade %q", ErrInvalidRequest, req.Upgrade)
+		return 0, fmt.Errorf("%w: Upgrade %q", ErrInvalidRequest, req.Upgrade)
 	}
+	size = len(req.Method) + len(req.URI) + len(req.Host) + len(req.Upgrade) + 64
 	for k, vs := range req.Header {
+		size += len(k) + 4
 		if !isToken(k) {
-			return fmt.Errorf("%w: field name %q", ErrInvalidRequest, k)
+			return 0, fmt.Errorf("%w: field name %q", ErrInvalidRequest, k)
 		}
 		for _, v := range vs {
+			size += len(k) + len(v) + 4
 			if !validValue(v) {
-				return fmt.Errorf("%w: field %s: value %q", ErrInvalidRequest, k, v)
+				return 0, fmt.Errorf("%w: field %s: value %q", ErrInvalidRequest, k, v)
 			}
 		}
 	}
 	for _, f := range req.Set {
+		size += len(f.Name) + len(f.Value) + 4
 		if !isToken(f.Name) || !validValue(f.Value) {
-			return fmt.Errorf("%w: field %q: value %q", ErrInvalidRequest, f.Name, f.Value)
+			return 0, fmt.Errorf("%w: field %q: value %q", ErrInvalidRequest, f.Name, f.Value)
 		}
 	}
-	return nil
+	return size, nil
 }
 
 // validValue reports whether v may be sent as a field value: no CR, LF
@@ -198,8 +203,15 @@ func (x *Exchange) writeRequest(req *Request) error {
 	if !hasBody && sendTimeout == x.t.o.ReadTimeout {
 		// The request goes out in one write, and the wait for the
 		// response follows at once: one deadline for both (one timer
-		// update instead of two).
-		if err := c.raw.SetDeadline(time.Now().Add(sendTimeout)); err != nil {
+		// update instead of two); watchAfter's while the context is
+		// not watched (the write cannot block: see lazyMaxHead).
+		now := time.Now()
+		x.readUntil = now.Add(sendTimeout)
+		dl := x.readUntil
+		if !x.watching && watchAfter < sendTimeout {
+			dl = now.Add(watchAfter)
+		}
+		if err := x.setDeadline(dl, true); err != nil {
 			return x.ioErr(err, false)
 		}
 		x.readDL = true

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Response is the final response's head.
@@ -45,7 +44,7 @@ var upgradeValue = []string{"Upgrade"}
 func (x *Exchange) readResponse(on1xx func(int, http.Header) error, early bool) error {
 	c := x.c
 	if !early && !x.readDL {
-		if err := c.raw.SetReadDeadline(time.Now().Add(x.t.o.ReadTimeout)); err != nil {
+		if err := x.setReadDeadline(); err != nil {
 			return x.ioErr(err, true)
 		}
 	}
@@ -75,7 +74,7 @@ func (x *Exchange) readResponse(on1xx func(int, http.Header) error, early bool) 
 					return &Error{Kind: KindCanceled, Addr: c.tg.Addr, BodySent: x.bodySent, Err: &clientWriteError{err}, gotResponse: true}
 				}
 			}
-			if err := c.raw.SetReadDeadline(time.Now().Add(x.t.o.ReadTimeout)); err != nil {
+			if err := x.setReadDeadline(); err != nil {
 				return x.ioErr(err, true)
 			}
 			continue
@@ -131,6 +130,9 @@ func (x *Exchange) readHead() ([]byte, int, error) {
 			scanned = max(0, nb-3)
 		}
 		if _, err := br.Peek(nb + 1); err != nil && br.Buffered() <= nb {
+			if x.lateWatch(err) {
+				continue
+			}
 			if br.Buffered() > 0 {
 				x.gotResponse = true
 			}

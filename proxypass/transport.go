@@ -354,9 +354,13 @@ func (t *Transport) connectErr(ctx, dctx context.Context, tg Target, err error) 
 // failure the error is an *Error, or wraps ErrInvalidRequest.
 func (t *Transport) Do(ctx context.Context, tg Target, req *Request, into http.Header, on1xx func(code int, h http.Header) error) (*Exchange, error) {
 	start := time.Now()
-	if err := req.validate(); err != nil {
+	size, err := req.validate()
+	if err != nil {
 		return nil, err
 	}
+	// A small request with no body is sent without watching the context
+	// first (see watchAfter); any other is watched from the start.
+	lazy := size <= lazyMaxHead && (req.Body == nil || req.ContentLength == 0)
 	if into == nil {
 		into = make(http.Header)
 	}
@@ -384,7 +388,9 @@ func (t *Transport) Do(ctx context.Context, tg Target, req *Request, into http.H
 		if !reused {
 			x.connectTime = c.connectTime
 		}
-		x.watch()
+		if !lazy {
+			x.watch()
+		}
 		err := x.roundTrip(req, on1xx)
 		if err == nil {
 			x.headerTime = time.Since(start)
