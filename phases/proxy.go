@@ -392,8 +392,17 @@ func (rs *reqState) writeProxied(px *proxier, x *proxypass.Exchange, t0 time.Tim
 			x.Close()
 			panic(http.ErrAbortHandler)
 		}
-		for k, v := range resp.Trailer {
-			hdr[http.TrailerPrefix+k] = v
+		if len(resp.Trailer) > 0 {
+			for k, v := range resp.Trailer {
+				hdr[http.TrailerPrefix+k] = v
+			}
+			// net/http frames a response that is still unsent when the
+			// handler returns with a Content-Length, which has no room
+			// for trailers: sent now, it is chunked.
+			if err := w.FlushError(); err != nil {
+				w.finished = true
+				return nil
+			}
 		}
 	} else {
 		rs.recordTotal(t0)
