@@ -12,9 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -437,13 +435,6 @@ func ppAddrField(addr string) string { return `"address":"` + addr + `"` }
 // WebSocket (RFC 6455), the least of it: the handshake, and frames of
 // any length, masked or not.
 
-const ppWSGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-func ppWSAccept(key string) string {
-	h := sha1.Sum([]byte(key + ppWSGUID))
-	return base64.StdEncoding.EncodeToString(h[:])
-}
-
 // ppWSFrame is one frame: FIN always set.
 type ppWSFrame struct {
 	op      byte
@@ -533,22 +524,11 @@ func ppWSRead(r io.Reader) (f ppWSFrame, masked bool, err error) {
 // frames that came unmasked (a protocol error).
 func ppWSEcho(unmasked *atomic.Int64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") ||
-			!strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
-			http.Error(w, "websocket only", http.StatusBadRequest)
-			return
-		}
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
+		conn, brw, ok := wsHandshake(w, r, 20*time.Second)
+		if !ok {
 			return
 		}
 		defer conn.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-			"Sec-WebSocket-Accept: %s\r\n\r\n", ppWSAccept(r.Header.Get("Sec-WebSocket-Key")))
-		if brw.Flush() != nil {
-			return
-		}
-		conn.SetDeadline(time.Now().Add(20 * time.Second))
 		if ppWSWrite(conn, ppWSFrame{op: 1, payload: []byte("hello from the backend")}, false) != nil {
 			return
 		}

@@ -362,9 +362,9 @@ func TestProxyPassWebSocket(t *testing.T) {
 		t.Fatalf("handshake: %v", err)
 	}
 	if resp.StatusCode != 101 || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") ||
-		resp.Header.Get("Sec-WebSocket-Accept") != ppWSAccept(key) {
+		resp.Header.Get("Sec-WebSocket-Accept") != wsAccept(key) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		t.Fatalf("handshake: %d %v %q; want 101 with Upgrade: websocket and Sec-WebSocket-Accept %s", resp.StatusCode, resp.Header, b, ppWSAccept(key))
+		t.Fatalf("handshake: %d %v %q; want 101 with Upgrade: websocket and Sec-WebSocket-Accept %s", resp.StatusCode, resp.Header, b, wsAccept(key))
 	}
 	f, masked, err := ppWSRead(br)
 	if err != nil || f.op != 1 || string(f.payload) != "hello from the backend" || masked {

@@ -179,24 +179,37 @@ func wsAccept(key string) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-// wsEchoBackend answers a websocket handshake and echoes text frames with
-// an "echo: " prefix until the client goes away.
-func wsEchoBackend(w http.ResponseWriter, r *http.Request) {
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+// wsHandshake completes a websocket handshake on the hijacked connection
+// of w, with deadline d; ok is false when the request was refused or the
+// connection failed.
+func wsHandshake(w http.ResponseWriter, r *http.Request, d time.Duration) (conn net.Conn, brw *bufio.ReadWriter, ok bool) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") ||
+		!strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
 		http.Error(w, "websocket only", http.StatusBadRequest)
-		return
+		return nil, nil, false
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		return
+		return nil, nil, false
 	}
-	defer conn.Close()
 	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Accept: %s\r\n\r\n", wsAccept(r.Header.Get("Sec-WebSocket-Key")))
 	if brw.Flush() != nil {
+		conn.Close()
+		return nil, nil, false
+	}
+	conn.SetDeadline(time.Now().Add(d))
+	return conn, brw, true
+}
+
+// wsEchoBackend answers a websocket handshake and echoes text frames with
+// an "echo: " prefix until the client goes away.
+func wsEchoBackend(w http.ResponseWriter, r *http.Request) {
+	conn, brw, ok := wsHandshake(w, r, 15*time.Second)
+	if !ok {
 		return
 	}
-	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	defer conn.Close()
 	for {
 		msg, err := wsReadText(brw.Reader)
 		if err != nil {

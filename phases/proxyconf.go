@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/caddy-resty/caddy-resty/app"
 	"github.com/caddy-resty/caddy-resty/dynupstream"
@@ -221,7 +222,7 @@ func newProxier(p *ProxyPass, reg *dynupstream.Registry) (*proxier, error) {
 		}
 	}
 	for i, h := range p.SetHeaders {
-		if h.Name == "" || !validFieldName(h.Name) {
+		if h.Name == "" || !httpguts.ValidHeaderFieldName(h.Name) {
 			return nil, fmt.Errorf("proxy_pass: set_headers[%d]: invalid field name %q", i, h.Name)
 		}
 		if strings.ContainsAny(h.Value, "\r\n\x00") {
@@ -235,7 +236,7 @@ func newProxier(p *ProxyPass, reg *dynupstream.Registry) (*proxier, error) {
 		px.set = append(px.set, f)
 	}
 	for i, h := range p.HideHeaders {
-		if !validFieldName(h) {
+		if !httpguts.ValidHeaderFieldName(h) {
 			return nil, fmt.Errorf("proxy_pass: hide_headers[%d]: invalid field name %q", i, h)
 		}
 		px.hide = append(px.hide, textproto.CanonicalMIMEHeaderKey(h))
@@ -370,20 +371,6 @@ func hostPort(host string, tlsOn bool) (addr, name string, err error) {
 		name = h
 	}
 	return net.JoinHostPort(h, port), name, nil
-}
-
-// validFieldName reports whether s is an HTTP field name (a token).
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // unmarshalProxy reads one proxy_* option of the resty directive into
