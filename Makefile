@@ -32,6 +32,8 @@ run: build
 # machine's cores with the other packages' tests.
 unit:
 	go test -race -count=1 $$(go list ./... | grep -v /integration)
+	# Allocation budgets: the race detector allocates, so these run without it.
+	go test -count=1 -run 'Allocs' ./proxypass/
 	go test -race -count=1 ./integration/
 
 compat: build
