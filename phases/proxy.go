@@ -32,6 +32,8 @@ type proxyState struct {
 	// tries records the attempts, for ngx.var.upstream_*.
 	tries    []tryRecord
 	triesBuf [2]tryRecord
+	// used: proxy ran for this request (reset has something to undo).
+	used bool
 }
 
 // tryRecord is one attempt, as nginx's $upstream_* variables show it.
@@ -44,6 +46,10 @@ type tryRecord struct {
 }
 
 func (ps *proxyState) reset() {
+	if !ps.used {
+		return
+	}
+	ps.used = false
 	ps.at.Reset()
 	ps.out = proxypass.Request{}
 	clear(ps.set)
@@ -69,6 +75,7 @@ var errNoTarget = errors.New("proxy_pass: no target")
 func (rs *reqState) proxy(px *proxier, cluster string) error {
 	r := rs.req.R
 	ps := &rs.px
+	ps.used = true
 	if ps.tries == nil {
 		ps.tries = ps.triesBuf[:0]
 	}
