@@ -210,6 +210,18 @@ func ppNewRaw(t *testing.T, serve func(c net.Conn, br *bufio.Reader, quit <-chan
 
 // ppReadHead reads a request head: the request line and the fields
 // (names lower-cased).
+// ppReadRequest reads a request head and its Content-Length body.
+func ppReadRequest(br *bufio.Reader) (line string, body []byte, err error) {
+	line, f, err := ppReadHead(br)
+	if err != nil {
+		return "", nil, err
+	}
+	n, _ := strconv.Atoi(f["content-length"])
+	body = make([]byte, n)
+	_, err = io.ReadFull(br, body)
+	return line, body, err
+}
+
 func ppReadHead(br *bufio.Reader) (line string, fields map[string]string, err error) {
 	fields = map[string]string{}
 	for i := 0; ; i++ {

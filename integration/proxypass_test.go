@@ -542,13 +542,10 @@ func TestProxyPassRetries(t *testing.T) {
 	var failPosts sync.Map
 	failer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
 		// Reads the whole request, body included, then closes: no answer.
-		_, f, err := ppReadHead(br)
+		_, b, err := ppReadRequest(br)
 		if err != nil {
 			return
 		}
-		n, _ := strconv.Atoi(f["content-length"])
-		b := make([]byte, n)
-		io.ReadFull(br, b)
 		failPosts.Store(string(b), true)
 	})
 	global := fmt.Sprintf(`upstream pair {
@@ -1240,13 +1237,10 @@ func TestProxyPassStaleConnections(t *testing.T) {
 	// Answers the first request of each connection (keep-alive), then
 	// closes the connection 30ms later.
 	closer := ppNewRaw(t, func(c net.Conn, br *bufio.Reader, quit <-chan struct{}) {
-		line, f, err := ppReadHead(br)
+		line, body, err := ppReadRequest(br)
 		if err != nil {
 			return
 		}
-		n, _ := strconv.Atoi(f["content-length"])
-		body := make([]byte, n)
-		io.ReadFull(br, body)
 		msg := "closer " + ppReqPath(line) + " " + string(body)
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(msg), msg)
 		time.Sleep(30 * time.Millisecond)
