@@ -14,11 +14,17 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/dynupstream"
 	// The http.handlers.resty handler.
 	_ "github.com/caddy-resty/caddy-resty/phases"
+	// The bundled gateway plugins (resty.plugins.*, embedded Lua).
+	_ "github.com/caddy-resty/caddy-resty/plugins"
 
 	// The Go-backed Lua libraries: each registers its modules with the
 	// Lua engine (luaplugin.RegisterModule) for `require`.
 	_ "github.com/caddy-resty/caddy-resty/cjson"
+	_ "github.com/caddy-resty/caddy-resty/restycrypto"
 	_ "github.com/caddy-resty/caddy-resty/restyhttp"
+	_ "github.com/caddy-resty/caddy-resty/restyipmatcher"
+	_ "github.com/caddy-resty/caddy-resty/restyjsonschema"
+	_ "github.com/caddy-resty/caddy-resty/restyjwt"
 	_ "github.com/caddy-resty/caddy-resty/restylimit"
 	_ "github.com/caddy-resty/caddy-resty/restyredis"
 	_ "github.com/caddy-resty/caddy-resty/restystring"

@@ -251,21 +251,57 @@ func (a *App) provisionDicts() error {
 		if err := CheckDictSize(size, cfg.Size); err != nil {
 			return fmt.Errorf("shared_dicts.%s.size: %w", name, err)
 		}
-		key := fmt.Sprintf("%s/%d", name, size)
-		val, _, err := dictPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-			d, err := shdict.New(name, size)
-			if err != nil {
-				return nil, err
-			}
-			return dictHolder{d}, nil
-		})
+		d, key, err := loadDict(name, size)
 		if err != nil {
 			return fmt.Errorf("shared_dicts.%s: %w", name, err)
 		}
 		a.dictKeys = append(a.dictKeys, key)
-		a.dicts[name] = val.(dictHolder).Dict
+		a.dicts[name] = d
+	}
+	// The bundled plugins' dicts (APISIX's names), unless declared.
+	for _, pd := range pluginDicts {
+		if a.dicts[pd.name] != nil {
+			continue
+		}
+		d, key, err := loadDict(pd.name, pd.size)
+		if err != nil {
+			return fmt.Errorf("shared dict %s of the bundled plugins: %w", pd.name, err)
+		}
+		a.dictKeys = append(a.dictKeys, key)
+		a.dicts[pd.name] = d
 	}
 	return nil
+}
+
+// pluginDicts are the shared dicts the bundled plugins keep their state
+// in, with the size the app gives them when the config does not declare
+// them (APISIX's defaults). A dict takes memory as it fills, not up front.
+var pluginDicts = [...]struct {
+	name string
+	size int64
+}{
+	{"plugin-limit-req", 10 << 20},
+	{"plugin-limit-count", 10 << 20},
+	{"plugin-limit-conn", 10 << 20},
+	{"plugin-api-breaker", 10 << 20},
+	{"plugin-proxy-cache", 64 << 20},
+}
+
+// loadDict returns the dict name of size, kept across config loads in
+// dictPool; key is its pool key, to release on Cleanup.
+func loadDict(name string, size int64) (*shdict.Dict, string, error) {
+	key := fmt.Sprintf("%s/%d", name, size)
+	val, _, err := dictPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		d, err := shdict.New(name, size)
+		if err != nil {
+			return nil, err
+		}
+		return dictHolder{d}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return val.(dictHolder).Dict, key, nil
 }
 
 // dictHolder lets a dict live in a UsagePool.

@@ -131,8 +131,8 @@ type pluginKey struct {
 }
 
 type confKey struct {
-	pool       *luaplugin.Pool
-	name, conf string
+	pool              *luaplugin.Pool
+	name, conf, scope string
 }
 
 type pluginEntry struct {
@@ -225,9 +225,17 @@ func (c *routeCache) plugin(pool *luaplugin.Pool, name string) (*pluginEntry, er
 	return pe, nil
 }
 
+// ScopeField is the field the route table adds to an object plugin
+// configuration once checked: "global" for global_plugins, "route:NAME"
+// for a route's. Plugins key the state they share between requests (a
+// limit's counters, a breaker) by it, so that the same plugin on two
+// routes keeps two states, on every Lua state and across reloads.
+const ScopeField = "_scope"
+
 // pluginRef checks a plugin config against its plugin's schema and
-// returns it ready to run; place names it in errors.
-func (c *routeCache) pluginRef(pool *luaplugin.Pool, place, name string, raw json.RawMessage) (*PluginRef, error) {
+// returns it ready to run; place names it in errors, scope is its
+// ScopeField.
+func (c *routeCache) pluginRef(pool *luaplugin.Pool, place, scope, name string, raw json.RawMessage) (*PluginRef, error) {
 	pe, err := c.plugin(pool, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", place, err)
@@ -239,7 +247,7 @@ func (c *routeCache) pluginRef(pool *luaplugin.Pool, place, name string, raw jso
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", place, err)
 	}
-	k := confKey{pool, name, buf.String()}
+	k := confKey{pool, name, buf.String(), scope}
 	c.mu.Lock()
 	pc, ok := getCached(c.confs, k)
 	c.mu.Unlock()
@@ -259,6 +267,9 @@ func (c *routeCache) pluginRef(pool *luaplugin.Pool, place, name string, raw jso
 			}
 			return nil, fmt.Errorf("%s: %w", place, err)
 		}
+		if m, ok := v.(map[string]any); ok {
+			m[ScopeField] = scope
+		}
 		pc = luaplugin.NewPluginConf(pe.info, v)
 		c.mu.Lock()
 		putCached(c.confs, k, pc)
@@ -268,7 +279,7 @@ func (c *routeCache) pluginRef(pool *luaplugin.Pool, place, name string, raw jso
 }
 
 // pluginRefs prepares a set of plugin configs, sorted in run order.
-func (c *routeCache) pluginRefs(pool *luaplugin.Pool, place string, plugins map[string]json.RawMessage) ([]*PluginRef, luaplugin.Phase, error) {
+func (c *routeCache) pluginRefs(pool *luaplugin.Pool, place, scope string, plugins map[string]json.RawMessage) ([]*PluginRef, luaplugin.Phase, error) {
 	if len(plugins) == 0 {
 		return nil, 0, nil
 	}
@@ -280,7 +291,7 @@ func (c *routeCache) pluginRefs(pool *luaplugin.Pool, place string, plugins map[
 	refs := make([]*PluginRef, 0, len(names))
 	var phases luaplugin.Phase
 	for _, n := range names {
-		ref, err := c.pluginRef(pool, place+"."+n, n, plugins[n])
+		ref, err := c.pluginRef(pool, place+"."+n, scope, n, plugins[n])
 		if err != nil {
 			return nil, 0, err
 		}
@@ -303,7 +314,7 @@ func (rt *RouteTable) prepare(place string, r *celrules.Route) (any, error) {
 		d.Cond = c
 	}
 	var err error
-	if d.Plugins, d.Phases, err = rt.cache.pluginRefs(rt.pool, place+".plugins", r.Plugins); err != nil {
+	if d.Plugins, d.Phases, err = rt.cache.pluginRefs(rt.pool, "route "+r.Name+": "+place+".plugins", "route:"+r.Name, r.Plugins); err != nil {
 		return nil, err
 	}
 	tpl := func(field, s string) (*celrules.Template, error) {
@@ -442,7 +453,7 @@ func newRouteTable(cache *routeCache, routes []celrules.Route, global map[string
 	pool *luaplugin.Pool, upstreams func(string) bool, logger *zap.Logger) (rt *RouteTable, base *celrules.Table, err error) {
 	rt = &RouteTable{cache: cache, pool: pool, logger: logger}
 	rt.opts = celrules.Options{Cache: cache.cel, Upstreams: upstreams, Prepare: rt.prepare}
-	if rt.global, rt.phases, err = cache.pluginRefs(pool, "global_plugins", global); err != nil {
+	if rt.global, rt.phases, err = cache.pluginRefs(pool, "global_plugins", "global", global); err != nil {
 		return nil, nil, err
 	}
 	if base, err = celrules.Compile(routes, rt.opts); err != nil {

@@ -95,7 +95,7 @@ func TestRouteCacheAcrossLoads(t *testing.T) {
 	}
 	// The schema's default was applied once, for every state.
 	d, _ := rt2.prepare("x", &celrules.Route{Name: "d", Plugins: map[string]json.RawMessage{"tag": json.RawMessage(`{}`)}})
-	if got := d.(*RouteData).Plugins[0].Conf.Conf(); fmt.Sprint(got) != "map[v:7]" {
+	if got := d.(*RouteData).Plugins[0].Conf.Conf(); fmt.Sprint(got) != "map[_scope:route:d v:7]" {
 		t.Errorf("conf with defaults: %v", got)
 	}
 }
@@ -109,9 +109,9 @@ func TestRoutePrepareErrors(t *testing.T) {
 		want  string
 	}{
 		{celrules.Route{Name: "a", Lua: "return (", Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "routes[0].lua: route a:1:"},
-		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"nope": nil}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, `routes[0].plugins.nope: plugin "nope": module resty.plugins.nope not found`},
-		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"tag": json.RawMessage(`{"v": "x"}`)}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "routes[0].plugins.tag.v:"},
-		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"tag": json.RawMessage(`[1]`)}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "routes[0].plugins.tag:"},
+		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"nope": nil}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, `route a: routes[0].plugins.nope: plugin "nope": module resty.plugins.nope not found`},
+		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"tag": json.RawMessage(`{"v": "x"}`)}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "route a: routes[0].plugins.tag.v:"},
+		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"tag": json.RawMessage(`[1]`)}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "route a: routes[0].plugins.tag:"},
 		{celrules.Route{Name: "a", Action: celrules.Action{Redirect: &celrules.RedirectAction{Location: "/x{unclosed"}}}, "routes[0].action.redirect.location:"},
 	} {
 		_, err := NewRouteTable([]celrules.Route{c.route}, nil, pool, nil, nil)

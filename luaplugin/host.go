@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -64,7 +66,46 @@ func RegisterModule(name string, open ModuleOpener) {
 	if _, dup := modules[name]; dup {
 		panic(fmt.Sprintf("luaplugin: module %q already registered", name))
 	}
+	if _, dup := luaSources[name]; dup {
+		panic(fmt.Sprintf("luaplugin: module %q already registered as a Lua module", name))
+	}
 	modules[name] = open
+}
+
+// luaSource is a Lua-source module registered with RegisterLuaModule:
+// compiled once per process, on first use.
+type luaSource struct {
+	name, src string
+	once      sync.Once
+	chunk     *Chunk
+	err       error
+}
+
+func (s *luaSource) compile() (*Chunk, error) {
+	s.once.Do(func() { s.chunk, s.err = Compile("@embedded/"+strings.ReplaceAll(s.name, ".", "/")+".lua", s.src) })
+	return s.chunk, s.err
+}
+
+// luaSources maps module names to embedded Lua source, written only by
+// RegisterLuaModule from init functions.
+var luaSources = map[string]*luaSource{}
+
+// RegisterLuaModule makes Lua source (typically embedded in the binary
+// with go:embed) available to `require` as module name. Such a module is
+// found after the files on lua_package_path, so that a file of the same
+// name overrides it, as a file earlier on the path would in OpenResty.
+// Call it from an init function; a duplicate name panics.
+func RegisterLuaModule(name, src string) {
+	if name == "" {
+		panic("luaplugin: RegisterLuaModule needs a name")
+	}
+	if _, dup := luaSources[name]; dup {
+		panic(fmt.Sprintf("luaplugin: Lua module %q already registered", name))
+	}
+	if _, dup := modules[name]; dup {
+		panic(fmt.Sprintf("luaplugin: module %q already registered as a Go module", name))
+	}
+	luaSources[name] = &luaSource{name: name, src: src}
 }
 
 // RegisteredModules lists the names of the registered Go-backed modules.

@@ -74,6 +74,7 @@ func (vm *VM) installModules() {
 	vm.protectPackagePath(pkg)
 	if loaders, ok := pkg.RawGetString("loaders").(*lua.LTable); ok {
 		loaders.RawSetInt(2, L.NewFunction(vm.fileLoader))
+		loaders.RawSetInt(3, L.NewFunction(vm.embeddedLoader))
 	}
 
 	preload := L.NewTable()
@@ -150,6 +151,23 @@ func (vm *VM) fileLoader(L *lua.LState) int {
 		return 1
 	}
 	L.Push(lua.LString(tried.String()))
+	return 1
+}
+
+// embeddedLoader is the package.loaders entry for the Lua-source modules
+// of RegisterLuaModule, after the files on package.path.
+func (vm *VM) embeddedLoader(L *lua.LState) int {
+	name := L.CheckString(1)
+	s := luaSources[name]
+	if s == nil {
+		L.Push(lua.LString("\n\tno embedded module '" + name + "'"))
+		return 1
+	}
+	chunk, err := s.compile()
+	if err != nil {
+		L.RaiseError("error loading embedded module '%s':\n\t%s", name, err)
+	}
+	L.Push(vm.function(chunk))
 	return 1
 }
 

@@ -1,0 +1,2 @@
+// Package restyipmatcher provides the Lua module resty.ipmatcher: CIDR matching for ip-restriction.
+package restyipmatcher

@@ -1,0 +1,2 @@
+// Package restyjsonschema provides the Lua module resty.jsonschema: JSON Schema validation for request-validation.
+package restyjsonschema
