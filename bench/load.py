@@ -45,6 +45,14 @@ SCENARIOS = {
     "resty-shdict": "resty {\n\t\taccess_by_lua <<LUA\n\t\t\t%s\n\t\tLUA\n\t}" % SHDICT,
     # lua-resty-limit-traffic's limit.req with a rate nothing reaches.
     "resty-limit-req": "resty {\n\t\taccess_by_lua <<LUA\n\t\t\t%s\n\t\tLUA\n\t}" % LIMIT_REQ,
+    # The bundled plugins (issue 11): the route table proxying with
+    # proxy_pass to the backend cluster, with no plugin, then with
+    # plugins; PLUGIN_ROUTES gives each scenario's route.
+    "route": "resty {\n\t\troutes\n\t}",
+    "key-auth": "resty {\n\t\troutes\n\t}",
+    "limit-count": "resty {\n\t\troutes\n\t}",
+    "key-auth+limit-count": "resty {\n\t\troutes\n\t}",
+    "proxy-cache-hit": "resty {\n\t\troutes\n\t}",
     "resty-filters": """resty {
 		header_filter_by_lua <<LUA
 			ngx.header["X-Bench-Filter"] = "1"
@@ -57,10 +65,26 @@ SCENARIOS = {
 		LUA
 	}""",
 }
+KEY_AUTH = 'plugin key-auth `{"header": "X-Api-Key", "consumers": [{"name": "bench", "key": "secret"}]}`'
+LIMIT_COUNT = 'plugin limit-count `{"count": 1000000000, "time_window": 60, "key": "remote_addr", "rejected_code": 429}`'
+PLUGIN_ROUTES = {
+    "route": [],
+    "key-auth": [KEY_AUTH],
+    "limit-count": [LIMIT_COUNT],
+    "key-auth+limit-count": [KEY_AUTH, LIMIT_COUNT],
+    "proxy-cache-hit": ["plugin proxy-cache"],
+}
 
 
 def caddyfile(name):
-    return GLOBAL + ":18081 {\n\tbind 127.0.0.1\n\troute {\n\t\t%s\n\t\treverse_proxy %s\n\t}\n}\n" % (
+    g = GLOBAL
+    if name in PLUGIN_ROUTES:
+        route = "\t\tupstream be {\n\t\t\tserver %s\n\t\t}\n\t\troute bench {\n\t\t\tpath /bench\n" % BE
+        for pl in PLUGIN_ROUTES[name]:
+            route += "\t\t\t%s\n" % pl
+        route += "\t\t\tproxy be\n\t\t}\n"
+        g = GLOBAL.replace("\t\tshared_dict counters 1m\n", "\t\tshared_dict counters 1m\n" + route)
+    return g + ":18081 {\n\tbind 127.0.0.1\n\troute {\n\t\t%s\n\t\treverse_proxy %s\n\t}\n}\n" % (
         SCENARIOS[name].replace("\n", "\n\t"), BE)
 
 
