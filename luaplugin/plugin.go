@@ -66,6 +66,9 @@ type PluginInfo struct {
 	// HasInit tells whether the module has an init function, called once
 	// per configuration and state (see PluginConf).
 	HasInit bool
+	// HasCheck tells whether the module has a check_schema function,
+	// which Pool.CheckPluginConf runs when a configuration loads.
+	HasCheck bool
 
 	// chunks are the names runs of the plugin get in errors, by phase
 	// bit: "plugin NAME PHASE".
@@ -123,6 +126,7 @@ const (
 	opLoad pluginOp = iota // require a module (LoadPlugin)
 	opRun                  // run a plugin's phase function (RunPlugin)
 	opCond                 // evaluate a route condition (EvalCondition)
+	opCheck                // run a module's check_schema (CheckPluginConf)
 )
 
 // pluginState is a state's part of route plugins: its entry function, its
@@ -152,6 +156,8 @@ type pluginState struct {
 	// Results of the last entry call.
 	module *lua.LTable
 	cond   bool
+	// checkErr is check_schema's refusal (opCheck).
+	checkErr string
 	// inInit is set while a plugin's init runs (so that an error there
 	// is reported as init's).
 	inInit bool
@@ -179,6 +185,9 @@ func (vm *VM) pluginEntry(L *lua.LState) int {
 	case opRun:
 		pc, route := ps.pc, ps.route
 		vm.runPluginPhase(L, pc, route)
+	case opCheck:
+		pc := ps.pc
+		vm.checkPluginConf(L, pc)
 	case opCond:
 		fn := ps.fn
 		L.Push(fn)
@@ -263,7 +272,7 @@ func checkPluginModule(name string, v lua.LValue) (*lua.LTable, error) {
 	default:
 		return nil, fmt.Errorf("name must be a string, not a %s", n.Type())
 	}
-	for _, key := range [...]string{"init", "rewrite", "access", "header_filter", "body_filter", "log"} {
+	for _, key := range [...]string{"init", "check_schema", "rewrite", "access", "header_filter", "body_filter", "log"} {
 		switch f := m.RawGetString(key); f.(type) {
 		case *lua.LNilType, *lua.LFunction:
 		default:
@@ -462,7 +471,84 @@ func pluginInfo(name string, m *lua.LTable) (*PluginInfo, error) {
 		info.chunks[bits.TrailingZeros16(uint16(ph))] = "plugin " + name + " " + ph.String()
 	}
 	_, info.HasInit = m.RawGetString("init").(*lua.LFunction)
+	_, info.HasCheck = m.RawGetString("check_schema").(*lua.LFunction)
 	return info, nil
+}
+
+// CheckPluginConf runs the module's check_schema(conf) for pc, as APISIX
+// runs a plugin's check_schema when a configuration loads: for the checks
+// a schema cannot express (a regex that must compile, a key that must
+// parse, fields that depend on each other). It runs on one of the pool's
+// states, outside any request, with the run budget; conf is a fresh
+// table of pc's configuration. check_schema returns true, or false (or
+// nil) and a message; a Lua error in it refuses the configuration too.
+// A module without check_schema accepts every configuration.
+func (p *Pool) CheckPluginConf(pc *PluginConf) error {
+	if !pc.info.HasCheck {
+		return nil
+	}
+	vm, err := p.pick(nil)
+	if err != nil {
+		return err
+	}
+	defer p.unbind(vm)
+	if err := vm.enter(); err != nil {
+		return err
+	}
+	defer vm.leave()
+	th := vm.newThread()
+	req := &Request{Logger: p.Logger(), Start: time.Now(), th: th}
+	ps := &vm.plug
+	ps.op, ps.pc, ps.checkErr = opCheck, pc, ""
+	res := vm.call(ps.entry, "plugin "+pc.info.Name+" check_schema", req, PhaseInit)
+	msg := ps.checkErr
+	ps.pc, ps.checkErr = nil, ""
+	if th.reset() {
+		vm.putThread(th)
+	}
+	switch {
+	case res.Err != nil:
+		if e, ok := res.Err.(*Error); ok {
+			return errors.New(cleanMessage(strings.TrimPrefix(e.Message, "plugin "+pc.info.Name+" check_schema: ")))
+		}
+		return res.Err
+	case res.Exited:
+		return fmt.Errorf("check_schema called ngx.exit(%d)", res.Code)
+	case msg != "":
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// checkPluginConf calls the module's check_schema with a table of pc's
+// configuration and keeps its refusal in ps.checkErr.
+func (vm *VM) checkPluginConf(L *lua.LState, pc *PluginConf) {
+	ps := &vm.plug
+	m := vm.pluginModule(L, pc.info.Name)
+	fn, ok := m.RawGetString("check_schema").(*lua.LFunction)
+	if !ok {
+		return
+	}
+	var conf lua.LValue = L.NewTable()
+	if pc.conf != nil {
+		var err error
+		if conf, err = goToLua(L, pc.conf, "conf", 0); err != nil {
+			L.Error(lua.LString(err.Error()), 0)
+		}
+	}
+	L.Push(fn)
+	L.Push(conf)
+	L.Call(1, 2)
+	ok2, msg := L.Get(-2), L.Get(-1)
+	L.Pop(2)
+	if lua.LVAsBool(ok2) {
+		return
+	}
+	if s, isStr := msg.(lua.LString); isStr && s != "" {
+		ps.checkErr = string(s)
+		return
+	}
+	ps.checkErr = "refused by check_schema"
 }
 
 // RunPlugin runs the function of plugin configuration pc for phase (one

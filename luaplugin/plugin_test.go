@@ -598,3 +598,56 @@ func BenchmarkRunPlugin(b *testing.B) {
 		})
 	}
 }
+
+// TestCheckPluginConf: a module's check_schema accepts or refuses a
+// configuration when it loads; its errors and ngx.exit refuse it too; a
+// module without one accepts everything.
+func TestCheckPluginConf(t *testing.T) {
+	p, _ := pluginPool(t, Config{}, map[string]string{
+		"re": `return {
+	check_schema = function(conf)
+		if conf.boom then error("exploded") end
+		if conf.exit then ngx.exit(403) end
+		local _, _, err = ngx.re.find("", conf.regex or "", "jo")
+		if err then return false, "regex: " .. err end
+		if conf.plain_false then return false end
+		return true
+	end,
+	access = function() end,
+}`,
+		"free": `return {access = function() end}`,
+	})
+	re, free := loadPlugin(t, p, "re"), loadPlugin(t, p, "free")
+	if !re.HasCheck || free.HasCheck {
+		t.Fatalf("HasCheck: %v %v", re.HasCheck, free.HasCheck)
+	}
+	for _, c := range []struct {
+		conf any
+		want string
+	}{
+		{map[string]any{"regex": "a+"}, ""},
+		{nil, ""},
+		{map[string]any{"regex": "a("}, "regex: "},
+		{map[string]any{"plain_false": true}, "refused by check_schema"},
+		{map[string]any{"boom": true}, "exploded"},
+		{map[string]any{"exit": true}, "API disabled in the context of init"},
+	} {
+		err := p.CheckPluginConf(NewPluginConf(re, c.conf))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.conf, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: %v, want %q", c.conf, err, c.want)
+		}
+	}
+	if err := p.CheckPluginConf(NewPluginConf(free, map[string]any{"x": 1.0})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.LoadPlugin("bad"); err == nil {
+		t.Fatal("missing module loaded")
+	}
+	p2, _ := pluginPool(t, Config{}, map[string]string{"bad": `return {check_schema = 1}`})
+	if _, err := p2.LoadPlugin("bad"); err == nil || !strings.Contains(err.Error(), "check_schema must be a function") {
+		t.Fatalf("check_schema = 1: %v", err)
+	}
+}
