@@ -350,7 +350,7 @@ func TestPluginBodyCrypto(t *testing.T) {
 	_, _ = rand.Read(k2)
 	b64 := base64.StdEncoding.EncodeToString
 	keys := `{"k1": "` + b64(k1) + `", "k.2": "` + b64(k2) + `"}`
-	g := plStartGateway(t, plOptions{routes: `
+	g := plStartGateway(t, plOptions{global: "\t\tlua_body_buffer_size 1k", routes: `
 		route bc {
 			path /bc/*
 			plugin body-crypto ` + bq(`{"keys": `+keys+`}`) + `
@@ -443,9 +443,27 @@ func TestPluginBodyCrypto(t *testing.T) {
 		g.expectLog(t, c.log)
 	}
 
+	// Two key ids; a body over the in-memory buffer.
+	req, _ := http.NewRequest("POST", g.base+"/bc/pay", strings.NewReader(b64(sealed)))
+	req.Header.Add("X-Key-Id", "k1")
+	req.Header.Add("X-Key-Id", "k.2")
+	resp, err := noRetry.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || string(body) != `{"message":"more than one key id"}`+"\n" {
+		t.Fatalf("two key ids: %d %q", resp.StatusCode, body)
+	}
+	g.expectLog(t, "several X-Key-Id fields")
+	r = g.do("POST", "/bc/pay", map[string]string{"X-Key-Id": "k1"}, b64(bcSeal(t, k1, strings.Repeat("x", 2000))))
+	plExpect(t, "body over the buffer", r, 413, `{"message":"request body too large to decrypt"}`)
+	g.expectLog(t, "over the in-memory buffer")
+
 	short := base64.StdEncoding.EncodeToString(k1[:16])
 	for _, c := range []struct{ conf, field string }{
-		{`{"keys": {"k1": "` + short + `"}}`, "keys.k1"},
+		{`{"keys": {"k1": "` + short + `"}}`, "keys.k1: must not match"},
 		{`{"keys": {"k1": "not base64 at all, but forty-four chars long"}}`, "keys.k1"},
 		{`{"keys": {}}`, "keys"},
 		{`{}`, "keys"},

@@ -20,8 +20,11 @@ local concat = table.concat
 local encrypt, decrypt = crypto.aes_gcm_encrypt, crypto.aes_gcm_decrypt
 
 -- A 32-byte key in standard base64: 43 characters, the last of which
--- carries 2 bits of padding (so one of 16), then "=".
+-- carries 2 bits of padding (so one of 16), then "=". Checked as "not not
+-- the pattern": a failed `pattern` would print the value (a secret) in
+-- the error; a failed `not` prints nothing but the field.
 local KEY32 = [[^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$]]
+local key32 = { type = "string", ["not"] = { ["not"] = { pattern = KEY32 } } }
 local FIELD_NAME = [[^[!#$%&'*+.^_`|~0-9A-Za-z-]+$]]
 
 local _M = {
@@ -33,7 +36,7 @@ local _M = {
             keys = {
                 type = "object",
                 minProperties = 1,
-                patternProperties = { ["^[A-Za-z0-9._~-]{1,64}$"] = { type = "string", pattern = KEY32 } },
+                patternProperties = { ["^[A-Za-z0-9._~-]{1,64}$"] = key32 },
                 additionalProperties = false,
             },
             key_id_header = { type = "string", default = "X-Key-Id", pattern = FIELD_NAME },
