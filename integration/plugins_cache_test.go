@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -69,6 +72,13 @@ const pcRoutes = `
 		route opts {
 			path /o/*
 			plugin proxy-cache ` + "`" + `{"cache_bypass": ["$arg_bypass"], "no_cache": ["$http_x_no_store"], "max_entry_size": 1000, "hide_cache_headers": true, "cache_http_status": [200], "cache_method": ["GET", "POST"], "cache_key": ["$request_uri", "-", "$http_x_tenant"]}` + "`" + `
+			proxy be
+		}
+		route nozone {
+			path /nozone/*
+			plugin proxy-cache {
+				cache_zone nope
+			}
 			proxy be
 		}
 		route ctl {
@@ -149,6 +159,28 @@ func TestPluginProxyCacheHit(t *testing.T) {
 	pcCheck(t, g, "HEAD hit", r, 200, "HIT", 2)
 	if r.body != "" {
 		t.Fatalf("HEAD hit has a body: %s", r)
+	}
+	// On the wire: a HEAD hit then a GET on one connection, so that a body
+	// sent after HEAD's headers would break the second response.
+	conn, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "HEAD /c/a?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /c/a?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	br := bufio.NewReader(conn)
+	for _, m := range []string{"HEAD", "GET"} {
+		resp, err := http.ReadResponse(br, &http.Request{Method: m})
+		if err != nil {
+			t.Fatalf("raw %s: %v", m, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || resp.Header.Get("Resty-Cache-Status") != "HIT" ||
+			(m == "GET" && string(b) != first) || (m == "HEAD" && len(b) != 0) {
+			t.Fatalf("raw %s: %v %d %v %q", m, err, resp.StatusCode, resp.Header, b)
+		}
 	}
 	// A HEAD miss goes to the backend and stores nothing (no body).
 	r = g.do("HEAD", "/c/head", nil, "")
@@ -372,6 +404,9 @@ func TestPluginProxyCachePurge(t *testing.T) {
 	g := pcStart(t)
 	r := g.do("PURGE", "/c/p", nil, "")
 	plExpect(t, "purge nothing", r, 404)
+	if g.backend.reqs.Load() != 0 {
+		t.Fatalf("PURGE reached the backend")
+	}
 	g.do("GET", "/c/p", nil, "")
 	r = g.do("GET", "/c/p", nil, "")
 	pcCheck(t, g, "hit", r, 200, "HIT", 1)
@@ -427,8 +462,20 @@ func TestPluginProxyCacheControl(t *testing.T) {
 }
 
 // TestPluginProxyCacheConfig: bad configs are refused naming the route,
-// the plugin and the field.
+// the plugin and the field; a cache_zone that is no shared dict (known
+// only at run time) turns caching off, with a log line naming it.
 func TestPluginProxyCacheConfig(t *testing.T) {
+	g := pcStart(t)
+	r := g.do("GET", "/nozone/a", nil, "")
+	plExpect(t, "no zone", r, 200)
+	r = g.do("GET", "/nozone/a", nil, "")
+	plExpect(t, "no zone again", r, 200)
+	if g.backend.reqs.Load() != 2 || r.header.Get("Resty-Cache-Status") != "" {
+		t.Fatalf("no zone: cached or marked: %s", r)
+	}
+	if !g.waitLog("cache_zone nope is not a shared dict", 10*time.Second) {
+		t.Fatalf("no log line naming the missing zone:\n%s", g.logTail(3000))
+	}
 	for _, c := range []struct{ conf, field string }{
 		{`{"cache_http_status": [100]}`, "cache_http_status"},
 		{`{"cache_http_status": []}`, "cache_http_status"},

@@ -201,9 +201,13 @@ local _M = {
 }
 
 function _M.init(conf)
+    -- A zone that is no shared dict can only be found out here: the
+    -- plugin then lets every request through uncached (an error would
+    -- fail the responses in header_filter too).
     local dict = ngx.shared[conf.cache_zone]
     if not dict then
-        error("proxy-cache: cache_zone " .. conf.cache_zone .. " is not a shared dict")
+        ngx.log(ngx.ERR, "proxy-cache: cache_zone ", conf.cache_zone,
+            " is not a shared dict; caching is off for ", plugin.scope(conf))
     end
     conf.dict = dict
     conf.prefix = "pc|" .. plugin.scope(conf) .. "|"
@@ -231,9 +235,15 @@ local function serve(conf, entry, now)
     status = tonumber(status)
     ngx.status = status
     local hdr = ngx.header
-    local prev
+    -- Header lines run from after the status line to hend, each
+    -- "Name: value\n"; a repeated name is on consecutive lines.
     local hide = conf.hide_cache_headers
-    for name, v in gmatch(sub(entry, nl + 1, hend), "([^\n:]+): ([^\n]*)\n") do
+    local prev
+    local pos = nl + 1
+    while pos <= hend do
+        local e = find(entry, "\n", pos, true)
+        local c = find(entry, ": ", pos, true)
+        local name, v = sub(entry, pos, c - 1), sub(entry, c + 2, e - 1)
         if hide and (name == "Cache-Control" or name == "Expires") then
             -- not sent
         elseif name == prev then
@@ -242,6 +252,7 @@ local function serve(conf, entry, now)
             hdr[name] = v
             prev = name
         end
+        pos = e + 1
     end
     hdr["Age"] = floor(now - tonumber(stored))
     hdr[STATUS_HEADER] = "HIT"
@@ -265,6 +276,10 @@ local function purge(conf, dict, key)
 end
 
 function _M.access(conf, ctx)
+    local dict = conf.dict
+    if not dict then
+        return
+    end
     local var = ngx.var
     local key
     if conf.default_key then
@@ -273,7 +288,6 @@ function _M.access(conf, ctx)
         key = value(conf.key_parts)
     end
     key = short_key(conf.prefix .. key)
-    local dict = conf.dict
     local method = ngx.req.get_method()
 
     if method == "PURGE" then
