@@ -118,11 +118,14 @@ func TestPluginAuthKeyAuth(t *testing.T) {
 	// a key in the query (default name apikey), escaped, removed upstream
 	r = g.do("GET", "/ka/q?x=1&apikey=k%20bob%2B%2F%25&y=2", nil, "")
 	e = authConsumer(t, "query key", r, "bob", "")
-	if strings.Contains(e.URI, "apikey") || !strings.Contains(e.URI, "x=1") || !strings.Contains(e.URI, "y=2") {
+	if e.URI != "/ka/q?x=1&y=2" {
 		t.Fatalf("query after hide_credentials: %q", e.URI)
 	}
-	r = g.do("GET", "/ka/q?apikey=k-alice", nil, "")
-	authConsumer(t, "plain query key", r, "alice", "c-1")
+	r = g.do("GET", "/ka/q?APIKEY=k-alice&z=%2F", nil, "")
+	e = authConsumer(t, "query key, name in another case", r, "alice", "c-1")
+	if e.URI != "/ka/q?z=%2F" {
+		t.Fatalf("query after hide_credentials: %q", e.URI)
+	}
 
 	// denials
 	authExpectDenied(t, "no key", g.do("GET", "/ka/a", forged, ""), 401, "Missing API key in request")
@@ -312,9 +315,9 @@ func TestPluginAuthJWT(t *testing.T) {
 	}
 
 	// in the query and in a cookie, removed before proxying
-	r = g.do("GET", "/jwt/q?x=1&jwt="+hs(claims("alice-key")), nil, "")
+	r = g.do("GET", "/jwt/q?x=1&jwt="+hs(claims("alice-key"))+"&y", nil, "")
 	e = authConsumer(t, "query token", r, "alice", "c-1")
-	if strings.Contains(e.URI, "jwt=") || !strings.Contains(e.URI, "x=1") {
+	if e.URI != "/jwt/q?x=1&y" {
 		t.Fatalf("query after hide_credentials: %q", e.URI)
 	}
 	r = g.do("GET", "/jwt/c", map[string]string{"Cookie": "a=1; jwt=" + hs(claims("alice-key")) + "; b=2"}, "")

@@ -71,19 +71,32 @@ function _M.init(conf)
     conf.query_var = "arg_" .. conf.query
 end
 
--- query_arg returns the decoded value of the query argument name.
+-- query_arg returns the decoded value of the query argument (the first
+-- one of that name, any case, as ngx.var.arg_NAME).
 local function query_arg(conf)
     local v = ngx.var[conf.query_var]
     if v and (v:find("%", 1, true) or v:find("+", 1, true)) then
-        v = ngx.req.get_uri_args()[conf.query]
-        if type(v) == "table" then
-            v = v[1]
-        end
-    end
-    if v == true then -- a bare "?apikey"
-        return nil
+        v = ngx.unescape_uri((v:gsub("%+", " ")))
     end
     return v
+end
+
+-- drop_query_arg removes the query arguments named name (compared as
+-- ngx.var.arg_NAME does: any case), keeping the others as sent, in order.
+local function drop_query_arg(name)
+    local args = ngx.var.args
+    if not args or args == "" then
+        return
+    end
+    local lname = name:lower()
+    local kept = {}
+    for pair in args:gmatch("[^&]+") do
+        local k = pair:match("^[^=]*")
+        if ngx.unescape_uri(k):lower() ~= lname then
+            kept[#kept + 1] = pair
+        end
+    end
+    ngx.req.set_uri_args(table.concat(kept, "&"))
 end
 
 function _M.rewrite(conf, ctx)
@@ -108,9 +121,7 @@ function _M.rewrite(conf, ctx)
         if from_header then
             ngx.req.clear_header(conf.header)
         else
-            local args = ngx.req.get_uri_args()
-            args[conf.query] = nil
-            ngx.req.set_uri_args(args)
+            drop_query_arg(conf.query)
         end
     end
     plugin.set_consumer(ctx, consumer)
