@@ -8,7 +8,7 @@
 //	    alg = "RS256",           -- the only algorithm accepted (required)
 //	    public_key = pem,        -- RS*, PS*, ES*, EdDSA: a PEM public key
 //	    -- secret = "raw bytes", -- HS256, HS384, HS512
-//	    leeway = 30,             -- seconds of clock skew for exp/nbf/iat
+//	    leeway = 30,             -- seconds of clock skew for exp and nbf
 //	    issuer = "https://idp",  -- the iss claim must equal it
 //	    audience = "api",        -- aud must contain it (or one of a list)
 //	    require_exp = true,      -- a token without exp is refused
