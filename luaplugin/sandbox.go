@@ -214,7 +214,7 @@ func (vm *VM) reraise(L *lua.LState) {
 		L.RaiseError("%s", th.ctx.Err())
 	}
 	if th.abort {
-		L.Error(vm.exitErr, 0)
+		vm.throwExit(L)
 	}
 }
 

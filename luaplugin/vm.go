@@ -35,6 +35,10 @@ type VM struct {
 	running atomic.Pointer[thread]
 
 	exitErr *lua.LUserData
+	// exitPanic raises exitErr without a traceback (see raiseExit);
+	// prevPanic is the LState.Panic it replaced for one raise.
+	exitPanic func(*lua.LState)
+	prevPanic func(*lua.LState)
 
 	funcs map[*lua.FunctionProto]*lua.LFunction
 	// retired is set when the pool replaced this state (Reset, Close): it
@@ -485,6 +489,23 @@ func (vm *VM) suspend() func() {
 func (vm *VM) raiseExit(L *lua.LState, code int) {
 	vm.req.ExitCode = code
 	vm.cur.abort = true
+	vm.throwExit(L)
+}
+
+// throwExit raises the exit sentinel. An exit is not an error: the
+// traceback gopher-lua builds for an error without one (walking every
+// frame, formatting each) is skipped by raising the sentinel with a
+// placeholder trace, through a Panic function that puts the previous one
+// back before it unwinds (PCall restores its own on recovery as well).
+func (vm *VM) throwExit(L *lua.LState) {
+	if vm.exitPanic == nil {
+		vm.exitPanic = func(L *lua.LState) {
+			L.Panic, vm.prevPanic = vm.prevPanic, nil
+			panic(&lua.ApiError{Type: lua.ApiErrorRun, Object: L.Get(-1), StackTrace: "ngx.exit"})
+		}
+	}
+	vm.prevPanic = L.Panic
+	L.Panic = vm.exitPanic
 	L.Error(vm.exitErr, 0)
 }
 
