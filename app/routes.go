@@ -271,6 +271,9 @@ func (c *routeCache) pluginRef(pool *luaplugin.Pool, place, scope, name string, 
 			m[ScopeField] = scope
 		}
 		pc = luaplugin.NewPluginConf(pe.info, v)
+		if err := pool.CheckPluginConf(pc); err != nil {
+			return nil, fmt.Errorf("%s: %w", place, err)
+		}
 		c.mu.Lock()
 		putCached(c.confs, k, pc)
 		c.mu.Unlock()

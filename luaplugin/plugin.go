@@ -66,6 +66,10 @@ type PluginInfo struct {
 	// HasInit tells whether the module has an init function, called once
 	// per configuration and state (see PluginConf).
 	HasInit bool
+	// HasCheck tells whether the module has a check_schema function: the
+	// checks of a configuration its schema cannot express, run when the
+	// config loads (see Pool.CheckPluginConf).
+	HasCheck bool
 
 	// chunks are the names runs of the plugin get in errors, by phase
 	// bit: "plugin NAME PHASE".
@@ -120,9 +124,10 @@ func (pc *PluginConf) Conf() any { return pc.conf }
 type pluginOp uint8
 
 const (
-	opLoad pluginOp = iota // require a module (LoadPlugin)
-	opRun                  // run a plugin's phase function (RunPlugin)
-	opCond                 // evaluate a route condition (EvalCondition)
+	opLoad  pluginOp = iota // require a module (LoadPlugin)
+	opRun                   // run a plugin's phase function (RunPlugin)
+	opCond                  // evaluate a route condition (EvalCondition)
+	opCheck                 // run a module's check_schema (CheckPluginConf)
 )
 
 // pluginState is a state's part of route plugins: its entry function, its
@@ -155,6 +160,8 @@ type pluginState struct {
 	// inInit is set while a plugin's init runs (so that an error there
 	// is reported as init's).
 	inInit bool
+	// checkErr is what the last check_schema run refused, "" if nothing.
+	checkErr string
 }
 
 // initPlugins sets up the state's plugin support; setup calls it once the
@@ -179,6 +186,9 @@ func (vm *VM) pluginEntry(L *lua.LState) int {
 	case opRun:
 		pc, route := ps.pc, ps.route
 		vm.runPluginPhase(L, pc, route)
+	case opCheck:
+		pc := ps.pc
+		ps.checkErr = vm.checkPluginConf(L, pc)
 	case opCond:
 		fn := ps.fn
 		L.Push(fn)
@@ -263,7 +273,7 @@ func checkPluginModule(name string, v lua.LValue) (*lua.LTable, error) {
 	default:
 		return nil, fmt.Errorf("name must be a string, not a %s", n.Type())
 	}
-	for _, key := range [...]string{"init", "rewrite", "access", "header_filter", "body_filter", "log"} {
+	for _, key := range [...]string{"init", "check_schema", "rewrite", "access", "header_filter", "body_filter", "log"} {
 		switch f := m.RawGetString(key); f.(type) {
 		case *lua.LNilType, *lua.LFunction:
 		default:
@@ -462,7 +472,83 @@ func pluginInfo(name string, m *lua.LTable) (*PluginInfo, error) {
 		info.chunks[bits.TrailingZeros16(uint16(ph))] = "plugin " + name + " " + ph.String()
 	}
 	_, info.HasInit = m.RawGetString("init").(*lua.LFunction)
+	_, info.HasCheck = m.RawGetString("check_schema").(*lua.LFunction)
 	return info, nil
+}
+
+// CheckPluginConf runs the module's check_schema(conf) for pc, when the
+// module has one (PluginInfo.HasCheck), on one of the pool's states
+// outside any request, as LoadPlugin loads the module: the checks a
+// schema cannot express (a regex that compiles, a nested JSON schema,
+// two fields that exclude each other), made when the config loads, as
+// APISIX's check_schema. conf is a fresh table of pc (already checked
+// against the schema, defaults filled in); check_schema returns true, or
+// false (or nil) and a message naming the field, which is the error. A
+// Lua error in check_schema is an error too.
+func (p *Pool) CheckPluginConf(pc *PluginConf) error {
+	if !pc.info.HasCheck {
+		return nil
+	}
+	vm, err := p.pick(nil)
+	if err != nil {
+		return err
+	}
+	defer p.unbind(vm)
+	if err := vm.enter(); err != nil {
+		return err
+	}
+	defer vm.leave()
+	th := vm.newThread()
+	req := &Request{Logger: vm.pool.Logger(), Start: time.Now(), th: th}
+	ps := &vm.plug
+	ps.op, ps.pc, ps.checkErr = opCheck, pc, ""
+	res := vm.call(ps.entry, "plugin "+pc.info.Name+" check_schema", req, PhaseInit)
+	msg := ps.checkErr
+	ps.pc, ps.checkErr = nil, ""
+	if th.reset() {
+		vm.putThread(th)
+	}
+	switch {
+	case res.Err != nil:
+		if e, ok := res.Err.(*Error); ok {
+			e.Message = cleanMessage(e.Message)
+		}
+		return res.Err
+	case res.Exited:
+		return fmt.Errorf("check_schema called ngx.exit(%d)", res.Code)
+	case msg != "":
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// checkPluginConf calls the module's check_schema with a table of pc and
+// returns its refusal, "" when it accepted the configuration.
+func (vm *VM) checkPluginConf(L *lua.LState, pc *PluginConf) string {
+	m := vm.pluginModule(L, pc.info.Name)
+	fn, ok := m.RawGetString("check_schema").(*lua.LFunction)
+	if !ok {
+		return ""
+	}
+	var c lua.LValue = L.NewTable()
+	if pc.conf != nil {
+		var err error
+		if c, err = goToLua(L, pc.conf, "conf", 0); err != nil {
+			L.Error(lua.LString(err.Error()), 0)
+		}
+	}
+	L.Push(fn)
+	L.Push(c)
+	L.Call(1, 2)
+	ok2, msg := L.Get(-2), L.Get(-1)
+	L.Pop(2)
+	if lua.LVAsBool(ok2) {
+		return ""
+	}
+	if msg == lua.LNil {
+		return "check_schema refused the configuration"
+	}
+	return ToString(msg)
 }
 
 // RunPlugin runs the function of plugin configuration pc for phase (one

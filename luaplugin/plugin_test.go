@@ -598,3 +598,42 @@ func BenchmarkRunPlugin(b *testing.B) {
 		})
 	}
 }
+
+// check_schema runs at load (CheckPluginConf) with the configuration's
+// table: true accepts it, false and a message refuses it with that
+// message, a Lua error is an error.
+func TestCheckPluginConf(t *testing.T) {
+	p, _ := pluginPool(t, Config{}, map[string]string{
+		"checked": `
+return {
+	check_schema = function(conf)
+		if conf.boom then error("boom") end
+		if conf.n > 10 then return false, "n: too big" end
+		if conf.n < 0 then return nil end
+		return true
+	end,
+}`,
+		"plain": `return {}`,
+	})
+	info := loadPlugin(t, p, "checked")
+	if !info.HasCheck {
+		t.Fatalf("HasCheck false: %+v", info)
+	}
+	if err := p.CheckPluginConf(NewPluginConf(info, map[string]any{"n": 5.0})); err != nil {
+		t.Fatal(err)
+	}
+	err := p.CheckPluginConf(NewPluginConf(info, map[string]any{"n": 11.0}))
+	if err == nil || err.Error() != "n: too big" {
+		t.Fatalf("refusal: %v", err)
+	}
+	if err := p.CheckPluginConf(NewPluginConf(info, map[string]any{"n": -1.0})); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("nil return: %v", err)
+	}
+	if err := p.CheckPluginConf(NewPluginConf(info, map[string]any{"n": 1.0, "boom": true})); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("error: %v", err)
+	}
+	plain := loadPlugin(t, p, "plain")
+	if plain.HasCheck || p.CheckPluginConf(NewPluginConf(plain, nil)) != nil {
+		t.Fatalf("plain %+v", plain)
+	}
+}
