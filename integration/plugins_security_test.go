@@ -205,7 +205,7 @@ func TestPluginRequestValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 413 || len(resp.TransferEncoding) != 0 && false {
+	if resp.StatusCode != 413 {
 		t.Fatalf("chunked oversized: %d", resp.StatusCode)
 	}
 

@@ -46,7 +46,7 @@ function _M.check_schema(conf)
         end
     end
     for i, rule in ipairs(conf.allow_origins_by_regex or {}) do
-        local _, err = re_find("", rule, "jo")
+        local _, _, err = re_find("", rule, "jo")
         if err then
             return false, "allow_origins_by_regex[" .. i .. "]: invalid regex " .. rule .. ": " .. err
         end

@@ -28,7 +28,7 @@ local _M = {
 
 function _M.check_schema(conf)
     for i, rule in ipairs(conf.block_rules) do
-        local _, err = re_find("", rule, "jo")
+        local _, _, err = re_find("", rule, "jo")
         if err then
             return false, "block_rules[" .. i .. "]: invalid regex " .. rule .. ": " .. err
         end
