@@ -123,10 +123,10 @@ func (pc *PluginConf) Conf() any { return pc.conf }
 type pluginOp uint8
 
 const (
-	opLoad pluginOp = iota // require a module (LoadPlugin)
-	opRun                  // run a plugin's phase function (RunPlugin)
-	opCond                 // evaluate a route condition (EvalCondition)
-	opCheck                // run a module's check_schema (CheckPluginConf)
+	opLoad  pluginOp = iota // require a module (LoadPlugin)
+	opRun                   // run a plugin's phase function (RunPlugin)
+	opCond                  // evaluate a route condition (EvalCondition)
+	opCheck                 // run a module's check_schema (CheckPluginConf)
 )
 
 // pluginState is a state's part of route plugins: its entry function, its
