@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,7 +370,7 @@ func (b *heldBackend) hold() {
 func TestPluginLimitConn(t *testing.T) {
 	be := newHeldBackend()
 	g := plStartGateway(t, plOptions{backend: be.handler,
-		files: map[string]string{"conn.lua": `local v = ngx.shared["plugin-limit-conn"]:get(ngx.var.arg_key)
+		files: map[string]string{"conn.lua": `local v = ngx.shared["plugin-limit-conn"]:get(ngx.req.get_uri_args().key)
 ngx.print(tostring(v))`},
 		site: "\thandle /_conn {\n\t\tresty {\n\t\t\tcontent_by_lua_file @DIR@/conn.lua\n\t\t}\n\t}\n",
 		routes: `
@@ -386,7 +387,7 @@ ngx.print(tostring(v))`},
 		}`})
 	user := map[string]string{"X-User": "u1"}
 	connCount := func(key string) string {
-		r := g.do("GET", "/_conn?key="+key, nil, "")
+		r := g.do("GET", "/_conn?key="+url.QueryEscape(key), nil, "")
 		return r.body
 	}
 	burst := func(n int, wantOK, wantRejected int) {
