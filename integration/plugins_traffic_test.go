@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -481,7 +483,7 @@ func TestPluginAPIBreaker(t *testing.T) {
 	var failing atomic.Bool
 	var calls atomic.Int64
 	failing.Store(true)
-	g := plStartGateway(t, plOptions{backend: func(w http.ResponseWriter, r *http.Request) {
+	g := plStartGateway(t, plOptions{global: fmt.Sprintf("\t\tupstream dead {\n\t\t\tserver 127.0.0.1:%d\n\t\t}\n", freePort(t)), backend: func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		if failing.Load() {
 			http.Error(w, "backend down", http.StatusInternalServerError)
@@ -493,6 +495,11 @@ func TestPluginAPIBreaker(t *testing.T) {
 			path /brk
 			plugin api-breaker ` + bq(`{"break_response_code": 502, "break_response_body": "breaker open", "break_response_headers": [{"key": "X-Breaker", "value": "open $uri"}], "unhealthy": {"http_statuses": [500, 503], "failures": 2}, "healthy": {"successes": 2}}`) + `
 			proxy be
+		}
+		route deadbrk {
+			path /deadbrk
+			plugin api-breaker ` + bq(`{"break_response_code": 599, "break_response_body": "dead", "unhealthy": {"http_statuses": [502], "failures": 2}}`) + `
+			proxy dead
 		}
 		route plain {
 			path /plainbrk
@@ -540,6 +547,11 @@ func TestPluginAPIBreaker(t *testing.T) {
 		t.Fatalf("plain breaker body: %s", r)
 	}
 
+	// an upstream that does not answer: the gateway's 502 counts
+	plExpect(t, "dead #1", g.do("GET", "/deadbrk", nil, ""), 502)
+	plExpect(t, "dead #2", g.do("GET", "/deadbrk", nil, ""), 502)
+	plExpect(t, "dead open", g.do("GET", "/deadbrk", nil, ""), 599, "dead")
+
 	for _, c := range []struct{ conf, field string }{
 		{`{}`, "break_response_code"},
 		{`{"break_response_code": 700}`, "break_response_code"},
@@ -555,4 +567,36 @@ func TestPluginAPIBreaker(t *testing.T) {
 			proxy be
 		}`, "badbrk", "api-breaker", c.field)
 	}
+}
+
+// TestPluginLimitCountConsumer: key consumer_name counts per consumer (set
+// here by a small auth plugin of the test's own, as key-auth would).
+func TestPluginLimitCountConsumer(t *testing.T) {
+	dir := tempDir(t)
+	if err := os.MkdirAll(filepath.Join(dir, "resty", "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	auth := `local plugin = require "resty.plugin"
+return {
+    name = "test-auth", priority = 2500,
+    rewrite = function(conf, ctx)
+        local who = ngx.var.http_x_who
+        if who then plugin.set_consumer(ctx, { name = who }) end
+    end,
+}`
+	if err := os.WriteFile(filepath.Join(dir, "resty", "plugins", "test-auth.lua"), []byte(auth), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := plStartGateway(t, plOptions{global: "\t\tlua_package_path " + dir + "/?.lua", routes: `
+		route byconsumer {
+			path /c
+			plugin test-auth
+			plugin limit-count ` + bq(`{"count": 1, "time_window": 60, "key": "consumer_name", "rejected_code": 429}`) + `
+			proxy be
+		}`})
+	alice, bob := map[string]string{"X-Who": "alice"}, map[string]string{"X-Who": "bob"}
+	plExpect(t, "alice", g.do("GET", "/c", alice, ""), 200)
+	plExpect(t, "bob", g.do("GET", "/c", bob, ""), 200)
+	plExpect(t, "alice again", g.do("GET", "/c", alice, ""), 429)
+	plExpect(t, "bob again", g.do("GET", "/c", bob, ""), 429)
 }
