@@ -151,7 +151,9 @@ function _M.access(conf, ctx)
     else
         -- one atomic update: a new key starts at 0 and expires with the window
         used, err = dict:incr(key, 1, 0, conf.time_window)
-        if used and conf.show_limit_quota_header then
+        if used == 1 then
+            ttl = conf.time_window -- this request opened the window
+        elseif used and conf.show_limit_quota_header then
             ttl = dict:ttl(key)
         end
     end
