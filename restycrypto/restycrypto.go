@@ -27,6 +27,7 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"hash"
+	"io"
 
 	"github.com/google/uuid"
 	lua "github.com/yuin/gopher-lua"
@@ -49,9 +50,10 @@ var hashes = map[string]func() hash.Hash{
 
 func open(_ *luaplugin.VM, L *lua.LState) lua.LValue {
 	mod := L.CreateTable(0, 6)
+	macs := &macCache{m: make(map[macKey]hash.Hash)}
 	mod.RawSetString("_VERSION", lua.LString("1.0"))
 	mod.RawSetString("equal", L.NewFunction(equal))
-	mod.RawSetString("hmac", L.NewFunction(hmacFn))
+	mod.RawSetString("hmac", L.NewFunction(macs.hmac))
 	mod.RawSetString("aes_gcm_encrypt", L.NewFunction(gcmEncrypt))
 	mod.RawSetString("aes_gcm_decrypt", L.NewFunction(gcmDecrypt))
 	mod.RawSetString("uuid", L.NewFunction(newUUID))
@@ -66,15 +68,41 @@ func equal(L *lua.LState) int {
 	return 1
 }
 
-func hmacFn(L *lua.LState) int {
+// macCache keeps the HMAC states of one Lua state by algorithm and key,
+// reset and reused: a plugin hashes with the same few keys on every
+// request (key-auth's salt, csrf's secret), and building an HMAC state
+// (two hashes, the padded keys) costs more than hashing a short message.
+// It is used by one Lua state only, under its lock.
+type macCache struct {
+	m map[macKey]hash.Hash
+}
+
+type macKey struct{ alg, key string }
+
+// maxCachedMACs bounds a state's cache (cleared past it).
+const maxCachedMACs = 64
+
+func (c *macCache) hmac(L *lua.LState) int {
 	alg := L.CheckString(1)
 	newHash, ok := hashes[alg]
 	if !ok {
 		L.ArgError(1, "unknown hash algorithm "+alg)
 	}
-	m := hmac.New(newHash, []byte(L.CheckString(2)))
-	m.Write([]byte(L.CheckString(3)))
-	L.Push(lua.LString(m.Sum(nil)))
+	k := macKey{alg, L.CheckString(2)}
+	msg := L.CheckString(3)
+	m, ok := c.m[k]
+	if ok {
+		m.Reset()
+	} else {
+		if len(c.m) >= maxCachedMACs {
+			clear(c.m)
+		}
+		m = hmac.New(newHash, []byte(k.key))
+		c.m[k] = m
+	}
+	io.WriteString(m, msg)
+	var buf [sha512.Size]byte
+	L.Push(lua.LString(m.Sum(buf[:0])))
 	return 1
 }
 
