@@ -13,6 +13,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +165,11 @@ func TestPluginAuthKeyAuth(t *testing.T) {
 	} {
 		plRefused(t, "route badka {\n\t\t\tpath /x\n\t\t\tplugin key-auth `"+c.conf+"`\n\t\t\tproxy be\n\t\t}", "badka", "key-auth", c.field)
 	}
+	// check_schema: two consumers with one key, refused at load naming
+	// both consumers but not the key
+	authRefused(t, "route dupka {\n\t\t\tpath /x\n\t\t\tplugin key-auth `"+
+		`{"consumers": [{"name": "a", "key": "k-shared-1"}, {"name": "b", "key": "k-other"}, {"name": "c", "key": "k-shared-1"}]}`+
+		"`\n\t\t\tproxy be\n\t\t}", "k-shared-1", "dupka", "key-auth", "consumers[2].key: the same key as consumers[0] (a)")
 }
 
 func TestPluginAuthBasicAuth(t *testing.T) {
@@ -226,6 +234,8 @@ func TestPluginAuthBasicAuth(t *testing.T) {
 		{`{"consumers": [{"name": "a", "username": "a:b", "password": "p"}]}`, "username"},
 		{`{"realm": "a\"b", "consumers": [{"name": "a", "username": "a", "password": "p"}]}`, "realm"},
 		{`{"hide_credentials": "yes", "consumers": [{"name": "a", "username": "a", "password": "p"}]}`, "hide_credentials"},
+		// check_schema: a username names one consumer only
+		{`{"consumers": [{"name": "a", "username": "u", "password": "p"}, {"name": "b", "username": "u", "password": "q"}]}`, "consumers[1].username: the same username as consumers[0] (a)"},
 	} {
 		plRefused(t, "route badba {\n\t\t\tpath /x\n\t\t\tplugin basic-auth `"+c.conf+"`\n\t\t\tproxy be\n\t\t}", "badba", "basic-auth", c.field)
 	}
@@ -381,20 +391,71 @@ func TestPluginAuthJWT(t *testing.T) {
 	}
 }
 
-// TestPluginAuthJWTBadKey: a consumer whose public key is not a key fails
-// the plugin's init: the request gets a 500 and the log names the
-// consumer (a schema cannot check PEM).
+// TestPluginAuthJWTBadKey: what the schema cannot check about a
+// consumer's key is refused when the config loads (check_schema), naming
+// the route, the plugin and the consumer's field, never the secret: a
+// public key that is not a PEM key or not of the algorithm's type, a
+// base64_secret that is not base64, a key missing for the algorithm, two
+// consumers with one key.
 func TestPluginAuthJWTBadKey(t *testing.T) {
-	g := plStartGateway(t, plOptions{routes: `
-		route badkey {
-			path /bk/*
-			plugin jwt-auth ` + plJSON(t, map[string]any{"consumers": []any{
-		map[string]any{"name": "broken", "key": "k", "algorithm": "RS256", "public_key": "not a pem"},
-	}}) + `
-			proxy be
-		}`})
-	plExpect(t, "bad key", g.do("GET", "/bk/a", nil, ""), 500)
-	g.expectLog(t, "jwt-auth: consumer broken: opts.public_key for RS256")
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPEM := authPEM(t, &ecKey.PublicKey)
+	for _, c := range []struct {
+		consumers []any
+		secret    string // must not appear in the refusal
+		want      string
+	}{
+		{[]any{map[string]any{"name": "broken", "key": "k", "algorithm": "RS256", "public_key": "not a pem"}},
+			"", "consumers[0].public_key: not a RS256 key"},
+		{[]any{map[string]any{"name": "ok", "key": "k0", "secret": "s"},
+			map[string]any{"name": "ec-for-rsa", "key": "k1", "algorithm": "RS256", "public_key": ecPEM}},
+			"", "consumers[1].public_key: not a RS256 key"},
+		{[]any{map[string]any{"name": "b64", "key": "k", "secret": "not*base64*secret", "base64_secret": true}},
+			"not*base64*secret", "consumers[0].secret: not valid base64"},
+		{[]any{map[string]any{"name": "hs", "key": "k", "public_key": ecPEM}},
+			"", "consumers[0].secret: HS256 needs a secret"},
+		{[]any{map[string]any{"name": "es", "key": "k", "algorithm": "ES256", "secret": "hidden-secret-1"}},
+			"hidden-secret-1", "consumers[0].public_key: ES256 needs a public_key"},
+		{[]any{map[string]any{"name": "a", "key": "k", "secret": "hidden-secret-2"},
+			map[string]any{"name": "b", "key": "k", "secret": "hidden-secret-3"}},
+			"hidden-secret-", "consumers[1].key: the same key as consumers[0] (a)"},
+	} {
+		routes := "route badkey {\n\t\t\tpath /x\n\t\t\tplugin jwt-auth " +
+			plJSON(t, map[string]any{"consumers": c.consumers}) + "\n\t\t\tproxy be\n\t\t}"
+		authRefused(t, routes, c.secret, "route badkey", "jwt-auth", c.want)
+	}
+}
+
+// authRefused checks, as plRefused, that Caddy refuses a config with these
+// routes, naming each of want; and that the refusal does not show secret
+// (unless "").
+func authRefused(t *testing.T, routes, secret string, want ...string) {
+	t.Helper()
+	bin := hostileCaddyBin(t)
+	dir := tempDir(t)
+	cfg := "{\n\tadmin off\n\tresty {\n\t\tupstream be {\n\t\t\tserver 127.0.0.1:9\n\t\t}\n" + routes +
+		"\n\t}\n}\n:0 {\n\tresty {\n\t\troutes\n\t}\n}\n"
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "validate", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("config accepted, want refused naming %q:\n%s\n%s", want, cfg, out)
+	}
+	for _, w := range want {
+		if !strings.Contains(string(out), w) {
+			t.Fatalf("refusal does not name %q:\n%s", w, out)
+		}
+	}
+	if secret != "" && strings.Contains(string(out), secret) {
+		t.Fatalf("refusal shows the secret %q:\n%s", secret, out)
+	}
 }
 
 // authService is the forward-auth service of the tests.
@@ -580,6 +641,11 @@ func TestPluginAuthForwardAuth(t *testing.T) {
 	for _, c := range []struct{ conf, field string }{
 		{`{"request_headers": ["a"]}`, "uri"},
 		{`{"uri": "ftp://x/"}`, "uri"},
+		// check_schema: a URI resty.http cannot parse
+		{`{"uri": "http://"}`, "uri: not a valid http(s) URI"},
+		{`{"uri": "http://x:99999/"}`, "uri: not a valid http(s) URI"},
+		{`{"uri": "https://user:pw@auth/"}`, "uri: not a valid http(s) URI"},
+		{`{"uri": "HTTP://auth/"}`, "uri: not a valid http(s) URI"},
 		{`{"uri": "http://x/", "timeout": 0}`, "timeout"},
 		{`{"uri": "http://x/", "request_method": "PUT"}`, "request_method"},
 		{`{"uri": "http://x/", "status_on_error": 100}`, "status_on_error"},

@@ -74,10 +74,10 @@ const pcRoutes = `
 			plugin proxy-cache ` + "`" + `{"cache_bypass": ["$arg_bypass"], "no_cache": ["$http_x_no_store"], "max_entry_size": 1000, "hide_cache_headers": true, "cache_http_status": [200], "cache_method": ["GET", "POST"], "cache_key": ["$request_uri", "-", "$http_x_tenant"]}` + "`" + `
 			proxy be
 		}
-		route nozone {
-			path /nozone/*
+		route ownzone {
+			path /ownzone/*
 			plugin proxy-cache {
-				cache_zone nope
+				cache_zone pc-own
 			}
 			proxy be
 		}
@@ -94,7 +94,7 @@ const pcRoutes = `
 const pcSite = "\thandle /_pcttl {\n\t\tresty {\n\t\t\tcontent_by_lua \"local d = ngx.shared['plugin-proxy-cache']; ngx.print(tostring(d:ttl(ngx.req.get_uri_args().key)))\"\n\t\t}\n\t}\n"
 
 func pcStart(t *testing.T) *plGateway {
-	return plStartGateway(t, plOptions{routes: pcRoutes, backend: pcBackend(), site: pcSite})
+	return plStartGateway(t, plOptions{routes: pcRoutes, backend: pcBackend(), site: pcSite, global: "\t\tshared_dict pc-own 1m"})
 }
 
 // pcTTL is the ttl the dict has for the entry of route's uri.
@@ -461,21 +461,21 @@ func TestPluginProxyCacheControl(t *testing.T) {
 	pcCheck(t, g, "ignored no-cache", r, 200, "HIT", 6)
 }
 
-// TestPluginProxyCacheConfig: bad configs are refused naming the route,
-// the plugin and the field; a cache_zone that is no shared dict (known
-// only at run time) turns caching off, with a log line naming it.
+// TestPluginProxyCacheConfig: a cache_zone declared with shared_dict
+// caches; bad configs are refused naming the route, the plugin and the
+// field, a cache_zone that is no shared dict too (check_schema).
 func TestPluginProxyCacheConfig(t *testing.T) {
 	g := pcStart(t)
-	r := g.do("GET", "/nozone/a", nil, "")
-	plExpect(t, "no zone", r, 200)
-	r = g.do("GET", "/nozone/a", nil, "")
-	plExpect(t, "no zone again", r, 200)
-	if g.backend.reqs.Load() != 2 || r.header.Get("Resty-Cache-Status") != "" {
-		t.Fatalf("no zone: cached or marked: %s", r)
-	}
-	if !g.waitLog("cache_zone nope is not a shared dict", 10*time.Second) {
-		t.Fatalf("no log line naming the missing zone:\n%s", g.logTail(3000))
-	}
+	pcCheck(t, g, "own zone", g.do("GET", "/ownzone/a", nil, ""), 200, "MISS", 1)
+	pcCheck(t, g, "own zone again", g.do("GET", "/ownzone/a", nil, ""), 200, "HIT", 1)
+	plRefused(t, `
+		route nozone {
+			path /x
+			plugin proxy-cache {
+				cache_zone nope
+			}
+			proxy be
+		}`, "route nozone", "proxy-cache", "cache_zone: nope is not a shared dict")
 	for _, c := range []struct{ conf, field string }{
 		{`{"cache_http_status": [100]}`, "cache_http_status"},
 		{`{"cache_http_status": []}`, "cache_http_status"},

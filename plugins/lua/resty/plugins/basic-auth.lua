@@ -52,12 +52,24 @@ local invalid = { message = "Invalid user authorization" }
 -- a password to compare with when the user is unknown
 local dummy = string.rep("x", 32)
 
+-- check_schema runs when the config loads, after the schema: a username
+-- may name one consumer only.
+function _M.check_schema(conf)
+    local seen = {}
+    for i, c in ipairs(conf.consumers) do
+        local j = seen[c.username]
+        if j then
+            return false, ("consumers[%d].username: the same username as consumers[%d] (%s)"):format(
+                i - 1, j - 1, conf.consumers[j].name)
+        end
+        seen[c.username] = i
+    end
+    return true
+end
+
 function _M.init(conf)
     local users = {}
     for _, c in ipairs(conf.consumers) do
-        if users[c.username] then
-            error("basic-auth: two consumers have the username " .. c.username)
-        end
         users[c.username] = { password = c.password, consumer = { name = c.name, custom_id = c.custom_id } }
     end
     conf.users = users

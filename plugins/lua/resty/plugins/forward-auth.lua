@@ -51,6 +51,45 @@ local _M = {
     },
 }
 
+-- valid_uri tells whether resty.http's request_uri can parse uri:
+-- http[s]://host[:port][/path][?query], the scheme in lower case, an IPv6
+-- host in brackets.
+local function valid_uri(uri)
+    local rest = uri:match("^https?://(.*)$")
+    if not rest then
+        return false
+    end
+    local host, after
+    if rest:sub(1, 1) == "[" then
+        host, after = rest:match("^%[([^%]]+)%](.*)$")
+    else
+        host, after = rest:match("^([^:/?]*)(.*)$")
+        if host == "" or host:find("[%[%]]") then
+            return false
+        end
+    end
+    if not host then
+        return false
+    end
+    if after:sub(1, 1) == ":" then
+        local port, tail = after:match("^:(%d+)(.*)$")
+        if not port or tonumber(port) > 65535 or not (tail == "" or tail:find("^[/?]")) then
+            return false
+        end
+    end
+    return true
+end
+
+-- check_schema runs when the config loads, after the schema (which only
+-- checks the scheme): a uri resty.http cannot parse would fail every
+-- request. The message does not repeat the URI (it may hold credentials).
+function _M.check_schema(conf)
+    if not valid_uri(conf.uri) then
+        return false, "uri: not a valid http(s) URI (http[s]://host[:port][/path][?query], scheme in lower case)"
+    end
+    return true
+end
+
 -- init turns the request_headers into variable names, once.
 function _M.init(conf)
     local vars = {}

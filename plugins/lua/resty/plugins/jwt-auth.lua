@@ -18,7 +18,7 @@ local ngx = ngx
 local plugin = require "resty.plugin"
 local jwt = require "resty.jwt"
 
-local sub, lower, find = string.sub, string.lower, string.find
+local sub, lower, find, gsub = string.sub, string.lower, string.find, string.gsub
 
 local algorithms = {
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
@@ -58,7 +58,7 @@ local _M = {
                     },
                     required = { "name", "key" },
                     -- HS* need a secret, the others a public key (checked
-                    -- against the algorithm in init)
+                    -- against the algorithm by check_schema)
                     anyOf = { { required = { "secret" } }, { required = { "public_key" } } },
                     additionalProperties = false,
                 },
@@ -75,42 +75,71 @@ local no_key = { message = "missing user key in JWT token" }
 local unknown = { message = "Invalid user key in JWT token" }
 local failed = { message = "failed to verify jwt" }
 
--- init prepares one verifier per consumer (the key parsed once); a
--- consumer whose key does not fit its algorithm is a configuration error.
-function _M.init(conf)
-    local by_key = {}
-    for _, c in ipairs(conf.consumers) do
-        if by_key[c.key] then
-            error("jwt-auth: two consumers have the key " .. c.key)
+-- verifiers prepares one verifier per consumer (the key parsed once),
+-- by the consumers' key; nil and a message naming the field when a
+-- consumer's key does not fit its algorithm (never the key itself).
+local function verifiers(conf)
+    local by_key, index = {}, {}
+    for i, c in ipairs(conf.consumers) do
+        local field = ("consumers[%d]."):format(i - 1)
+        local j = index[c.key]
+        if j then
+            return nil, ("%skey: the same key as consumers[%d] (%s)"):format(field, j - 1, conf.consumers[j].name)
         end
+        index[c.key] = i
         local opts = {
             alg = c.algorithm,
             leeway = c.lifetime_grace_period,
             issuer = c.issuer or conf.issuer,
             audience = c.audience or conf.audience,
         }
+        local key_field
         if sub(c.algorithm, 1, 2) == "HS" then
+            key_field = field .. "secret"
             if not c.secret then
-                error("jwt-auth: consumer " .. c.name .. ": " .. c.algorithm .. " needs a secret")
+                return nil, key_field .. ": " .. c.algorithm .. " needs a secret"
             end
             opts.secret = c.secret
             if c.base64_secret then
                 opts.secret = ngx.decode_base64(c.secret)
                 if not opts.secret then
-                    error("jwt-auth: consumer " .. c.name .. ": the secret is not valid base64")
+                    return nil, key_field .. ": not valid base64 (base64_secret is true)"
                 end
             end
         else
+            key_field = field .. "public_key"
             if not c.public_key then
-                error("jwt-auth: consumer " .. c.name .. ": " .. c.algorithm .. " needs a public_key")
+                return nil, key_field .. ": " .. c.algorithm .. " needs a public_key"
             end
             opts.public_key = c.public_key
         end
         local v, err = jwt.verifier(opts)
         if not v then
-            error("jwt-auth: consumer " .. c.name .. ": " .. err)
+            -- "opts.public_key for RS256: <why>": the field is named already
+            return nil, key_field .. ": " .. (gsub(err, "^opts%.[%w_]+ for (%w+):", "not a %1 key:"))
         end
         by_key[c.key] = { verifier = v, consumer = { name = c.name, custom_id = c.custom_id } }
+    end
+    return by_key
+end
+
+-- check_schema runs when the config loads, after the schema: every
+-- consumer's key must fit its algorithm (a PEM key of the right type, a
+-- base64 secret that decodes), and keys must be unique.
+function _M.check_schema(conf)
+    local by_key, err = verifiers(conf)
+    if not by_key then
+        return false, err
+    end
+    return true
+end
+
+-- init builds the verifiers (again: the ones check_schema built were on
+-- another Lua state) and the request variables' names.
+function _M.init(conf)
+    local by_key, err = verifiers(conf)
+    if not by_key then
+        error("jwt-auth: " .. err) -- check_schema refused it at load already
     end
     conf.by_key = by_key
     conf.header_var = "http_" .. lower(conf.header):gsub("-", "_")

@@ -55,15 +55,27 @@ local _M = {
 local missing = { message = "Missing API key in request" }
 local invalid = { message = "Invalid API key in request" }
 
+-- check_schema runs when the config loads, after the schema: what a schema
+-- cannot say. Two consumers with one key would make the key name either of
+-- them. The message names the consumers, never the key (a secret).
+function _M.check_schema(conf)
+    local seen = {}
+    for i, c in ipairs(conf.consumers) do
+        local j = seen[c.key]
+        if j then
+            return false, ("consumers[%d].key: the same key as consumers[%d] (%s)"):format(i - 1, j - 1,
+                conf.consumers[j].name)
+        end
+        seen[c.key] = i
+    end
+    return true
+end
+
 -- init runs once per configuration and Lua state: the per-request work is
 -- two variable reads and one digest.
 function _M.init(conf)
-    local by_digest, seen = {}, {}
+    local by_digest = {}
     for _, c in ipairs(conf.consumers) do
-        if seen[c.key] then
-            error("key-auth: consumers " .. seen[c.key] .. " and " .. c.name .. " have the same key")
-        end
-        seen[c.key] = c.name
         by_digest[digest(c.key)] = { name = c.name, custom_id = c.custom_id }
     end
     conf.by_digest = by_digest

@@ -200,10 +200,19 @@ local _M = {
     schema = schema,
 }
 
+-- check_schema runs when the config loads, after the schema: the zone
+-- must be a shared dict (the app's, or one declared with shared_dict).
+function _M.check_schema(conf)
+    if not ngx.shared[conf.cache_zone] then
+        return false, ("cache_zone: %s is not a shared dict (declare it: shared_dict NAME SIZE)"):format(conf.cache_zone)
+    end
+    return true
+end
+
 function _M.init(conf)
-    -- A zone that is no shared dict can only be found out here: the
-    -- plugin then lets every request through uncached (an error would
-    -- fail the responses in header_filter too).
+    -- check_schema refused a zone that is no shared dict; should one still
+    -- be missing here, the plugin lets every request through uncached (an
+    -- error would fail the responses in header_filter too).
     local dict = ngx.shared[conf.cache_zone]
     if not dict then
         ngx.log(ngx.ERR, "proxy-cache: cache_zone ", conf.cache_zone,

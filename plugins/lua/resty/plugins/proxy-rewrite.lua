@@ -11,8 +11,8 @@ local type, tostring, tonumber, pairs = type, tostring, tonumber, pairs
 local byte, find, sub = string.byte, string.find, string.sub
 
 -- PCRE constructs Go's RE2 refuses (look-around, atomic groups,
--- back-references): refused when the config loads. Other syntax errors are
--- found by init (see there).
+-- back-references): refused by the schema, with a message that says so.
+-- Other syntax errors are found by check_schema (see there).
 local PCRE_ONLY = [=[\(\?(?:[=!>]|<[=!])|(?:^|[^\\])(?:\\\\)*\\[1-9]]=]
 
 -- Request field names (RFC 9110 tokens) and values (no CR or LF).
@@ -135,20 +135,26 @@ local function field_list(map)
     return list, caps
 end
 
--- init prepares the templates and checks regex_uri's patterns with the
--- engine that runs them (a pattern Go's RE2 cannot compile is an error
--- here, on the first request; PCRE-only constructs were refused at load).
+-- check_schema runs when the config loads, after the schema: each
+-- regex_uri pattern must compile with the engine that runs it (a schema
+-- cannot tell a valid pattern from an invalid one).
+function _M.check_schema(conf)
+    local rx = conf.regex_uri
+    if rx ~= nil then
+        for i = 1, #rx, 2 do
+            local _, _, err = re_find("", rx[i], "jo")
+            if err then
+                return false, ("regex_uri[%d]: invalid pattern: %s"):format(i - 1, err)
+            end
+        end
+    end
+    return true
+end
+
+-- init prepares the templates, once per configuration and Lua state.
 function _M.init(conf)
     if conf.uri ~= nil then
         conf.uri_t = template(conf.uri)
-    end
-    if conf.regex_uri ~= nil then
-        for i = 1, #conf.regex_uri, 2 do
-            local _, _, err = re_find("", conf.regex_uri[i], "jo")
-            if err then
-                error("proxy-rewrite: invalid regex_uri " .. conf.regex_uri[i] .. ": " .. err)
-            end
-        end
     end
     if conf.method then
         conf.method_id = ngx["HTTP_" .. conf.method]

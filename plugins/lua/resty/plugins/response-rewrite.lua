@@ -11,8 +11,8 @@ local type, tostring, tonumber, pairs, ipairs = type, tostring, tonumber, pairs,
 local find, sub, concat = string.find, string.sub, table.concat
 
 -- PCRE constructs Go's RE2 refuses (look-around, atomic groups,
--- back-references): refused when the config loads. Other syntax errors
--- are found by init, on the first request (see there).
+-- back-references): refused by the schema, with a message that says so.
+-- Other syntax errors are found by check_schema (see there).
 local PCRE_ONLY = [=[\(\?(?:[=!>]|<[=!])|(?:^|[^\\])(?:\\\\)*\\[1-9]]=]
 local FIELD_NAME = [[^[!#$%&'*+.^_`|~0-9A-Za-z-]+$]]
 local NO_CRLF = [[^[^\r\n]*$]]
@@ -146,18 +146,36 @@ local function expand(t)
     return concat(out)
 end
 
--- compile_check reports a pattern the regex engine rejects.
-local function compile_check(what, rx)
-    local _, _, err = re_find("", rx, "jo")
-    if err then
-        return what .. " " .. rx .. ": " .. err
+-- check_schema runs when the config loads, after the schema: every
+-- pattern (filters, vars' ~~ and ~*) must compile with the engine and
+-- options that run it (a schema cannot tell a valid pattern from an
+-- invalid one).
+function _M.check_schema(conf)
+    if type(conf.filters) == "table" then
+        for i, f in ipairs(conf.filters) do
+            local _, _, err = re_find("", f.regex, f.options)
+            if err then
+                return false, ("filters[%d].regex: invalid pattern: %s"):format(i - 1, err)
+            end
+        end
     end
+    if type(conf.vars) == "table" then
+        for i, v in ipairs(conf.vars) do
+            local at = v[2] == "!" and 3 or 2
+            local op = v[at]
+            if op == "~~" or op == "~*" then
+                local _, _, err = re_find("", tostring(v[at + 1]), op == "~~" and "jo" or "joi")
+                if err then
+                    return false, ("vars[%d]: invalid pattern: %s"):format(i - 1, err)
+                end
+            end
+        end
+    end
+    return true
 end
 
--- init prepares the fields' templates, the conditions and the body, and
--- checks the patterns with the engine that runs them. A pattern it
--- rejects cannot fail the config load (that only checks the schema), so
--- it is recorded: the route answers 500 with a log line (see rewrite).
+-- init prepares the fields' templates, the conditions and the body, once
+-- per configuration and Lua state.
 function _M.init(conf)
     local h = conf.headers
     if type(h) == "table" then
@@ -185,24 +203,16 @@ function _M.init(conf)
     end
     if type(conf.vars) == "table" then
         local conds = {}
-        for i, v in ipairs(conf.vars) do
+        for _, v in ipairs(conf.vars) do
             local c
             if v[2] == "!" then
                 c = { name = v[1], op = v[3], value = v[4], negate = true }
             else
                 c = { name = v[1], op = v[2], value = v[3], negate = false }
             end
-            if c.op == "~~" or c.op == "~*" then
-                conf.bad = conf.bad or compile_check("vars[" .. (i - 1) .. "]", tostring(c.value))
-            end
             conds[#conds + 1] = c
         end
         conf.conds = conds
-    end
-    if type(conf.filters) == "table" then
-        for i, f in ipairs(conf.filters) do
-            conf.bad = conf.bad or compile_check("filters[" .. (i - 1) .. "].regex", f.regex)
-        end
     end
     conf.edits_body = conf.body ~= nil or conf.filters ~= nil
 end
@@ -260,20 +270,16 @@ local function conditions_hold(conf)
     return true
 end
 
--- rewrite refuses to serve with a pattern the engine rejected, and asks
--- the upstream for an uncompressed body when the body is to be edited.
+-- rewrite asks the upstream for an uncompressed body when the body is to
+-- be edited.
 function _M.rewrite(conf, ctx)
-    if conf.bad then
-        ngx.log(ngx.ERR, "response-rewrite: invalid ", conf.bad)
-        return plugin.exit(500, { message = "response-rewrite: invalid configuration" })
-    end
     if conf.edits_body then
         ngx.req.clear_header("Accept-Encoding")
     end
 end
 
 function _M.header_filter(conf, ctx)
-    if conf.bad or not conditions_hold(conf) then
+    if not conditions_hold(conf) then
         return
     end
     if conf.status_code then
