@@ -155,7 +155,7 @@ func (vm *VM) ngxIndex(L *lua.LState) int {
 			L.RaiseError("no request found")
 		}
 		if req.Ctx == nil {
-			req.Ctx = L.NewTable()
+			req.Ctx = L.CreateTable(0, 4)
 		}
 		L.Push(req.Ctx)
 		return 1

@@ -245,7 +245,7 @@ func (vm *VM) reqGetURIArgs(L *lua.LState) int {
 // ngx.req.get_uri_args does: repeated keys become arrays, bare keys are
 // true, keys and values are unescaped ('+' is a space).
 func pushArgs(L *lua.LState, query string, max int) int {
-	t := L.NewTable()
+	t := L.CreateTable(0, 4)
 	count := 0
 	truncated := false
 	for query != "" {

@@ -11,6 +11,7 @@
 --   plugin.set_consumer(ctx, c)       record the authenticated consumer
 --   plugin.strip_consumer_headers()   drop client-sent X-Consumer-* fields
 --   plugin.consumer_by(list, field)   index a consumers list by a field
+--   plugin.set_headers(n1, v1, ...)   set response fields in one call
 --
 -- The consumer an auth plugin matched is ctx.consumer (a table with at
 -- least `name`) for the later plugins, ngx.ctx.consumer for scripts,
@@ -20,6 +21,7 @@
 local ngx = ngx
 local type, tostring, pairs = type, tostring, pairs
 local cjson = require "cjson.safe"
+local native = require "resty.plugin.native"
 
 local _M = { version = "1.0" }
 
@@ -145,18 +147,18 @@ end
 
 -- set_consumer records the authenticated consumer c (a table with at least
 -- name; custom_id optional) for later plugins, scripts, logs and the
--- upstream.
+-- upstream. The request fields and the variable are set in one Go call
+-- (resty.plugin.native).
 function _M.set_consumer(ctx, c)
     ctx.consumer = c
     ctx.consumer_name = c.name
     ngx.ctx.consumer = c
-    ngx.var.consumer_name = c.name
-    _M.strip_consumer_headers()
-    ngx.req.set_header("X-Consumer-Username", c.name)
-    if c.custom_id then
-        ngx.req.set_header("X-Consumer-Custom-Id", tostring(c.custom_id))
-    end
+    native.consumer(c.name, c.custom_id)
 end
+
+-- set_headers sets response fields, as ngx.header[name] = value would, in
+-- one Go call: set_headers(name1, value1, name2, value2, ...).
+_M.set_headers = native.set_headers
 
 -- consumer_by indexes a consumers list by one of its fields (for example
 -- key-auth's "key"), for a lookup per request; built once per

@@ -136,11 +136,11 @@ local function redis_incoming(conf, key)
     return tonumber(res[1]), tonumber(res[2]) / 1000
 end
 
+local set_response_headers = plugin.set_headers
+
 local function set_headers(conf, remaining, reset)
-    local h = ngx.header
-    h["X-RateLimit-Limit"] = conf.limit_str
-    h["X-RateLimit-Remaining"] = remaining
-    h["X-RateLimit-Reset"] = reset
+    set_response_headers("X-RateLimit-Limit", conf.limit_str, "X-RateLimit-Remaining", remaining,
+        "X-RateLimit-Reset", reset)
 end
 
 function _M.access(conf, ctx)
