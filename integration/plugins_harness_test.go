@@ -149,6 +149,9 @@ func plExpect(t *testing.T, what string, r plReply, status int, bodyHas ...strin
 	}
 }
 
+// bq backquotes a JSON value for a Caddyfile plugin line.
+func bq(json string) string { return "`" + json + "`" }
+
 // plRefused checks that Caddy refuses a config with these routes (and
 // global lines): `caddy validate` fails and its output has every one of
 // want (the route, plugin and field the error names).

@@ -11,7 +11,6 @@ import (
 // cors, csrf.
 
 // bq wraps JSON in backquotes for a Caddyfile plugin line.
-func bq(s string) string { return "`" + s + "`" }
 
 // plNoCORS fails the test if r has any Access-Control-* header.
 func plNoCORS(t *testing.T, what string, r plReply) {
@@ -24,7 +23,7 @@ func plNoCORS(t *testing.T, what string, r plReply) {
 }
 
 // plJSON checks that r is JSON.
-func plJSON(t *testing.T, what string, r plReply) {
+func plIsJSON(t *testing.T, what string, r plReply) {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%s: Content-Type %q: %s", what, ct, r)
@@ -57,7 +56,7 @@ func TestPluginIPRestriction(t *testing.T) {
 	plExpect(t, "whitelisted", g.do("GET", "/wl/a", nil, ""), 200)
 	r := g.do("GET", "/bl/a", nil, "")
 	plExpect(t, "blacklisted", r, 403, `{"message":"Your IP address is not allowed"}`)
-	plJSON(t, "blacklisted", r)
+	plIsJSON(t, "blacklisted", r)
 	r = g.do("GET", "/wl10/a", nil, "")
 	plExpect(t, "not whitelisted", r, 404, `{"message":"not you"}`)
 	// no trusted proxies: the forged X-Forwarded-For is ignored both ways
@@ -127,7 +126,7 @@ func TestPluginURIBlocker(t *testing.T) {
 	plExpect(t, "allowed", g.do("GET", "/ub/ok", nil, ""), 200)
 	r := g.do("GET", "/ub/root.exe", nil, "")
 	plExpect(t, "blocked path", r, 403, `{"error_msg":"access is not allowed"}`)
-	plJSON(t, "blocked path", r)
+	plIsJSON(t, "blocked path", r)
 	plExpect(t, "blocked query", g.do("GET", "/ub/x?f=root.exe", nil, ""), 403)
 	plExpect(t, "anchored rule", g.do("GET", "/ub/admin/x", nil, ""), 403)
 	plExpect(t, "anchored rule elsewhere", g.do("GET", "/ub/x/admin", nil, ""), 200)
@@ -405,7 +404,7 @@ func TestPluginCSRF(t *testing.T) {
 	deny := func(what string, r plReply, msg string) {
 		t.Helper()
 		plExpect(t, what, r, 401, `{"error_msg":"`+msg+`"}`)
-		plJSON(t, what, r)
+		plIsJSON(t, what, r)
 	}
 	r = g.do("POST", "/cs/a", both(tok, tok), "x")
 	plExpect(t, "valid token", r, 200)

@@ -19,7 +19,6 @@ import (
 // limit-req, limit-conn, api-breaker.
 
 // bq wraps a JSON plugin config in the Caddyfile's backquotes.
-func bq(json string) string { return "`" + json + "`" }
 
 // quota returns a reply's X-RateLimit-Limit, -Remaining and -Reset.
 func quota(r plReply) (limit, remaining, reset string) {

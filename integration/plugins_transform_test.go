@@ -69,7 +69,6 @@ func TestPluginRequestID(t *testing.T) {
 }
 
 // bq wraps a JSON plugin config in the Caddyfile's backquotes.
-func bq(json string) string { return "`" + json + "`" }
 
 // TestPluginProxyRewrite: the upstream sees the rewritten URI (template
 // with variables and the client's query after the new one), host, method
