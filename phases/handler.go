@@ -274,26 +274,39 @@ func (rs *reqState) release() {
 	statePool.Put(rs)
 }
 
+// runEarlyPhases runs rewrite and access. When both run, one Lua state
+// serves both (acquired once: nothing waits between them), and it is
+// given back before the content phase, which may proxy.
+func (rs *reqState) runEarlyPhases() (done bool, err error) {
+	h := rs.h
+	rewrite := len(h.rewrite) > 0 || rs.rt.phases&luaplugin.PhaseRewrite != 0
+	access := len(h.access) > 0 || rs.rt.phases&luaplugin.PhaseAccess != 0
+	if rewrite && access {
+		vm, owned, err := rs.acquire()
+		if err != nil {
+			return true, caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		defer rs.releaseVM(vm, owned)
+	}
+	if rewrite {
+		if done, err := rs.runRequestPhase(luaplugin.PhaseRewrite, h.rewrite); done || err != nil {
+			return done, err
+		}
+	}
+	if access {
+		return rs.runRequestPhase(luaplugin.PhaseAccess, h.access)
+	}
+	return false, nil
+}
+
 // serve runs rewrite, access and content, then finishes the response.
 func (rs *reqState) serve() error {
 	h := rs.h
 	if h.Routes {
 		rs.matchRoute()
 	}
-	for _, ph := range [...]struct {
-		phase  luaplugin.Phase
-		chunks []*luaplugin.Chunk
-	}{
-		{luaplugin.PhaseRewrite, h.rewrite},
-		{luaplugin.PhaseAccess, h.access},
-	} {
-		if len(ph.chunks) == 0 && rs.rt.phases&ph.phase == 0 {
-			continue
-		}
-		done, err := rs.runRequestPhase(ph.phase, ph.chunks)
-		if done || err != nil {
-			return err
-		}
+	if done, err := rs.runEarlyPhases(); done || err != nil {
+		return err
 	}
 	if rs.rt.route != nil {
 		if done, err := rs.routeAction(); done || err != nil {
