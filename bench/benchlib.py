@@ -1,5 +1,5 @@
 """Helpers shared by the bench scripts (inplace.py, routes.py)."""
-import http.client, json, signal, socket, subprocess, time
+import http.client, json, os, signal, socket, subprocess, time
 
 
 def free_port():
