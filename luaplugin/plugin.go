@@ -149,9 +149,8 @@ type pluginState struct {
 	route string
 	fn    *lua.LFunction
 
-	// routeName is the last route_name set on a plugin ctx, kept boxed
-	// for the next request of the route.
-	routeName lua.LValue
+	// ctxMetas are the plugin ctx metatables by route (see pluginCtx).
+	ctxMetas map[string]*lua.LTable
 
 	// Results of the last entry call.
 	module *lua.LTable
@@ -172,6 +171,7 @@ func (vm *VM) initPlugins() {
 	ps.modules = make(map[string]*lua.LTable)
 	ps.confs = make(map[*PluginConf]lua.LValue)
 	ps.loading = make(map[string]int)
+	ps.ctxMetas = make(map[string]*lua.LTable)
 }
 
 // pluginEntry is the state's entry function for plugin runs and route
@@ -333,25 +333,55 @@ func (vm *VM) pluginConf(L *lua.LState, pc *PluginConf, m *lua.LTable) lua.LValu
 	return c
 }
 
-// pluginCtx returns the plugin ctx of req, creating it on first use, with
-// route_name set to route when route is not empty.
+// pluginCtx returns the plugin ctx of req, creating it on first use. Its
+// var and route_name come from a metatable shared by the requests of a
+// route on this state ({__index = {var = ngx.var, route_name = ROUTE}}),
+// so that making a request's ctx allocates one table and nothing more.
 func (vm *VM) pluginCtx(L *lua.LState, req *Request, route string) *lua.LTable {
 	ctx := req.PluginCtx
 	if ctx == nil {
+		// Room for a few keys: a table made without a hash part gets
+		// gopher-lua's default of 32 on its first string key.
 		ctx = L.CreateTable(0, 4)
-		ctx.RawSetString("var", vm.ngx.RawGetString("var"))
 		req.PluginCtx = ctx
+		ctx.Metatable = vm.ctxMeta(L, route)
+		return ctx
 	}
 	if route != "" {
+		if mt, ok := ctx.Metatable.(*lua.LTable); ok && mt == vm.plug.ctxMetas[route] {
+			return ctx
+		}
 		if cur, ok := ctx.RawGetString("route_name").(lua.LString); !ok || string(cur) != route {
-			ps := &vm.plug
-			if ps.routeName == nil || string(ps.routeName.(lua.LString)) != route {
-				ps.routeName = lua.LString(route)
-			}
-			ctx.RawSetString("route_name", ps.routeName)
+			// A route set after the ctx was made (or a ctx whose
+			// metatable a plugin replaced).
+			ctx.RawSetString("route_name", lua.LString(route))
 		}
 	}
 	return ctx
+}
+
+// maxCtxMetas bounds the per-route ctx metatables a state keeps.
+const maxCtxMetas = 4096
+
+// ctxMeta returns the metatable of the plugin ctxs of route's requests on
+// this state.
+func (vm *VM) ctxMeta(L *lua.LState, route string) *lua.LTable {
+	ps := &vm.plug
+	if mt := ps.ctxMetas[route]; mt != nil {
+		return mt
+	}
+	if len(ps.ctxMetas) >= maxCtxMetas {
+		clear(ps.ctxMetas)
+	}
+	idx := L.CreateTable(0, 2)
+	idx.RawSetString("var", vm.ngx.RawGetString("var"))
+	if route != "" {
+		idx.RawSetString("route_name", lua.LString(route))
+	}
+	mt := L.CreateTable(0, 1)
+	mt.RawSetString("__index", idx)
+	ps.ctxMetas[route] = mt
+	return mt
 }
 
 // LoadPlugin loads the plugin module resty.plugins.NAME on one of the

@@ -58,17 +58,19 @@ func openNative(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 			return 0
 		}
 		h := req.W.Header()
+		// One backing array for every field's value list.
+		vals := make([]string, n/2)
 		for i := 1; i < n; i += 2 {
-			var v string
+			j := i / 2
 			switch lv := L.Get(i + 1).(type) {
 			case lua.LString:
-				v = string(lv)
+				vals[j] = string(lv)
 			case lua.LNumber:
-				v = luaplugin.FormatNumber(float64(lv))
+				vals[j] = luaplugin.FormatNumber(float64(lv))
 			default:
 				L.ArgError(i+1, "a string or a number expected")
 			}
-			h[http.CanonicalHeaderKey(L.CheckString(i))] = []string{v}
+			h[http.CanonicalHeaderKey(L.CheckString(i))] = vals[j : j+1 : j+1]
 		}
 		return 0
 	}))
