@@ -11,6 +11,7 @@
 --   plugin.set_consumer(ctx, c)       record the authenticated consumer
 --   plugin.strip_consumer_headers()   drop client-sent X-Consumer-* fields
 --   plugin.consumer_by(list, field)   index a consumers list by a field
+--   plugin.drop_query_arg(name)       remove a query argument (credentials)
 --   plugin.set_headers(n1, v1, ...)   set response fields in one call
 --
 -- The consumer an auth plugin matched is ctx.consumer (a table with at
@@ -159,6 +160,25 @@ end
 -- set_headers sets response fields, as ngx.header[name] = value would, in
 -- one Go call: set_headers(name1, value1, name2, value2, ...).
 _M.set_headers = native.set_headers
+
+-- drop_query_arg removes every query argument named name (in any case,
+-- after unescaping) from the request, keeping the others as sent: how the
+-- auth plugins hide a credential that came in the query.
+function _M.drop_query_arg(name)
+    local args = ngx.var.args
+    if not args or args == "" then
+        return
+    end
+    local lname = name:lower()
+    local kept = {}
+    for pair in args:gmatch("[^&]+") do
+        local k = pair:match("^[^=]*")
+        if ngx.unescape_uri(k):lower() ~= lname then
+            kept[#kept + 1] = pair
+        end
+    end
+    ngx.req.set_uri_args(table.concat(kept, "&"))
+end
 
 -- consumer_by indexes a consumers list by one of its fields (for example
 -- key-auth's "key"), for a lookup per request; built once per

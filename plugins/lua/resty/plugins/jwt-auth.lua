@@ -168,23 +168,7 @@ local function token(conf)
     return nil
 end
 
--- drop_query_arg removes the query arguments named name (compared as
--- ngx.var.arg_NAME does: any case), keeping the others as sent, in order.
-local function drop_query_arg(name)
-    local args = ngx.var.args
-    if not args or args == "" then
-        return
-    end
-    local lname = name:lower()
-    local kept = {}
-    for pair in args:gmatch("[^&]+") do
-        local k = pair:match("^[^=]*")
-        if ngx.unescape_uri(k):lower() ~= lname then
-            kept[#kept + 1] = pair
-        end
-    end
-    ngx.req.set_uri_args(table.concat(kept, "&"))
-end
+local drop_query_arg = plugin.drop_query_arg
 
 -- hide removes the token from where it came from.
 local function hide(conf, from)
