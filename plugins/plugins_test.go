@@ -93,9 +93,13 @@ func TestToolkit(t *testing.T) {
 		ngx.say(plugin.key({key = "$arg_x-$http_x_key", key_type = "var_combination"}))
 		ngx.say(plugin.key({key = "all", key_type = "constant"}))
 		ngx.say(plugin.key({key = "http_x_missing"}))
+		local t = plugin.template("/v2/$1/$arg_x?m=$request_method&none=$arg_none")
+		ngx.say(plugin.expand(t, {[0] = "all", "first"}), " ", plugin.expand(t), " ", plugin.template("plain"))
 		ngx.say(plugin.scope({_scope = "route:a"}), " ", plugin.scope({_scope = "route:a", group = "g"}), " ", plugin.scope({}))
 		local idx = plugin.consumer_by({{name = "a", key = "k1"}, {name = "b", key = "k2"}, {name = "c"}}, "key")
 		ngx.say(idx.k1.name, idx.k2.name, tostring(idx[""]))
+		plugin.drop_query_arg("Y")
+		ngx.say(ngx.var.args)
 		ngx.req.set_header("X-Consumer-Username", "forged")
 		plugin.set_consumer({}, {name = "alice", custom_id = 7})
 		ngx.say(ngx.req.get_headers()["x-consumer-username"], " ", plugin.var("consumer_name"), " ", ngx.ctx.consumer.name, " ",
@@ -108,8 +112,10 @@ func TestToolkit(t *testing.T) {
 		"1-v1",
 		"all",
 		"192.0.2.1",
+		"/v2/first/1?m=GET&none= /v2//1?m=GET&none= plain",
 		"route:a group:g global",
 		"abnil",
+		"x=1",
 		"alice alice alice 7",
 	)
 	res, w := luatest.Run(t, pool, luaplugin.PhaseAccess, `return require("resty.plugin").exit(401, {message = "no"}, {["WWW-Authenticate"] = "Basic"})`)

@@ -4,6 +4,9 @@
 --   plugin.exit(code, body, headers)  end the request (in rewrite/access)
 --   plugin.var(name)                  ngx.var.NAME ("$name" accepted)
 --   plugin.interpolate(s)             "$remote_addr:$http_x_user" -> values
+--   plugin.template(s), plugin.expand(t [, caps])
+--                                     the same, prepared once, expanded per
+--                                     request ($1.. from a regex's captures)
 --   plugin.key(conf, ctx)             a limit key from conf.key/key_type
 --   plugin.scope(conf)                what state shared between requests is
 --                                     keyed by: "global" or "route:NAME"
@@ -88,6 +91,56 @@ function _M.interpolate(s)
         end
         return tostring(v)
     end))
+end
+
+-- template prepares a string with $variables (and $1..$9 captures) for
+-- expand: a string without "$" stays the string; else a list of literal
+-- parts and {name} variables. Prepare once (init), expand per request.
+function _M.template(s)
+    s = tostring(s)
+    if not s:find("$", 1, true) then
+        return s
+    end
+    local parts, pos = {}, 1
+    while true do
+        local i, j = s:find("%$[%w_%.]+", pos)
+        if not i then
+            break
+        end
+        if i > pos then
+            parts[#parts + 1] = s:sub(pos, i - 1)
+        end
+        parts[#parts + 1] = { s:sub(i + 1, j) }
+        pos = j + 1
+    end
+    if pos <= #s then
+        parts[#parts + 1] = s:sub(pos)
+    end
+    return parts
+end
+
+-- expand gives a template's value for this request: variables unset are
+-- "", $1..$9 are caps' captures (a regex match's table; "" without caps).
+function _M.expand(t, caps)
+    if type(t) == "string" then
+        return t
+    end
+    local out = {}
+    for i = 1, #t do
+        local p = t[i]
+        if type(p) == "table" then
+            local name, v = p[1], nil
+            local b = name:byte(1)
+            if b >= 48 and b <= 57 then -- a digit: a capture
+                v = caps and caps[tonumber(name)]
+            else
+                v = _M.var(name)
+            end
+            p = v and tostring(v) or ""
+        end
+        out[i] = p
+    end
+    return table.concat(out)
 end
 
 -- client_ip is Caddy's client IP: the peer, or the address a trusted proxy

@@ -71,54 +71,8 @@ local _M = {
     },
 }
 
--- template prepares a string with $variables (and $1.. captures): a plain
--- string stays a string; else a list of literal parts and variable names.
-local function template(s)
-    s = tostring(s)
-    if not find(s, "$", 1, true) then
-        return s
-    end
-    local parts, pos = {}, 1
-    while true do
-        local i, j = find(s, "%$[%w_%.]+", pos)
-        if not i then
-            break
-        end
-        if i > pos then
-            parts[#parts + 1] = sub(s, pos, i - 1)
-        end
-        parts[#parts + 1] = { sub(s, i + 1, j) } -- a variable: {name}
-        pos = j + 1
-    end
-    if pos <= #s then
-        parts[#parts + 1] = sub(s, pos)
-    end
-    return parts
-end
 
--- expand gives a template's value for this request; caps are regex_uri's
--- captures, if any ($1..$9).
-local function expand(t, caps)
-    if type(t) == "string" then
-        return t
-    end
-    local out = {}
-    for i = 1, #t do
-        local p = t[i]
-        if type(p) == "table" then
-            local name, v = p[1], nil
-            local b = byte(name, 1)
-            if b >= 48 and b <= 57 then -- a digit: a capture
-                v = caps and caps[tonumber(name)]
-            else
-                v = plugin.var(name)
-            end
-            p = v and tostring(v) or ""
-        end
-        out[i] = p
-    end
-    return table.concat(out)
-end
+local template, expand = plugin.template, plugin.expand
 
 -- field_list turns {name = value} into a list of {name, template}; it
 -- tells whether a template uses a capture ($1..).

@@ -105,46 +105,8 @@ local _M = {
     },
 }
 
--- template prepares a value with $variables: a string without one stays
--- as is, else a list of literal parts and {name} variables.
-local function template(s)
-    s = tostring(s)
-    if not find(s, "$", 1, true) then
-        return s
-    end
-    local parts, pos = {}, 1
-    while true do
-        local i, j = find(s, "%$[%w_%.]+", pos)
-        if not i then
-            break
-        end
-        if i > pos then
-            parts[#parts + 1] = sub(s, pos, i - 1)
-        end
-        parts[#parts + 1] = { sub(s, i + 1, j) }
-        pos = j + 1
-    end
-    if pos <= #s then
-        parts[#parts + 1] = sub(s, pos)
-    end
-    return parts
-end
 
-local function expand(t)
-    if type(t) == "string" then
-        return t
-    end
-    local out = {}
-    for i = 1, #t do
-        local p = t[i]
-        if type(p) == "table" then
-            local v = plugin.var(p[1])
-            p = v and tostring(v) or ""
-        end
-        out[i] = p
-    end
-    return concat(out)
-end
+local template, expand = plugin.template, plugin.expand
 
 -- check_schema runs when the config loads, after the schema: every
 -- pattern (filters, vars' ~~ and ~*) must compile with the engine and
