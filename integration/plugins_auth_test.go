@@ -13,9 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -434,26 +431,8 @@ func TestPluginAuthJWTBadKey(t *testing.T) {
 // (unless "").
 func authRefused(t *testing.T, routes, secret string, want ...string) {
 	t.Helper()
-	bin := hostileCaddyBin(t)
-	dir := tempDir(t)
-	cfg := "{\n\tadmin off\n\tresty {\n\t\tupstream be {\n\t\t\tserver 127.0.0.1:9\n\t\t}\n" + routes +
-		"\n\t}\n}\n:0 {\n\tresty {\n\t\troutes\n\t}\n}\n"
-	path := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "validate", "--config", path, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("config accepted, want refused naming %q:\n%s\n%s", want, cfg, out)
-	}
-	for _, w := range want {
-		if !strings.Contains(string(out), w) {
-			t.Fatalf("refusal does not name %q:\n%s", w, out)
-		}
-	}
-	if secret != "" && strings.Contains(string(out), secret) {
+	out := plRefused(t, routes, want...)
+	if secret != "" && strings.Contains(out, secret) {
 		t.Fatalf("refusal shows the secret %q:\n%s", secret, out)
 	}
 }

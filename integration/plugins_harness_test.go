@@ -154,8 +154,9 @@ func bq(json string) string { return "`" + json + "`" }
 
 // plRefused checks that Caddy refuses a config with these routes (and
 // global lines): `caddy validate` fails and its output has every one of
-// want (the route, plugin and field the error names).
-func plRefused(t *testing.T, routes string, want ...string) {
+// want (the route, plugin and field the error names). It returns Caddy's
+// output.
+func plRefused(t *testing.T, routes string, want ...string) string {
 	t.Helper()
 	bin := hostileCaddyBin(t)
 	dir := tempDir(t)
@@ -175,4 +176,5 @@ func plRefused(t *testing.T, routes string, want ...string) {
 			t.Fatalf("refusal does not name %q:\n%s", w, out)
 		}
 	}
+	return string(out)
 }
