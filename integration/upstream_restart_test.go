@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,7 +59,10 @@ func (p *caddyProcess) start(args ...string) {
 	for {
 		if resp, err := http.Get("http://" + p.admin + "/resty/upstreams"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			// The admin endpoint starts before the apps are provisioned
+			// (it can answer for an empty registry meanwhile): ready is
+			// when the site's listener, started last, accepts too.
+			if resp.StatusCode == 200 && p.listening() {
 				return
 			}
 		}
@@ -68,6 +72,16 @@ func (p *caddyProcess) start(args ...string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// listening reports whether the site's listener accepts connections.
+func (p *caddyProcess) listening() bool {
+	c, err := net.DialTimeout("tcp", p.http, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // stop ends the process (SIGINT: a graceful stop) and waits for it.
