@@ -599,3 +599,56 @@ return {
 	plExpect(t, "alice again", g.do("GET", "/c", alice, ""), 429)
 	plExpect(t, "bob again", g.do("GET", "/c", bob, ""), 429)
 }
+
+// TestPluginAPIBreakerOwnAnswers: answers no upstream gave (a later
+// plugin's rejection, here limit-count's 503) are not the upstream's
+// health: as in APISIX, only $upstream_status counts. Otherwise a client
+// over its rate limit would open the breaker for every client.
+func TestPluginAPIBreakerOwnAnswers(t *testing.T) {
+	g := plStartGateway(t, plOptions{routes: `
+		route brklc {
+			path /brklc
+			plugin api-breaker ` + bq(`{"break_response_code": 502, "break_response_body": "breaker open", "unhealthy": {"http_statuses": [503], "failures": 1}}`) + `
+			plugin limit-count ` + bq(`{"count": 1, "time_window": 60, "key": "http_x_user"}`) + `
+			proxy be
+		}`})
+	plExpect(t, "mallory #1", g.do("GET", "/brklc", map[string]string{"X-User": "mallory"}, ""), 200)
+	for i := 2; i <= 4; i++ {
+		plExpect(t, fmt.Sprintf("mallory #%d (rate limited)", i), g.do("GET", "/brklc", map[string]string{"X-User": "mallory"}, ""), 503)
+	}
+	r := g.do("GET", "/brklc", map[string]string{"X-User": "alice"}, "")
+	plExpect(t, "alice after mallory's rejections", r, 200)
+	r.echo(t)
+}
+
+// TestPluginLimitCountConcurrent: 50 concurrent requests against count
+// 20 (policy local): exactly 20 accepted.
+func TestPluginLimitCountConcurrent(t *testing.T) {
+	g := plStartGateway(t, plOptions{routes: `
+		route lcc {
+			path /lcc
+			plugin limit-count ` + bq(`{"count": 20, "time_window": 60, "key_type": "constant", "key": "c", "rejected_code": 429}`) + `
+			proxy be
+		}`})
+	var ok, rejected atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := g.do("GET", "/lcc", nil, "")
+			switch r.status {
+			case 200:
+				ok.Add(1)
+			case 429:
+				rejected.Add(1)
+			default:
+				t.Errorf("unexpected %s", r)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 20 || rejected.Load() != 30 {
+		t.Fatalf("accepted %d, rejected %d; want 20 and 30", ok.Load(), rejected.Load())
+	}
+}
