@@ -89,6 +89,16 @@ func TestPluginProxyRewrite(t *testing.T) {
 			plugin proxy-rewrite ` + bq(`{"regex_uri": ["^/pr/re/none$", "/none", "^/pr/re/(\\w+)/(\\w+)$", "/$2-$1"],
 				"headers": {"X-From": "$1 via $request_method", "X-Gone": ""}}`) + `
 			proxy be
+		}
+		route pr-any {
+			path /pr/any/*
+			plugin proxy-rewrite ` + bq(`{"regex_uri": ["^/pr/any/(.*)$", "/any/$1"]}`) + `
+			proxy be
+		}
+		route pr-var {
+			path /pr/var
+			plugin proxy-rewrite ` + bq(`{"uri": "/user/$http_x_id?t=1"}`) + `
+			proxy be
 		}`})
 
 	r := g.do("GET", "/pr/uri/a?id=42", map[string]string{"X-Add": "a1", "X-Drop": "d", "X-In": "v"}, "")
@@ -129,6 +139,38 @@ func TestPluginProxyRewrite(t *testing.T) {
 	}
 	if got := e.Header["X-From"]; len(got) != 1 || got[0] != "via GET" {
 		t.Fatalf("no match: X-From %v", got)
+	}
+
+	// A "?" the client sent encoded (%3F) is part of the path: neither a
+	// capture nor a variable of the new URI starts a query with it.
+	r = g.do("GET", "/pr/re/ab%3Fadmin=1/cd", nil, "")
+	plExpect(t, "regex_uri with an encoded ?", r, 200)
+	if e = r.echo(t); e.URI != "/pr/re/ab%3Fadmin=1/cd" {
+		t.Fatalf("no match expected (\\w): upstream saw %s", e.URI)
+	}
+	r = g.do("GET", "/pr/any/x%3Fadmin=1?q=2", nil, "")
+	plExpect(t, "regex_uri capture with an encoded ?", r, 200)
+	if e = r.echo(t); e.URI != "/any/x%3Fadmin=1?q=2" {
+		t.Fatalf("encoded ? in a capture: upstream saw %s", e.URI)
+	}
+	// $uri is normalised as nginx's: a space stays a path byte (escaped
+	// again), ".." segments (even encoded) are resolved before the
+	// pattern sees them, so a capture never carries one upstream.
+	for _, c := range []struct{ in, want string }{
+		{"/pr/any/a%20b", "/any/a%20b"},
+		{"/pr/any/a/../b", "/any/b"},
+		{"/pr/any/a%20b/..%2f..%2fetc", "/pr/any/a%20b/..%2f..%2fetc"}, // $uri /pr/etc: no match
+	} {
+		r = g.do("GET", c.in, nil, "")
+		plExpect(t, c.in, r, 200)
+		if e = r.echo(t); e.URI != c.want {
+			t.Fatalf("%s: upstream saw %s, want %s", c.in, e.URI, c.want)
+		}
+	}
+	r = g.do("GET", "/pr/var?k=v", map[string]string{"X-Id": "7?role=admin&x=1"}, "")
+	plExpect(t, "uri variable with a ?", r, 200)
+	if e = r.echo(t); e.URI != "/user/7%3Frole=admin&x=1?t=1&k=v" {
+		t.Fatalf("? in a variable of uri: upstream saw %s", e.URI)
 	}
 
 	for _, c := range []struct{ conf, field string }{
