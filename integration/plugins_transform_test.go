@@ -509,3 +509,54 @@ func TestPluginBodyCrypto(t *testing.T) {
 		}`, "bad", "body-crypto", c.field)
 	}
 }
+
+// TestPluginBodyCryptoUpstreamEdges: an upstream that compresses anyway
+// (it was asked not to) and one with a large body: the sealed answer
+// decrypts to exactly what the upstream sent, and says how those bytes
+// are encoded without claiming the sealed body is.
+func TestPluginBodyCryptoUpstreamEdges(t *testing.T) {
+	k1 := make([]byte, 32)
+	_, _ = rand.Read(k1)
+	keys := `{"k1": "` + base64.StdEncoding.EncodeToString(k1) + `"}`
+	big := strings.Repeat("0123456789abcdef", 10<<16) // 10 MiB
+	g := plStartGateway(t, plOptions{backend: func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gz":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("\x1f\x8bnot really gzip"))
+		case "/big":
+			_, _ = io.WriteString(w, big)
+		}
+	}, routes: `
+		route bcedge {
+			path /gz /big
+			plugin body-crypto ` + bq(`{"keys": `+keys+`, "decrypt_request": false}`) + `
+			proxy be
+		}`})
+	kid := map[string]string{"X-Key-Id": "k1"}
+	r := g.do("GET", "/gz", kid, "")
+	plExpect(t, "gzip upstream", r, 200)
+	if ce := r.header.Get("Content-Encoding"); ce != "" {
+		t.Fatalf("the sealed body is not gzip, but Content-Encoding is %q: %s", ce, r)
+	}
+	if ce := r.header.Get("X-Plain-Content-Encoding"); ce != "gzip" {
+		t.Fatalf("X-Plain-Content-Encoding %q: %s", ce, r)
+	}
+	raw, err := base64.StdEncoding.DecodeString(r.body)
+	if err != nil {
+		t.Fatalf("gzip upstream: not base64: %v", err)
+	}
+	if pt := bcOpen(t, k1, raw); pt != "\x1f\x8bnot really gzip" {
+		t.Fatalf("gzip upstream: decrypted %q", pt)
+	}
+	r = g.do("GET", "/big", kid, "")
+	plExpect(t, "10 MiB upstream", r, 200)
+	raw, err = base64.StdEncoding.DecodeString(r.body)
+	if err != nil {
+		t.Fatalf("big: not base64: %v", err)
+	}
+	if pt := bcOpen(t, k1, raw); pt != big {
+		t.Fatalf("big: decrypted %d bytes, want %d", len(pt), len(big))
+	}
+}
