@@ -652,3 +652,73 @@ func TestPluginLimitCountConcurrent(t *testing.T) {
 		t.Fatalf("accepted %d, rejected %d; want 20 and 30", ok.Load(), rejected.Load())
 	}
 }
+
+// TestPluginLimitConnAborted: requests whose client gives up while the
+// upstream is slow, and requests whose upstream fails, leave the count
+// at 0: nothing leaks.
+func TestPluginLimitConnAborted(t *testing.T) {
+	g := plStartGateway(t, plOptions{backend: func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/lca/fail" {
+			panic(http.ErrAbortHandler) // the upstream cuts the connection
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	},
+		files: map[string]string{"conn.lua": `local v = ngx.shared["plugin-limit-conn"]:get(ngx.req.get_uri_args().key)
+ngx.print(tostring(v))`},
+		site: "\thandle /_conn {\n\t\tresty {\n\t\t\tcontent_by_lua_file @DIR@/conn.lua\n\t\t}\n\t}\n",
+		routes: `
+		route lca {
+			path /lca/*
+			plugin limit-conn ` + bq(`{"conn": 5, "burst": 0, "default_conn_delay": 0.1, "key": "http_x_k"}`) + `
+			proxy be
+		}`})
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get(g.base + "/lca/slow")
+			if err == nil {
+				resp.Body.Close()
+				t.Errorf("a slow request answered %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < 3; i++ {
+		r := g.do("GET", "/lca/fail", nil, "")
+		if r.status == 200 {
+			t.Fatalf("failing upstream: %s", r)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		v := g.do("GET", "/_conn?key="+url.QueryEscape("route:lca:127.0.0.1"), nil, "").body
+		if v == "0" || v == "nil" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("limit-conn count after aborted requests: %s, want 0", v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// and the full conn is available again
+	var accepted atomic.Int64
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := g.do("GET", "/lca/fail", nil, ""); r.status != 503 || r.err != nil {
+				accepted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted.Load() == 0 {
+		t.Fatal("no request got through after the aborted ones")
+	}
+}
