@@ -499,3 +499,72 @@ func TestPluginProxyCacheConfig(t *testing.T) {
 		}`, "bad", "proxy-cache", c.field)
 	}
 }
+
+// TestPluginProxyCacheRange: a partial answer (206, listed in
+// cache_http_status) is never stored under the key a full request reads;
+// a Range request on a cached entry gets correct bytes.
+func TestPluginProxyCacheRange(t *testing.T) {
+	const content = "0123456789abcdefghij"
+	var calls atomic.Int64
+	g := plStartGateway(t, plOptions{backend: func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.ServeContent(w, r, "f.txt", time.Unix(1700000000, 0), strings.NewReader(content))
+	}, routes: `
+		route rng {
+			path /rng/*
+			plugin proxy-cache ` + bq(`{"cache_http_status": [200, 206]}`) + `
+			proxy be
+		}`})
+	r := g.do("GET", "/rng/a", map[string]string{"Range": "bytes=0-3"}, "")
+	if r.err != nil || (r.status == 206 && r.body != "0123") || (r.status == 200 && r.body != content) {
+		t.Fatalf("range request: %s", r)
+	}
+	for i := 0; i < 2; i++ {
+		r = g.do("GET", "/rng/a", nil, "")
+		plExpect(t, fmt.Sprintf("full request #%d after a range request", i), r, 200)
+		if r.body != content {
+			t.Fatalf("full request got %q (a stored partial answer?): %s", r.body, r)
+		}
+	}
+	// a range request now: the cached full answer, or a correct part
+	r = g.do("GET", "/rng/a", map[string]string{"Range": "bytes=4-5"}, "")
+	if r.err != nil || !((r.status == 206 && r.body == "45") || (r.status == 200 && r.body == content)) {
+		t.Fatalf("range request on a cached entry: %s", r)
+	}
+}
+
+// TestPluginProxyCacheHostile: an upstream that breaks off a chunked body
+// leaves nothing stored; a response fetched with Host: evil (or an
+// X-Forwarded-Host) is never served to another host.
+func TestPluginProxyCacheHostile(t *testing.T) {
+	var calls atomic.Int64
+	g := plStartGateway(t, plOptions{backend: func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.URL.Path == "/hc/cut" && n == 1 {
+			_, _ = io.WriteString(w, "partial")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		_, _ = io.WriteString(w, "from "+r.Host+" xfh "+r.Header.Get("X-Forwarded-Host"))
+	}, routes: `
+		route hc {
+			path /hc/*
+			plugin proxy-cache
+			proxy be
+		}`})
+	r := g.do("GET", "/hc/cut", nil, "")
+	if r.err == nil && r.body == "partial" {
+		t.Logf("cut body reached the client as %s", r)
+	}
+	r = g.do("GET", "/hc/cut", nil, "")
+	plExpect(t, "after a cut body", r, 200)
+	if r.header.Get("Resty-Cache-Status") == "HIT" || strings.HasPrefix(r.body, "partial") {
+		t.Fatalf("a broken-off body was stored: %s", r)
+	}
+	plExpect(t, "evil", g.do("GET", "/hc/p", map[string]string{"Host": "evil.test", "X-Forwarded-Host": "good.test"}, ""), 200)
+	r = g.do("GET", "/hc/p", map[string]string{"Host": "good.test"}, "")
+	plExpect(t, "good", r, 200)
+	if strings.Contains(r.body, "evil") || r.header.Get("Resty-Cache-Status") == "HIT" {
+		t.Fatalf("good.test got evil.test's entry: %s", r)
+	}
+}

@@ -599,3 +599,126 @@ return {
 	plExpect(t, "alice again", g.do("GET", "/c", alice, ""), 429)
 	plExpect(t, "bob again", g.do("GET", "/c", bob, ""), 429)
 }
+
+// TestPluginAPIBreakerOwnAnswers: answers no upstream gave (a later
+// plugin's rejection, here limit-count's 503) are not the upstream's
+// health: as in APISIX, only $upstream_status counts. Otherwise a client
+// over its rate limit would open the breaker for every client.
+func TestPluginAPIBreakerOwnAnswers(t *testing.T) {
+	g := plStartGateway(t, plOptions{routes: `
+		route brklc {
+			path /brklc
+			plugin api-breaker ` + bq(`{"break_response_code": 502, "break_response_body": "breaker open", "unhealthy": {"http_statuses": [503], "failures": 1}}`) + `
+			plugin limit-count ` + bq(`{"count": 1, "time_window": 60, "key": "http_x_user"}`) + `
+			proxy be
+		}`})
+	plExpect(t, "mallory #1", g.do("GET", "/brklc", map[string]string{"X-User": "mallory"}, ""), 200)
+	for i := 2; i <= 4; i++ {
+		plExpect(t, fmt.Sprintf("mallory #%d (rate limited)", i), g.do("GET", "/brklc", map[string]string{"X-User": "mallory"}, ""), 503)
+	}
+	r := g.do("GET", "/brklc", map[string]string{"X-User": "alice"}, "")
+	plExpect(t, "alice after mallory's rejections", r, 200)
+	r.echo(t)
+}
+
+// TestPluginLimitCountConcurrent: 50 concurrent requests against count
+// 20 (policy local): exactly 20 accepted.
+func TestPluginLimitCountConcurrent(t *testing.T) {
+	g := plStartGateway(t, plOptions{routes: `
+		route lcc {
+			path /lcc
+			plugin limit-count ` + bq(`{"count": 20, "time_window": 60, "key_type": "constant", "key": "c", "rejected_code": 429}`) + `
+			proxy be
+		}`})
+	var ok, rejected atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := g.do("GET", "/lcc", nil, "")
+			switch r.status {
+			case 200:
+				ok.Add(1)
+			case 429:
+				rejected.Add(1)
+			default:
+				t.Errorf("unexpected %s", r)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 20 || rejected.Load() != 30 {
+		t.Fatalf("accepted %d, rejected %d; want 20 and 30", ok.Load(), rejected.Load())
+	}
+}
+
+// TestPluginLimitConnAborted: requests whose client gives up while the
+// upstream is slow, and requests whose upstream fails, leave the count
+// at 0: nothing leaks.
+func TestPluginLimitConnAborted(t *testing.T) {
+	g := plStartGateway(t, plOptions{backend: func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/lca/fail" {
+			panic(http.ErrAbortHandler) // the upstream cuts the connection
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	},
+		files: map[string]string{"conn.lua": `local v = ngx.shared["plugin-limit-conn"]:get(ngx.req.get_uri_args().key)
+ngx.print(tostring(v))`},
+		site: "\thandle /_conn {\n\t\tresty {\n\t\t\tcontent_by_lua_file @DIR@/conn.lua\n\t\t}\n\t}\n",
+		routes: `
+		route lca {
+			path /lca/*
+			plugin limit-conn ` + bq(`{"conn": 5, "burst": 0, "default_conn_delay": 0.1, "key": "http_x_k"}`) + `
+			proxy be
+		}`})
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get(g.base + "/lca/slow")
+			if err == nil {
+				resp.Body.Close()
+				t.Errorf("a slow request answered %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < 3; i++ {
+		r := g.do("GET", "/lca/fail", nil, "")
+		if r.status == 200 {
+			t.Fatalf("failing upstream: %s", r)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		v := g.do("GET", "/_conn?key="+url.QueryEscape("route:lca:127.0.0.1"), nil, "").body
+		if v == "0" || v == "nil" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("limit-conn count after aborted requests: %s, want 0", v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// and the full conn is available again
+	var accepted atomic.Int64
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := g.do("GET", "/lca/fail", nil, ""); r.status != 503 || r.err != nil {
+				accepted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted.Load() == 0 {
+		t.Fatal("no request got through after the aborted ones")
+	}
+}

@@ -89,6 +89,16 @@ func TestPluginProxyRewrite(t *testing.T) {
 			plugin proxy-rewrite ` + bq(`{"regex_uri": ["^/pr/re/none$", "/none", "^/pr/re/(\\w+)/(\\w+)$", "/$2-$1"],
 				"headers": {"X-From": "$1 via $request_method", "X-Gone": ""}}`) + `
 			proxy be
+		}
+		route pr-any {
+			path /pr/any/*
+			plugin proxy-rewrite ` + bq(`{"regex_uri": ["^/pr/any/(.*)$", "/any/$1"]}`) + `
+			proxy be
+		}
+		route pr-var {
+			path /pr/var
+			plugin proxy-rewrite ` + bq(`{"uri": "/user/$http_x_id?t=1"}`) + `
+			proxy be
 		}`})
 
 	r := g.do("GET", "/pr/uri/a?id=42", map[string]string{"X-Add": "a1", "X-Drop": "d", "X-In": "v"}, "")
@@ -129,6 +139,38 @@ func TestPluginProxyRewrite(t *testing.T) {
 	}
 	if got := e.Header["X-From"]; len(got) != 1 || got[0] != "via GET" {
 		t.Fatalf("no match: X-From %v", got)
+	}
+
+	// A "?" the client sent encoded (%3F) is part of the path: neither a
+	// capture nor a variable of the new URI starts a query with it.
+	r = g.do("GET", "/pr/re/ab%3Fadmin=1/cd", nil, "")
+	plExpect(t, "regex_uri with an encoded ?", r, 200)
+	if e = r.echo(t); e.URI != "/pr/re/ab%3Fadmin=1/cd" {
+		t.Fatalf("no match expected (\\w): upstream saw %s", e.URI)
+	}
+	r = g.do("GET", "/pr/any/x%3Fadmin=1?q=2", nil, "")
+	plExpect(t, "regex_uri capture with an encoded ?", r, 200)
+	if e = r.echo(t); e.URI != "/any/x%3Fadmin=1?q=2" {
+		t.Fatalf("encoded ? in a capture: upstream saw %s", e.URI)
+	}
+	// $uri is normalised as nginx's: a space stays a path byte (escaped
+	// again), ".." segments (even encoded) are resolved before the
+	// pattern sees them, so a capture never carries one upstream.
+	for _, c := range []struct{ in, want string }{
+		{"/pr/any/a%20b", "/any/a%20b"},
+		{"/pr/any/a/../b", "/any/b"},
+		{"/pr/any/a%20b/..%2f..%2fetc", "/pr/any/a%20b/..%2f..%2fetc"}, // $uri /pr/etc: no match
+	} {
+		r = g.do("GET", c.in, nil, "")
+		plExpect(t, c.in, r, 200)
+		if e = r.echo(t); e.URI != c.want {
+			t.Fatalf("%s: upstream saw %s, want %s", c.in, e.URI, c.want)
+		}
+	}
+	r = g.do("GET", "/pr/var?k=v", map[string]string{"X-Id": "7?role=admin&x=1"}, "")
+	plExpect(t, "uri variable with a ?", r, 200)
+	if e = r.echo(t); e.URI != "/user/7%3Frole=admin&x=1?t=1&k=v" {
+		t.Fatalf("? in a variable of uri: upstream saw %s", e.URI)
 	}
 
 	for _, c := range []struct{ conf, field string }{
@@ -465,5 +507,56 @@ func TestPluginBodyCrypto(t *testing.T) {
 			plugin body-crypto `+bq(c.conf)+`
 			proxy be
 		}`, "bad", "body-crypto", c.field)
+	}
+}
+
+// TestPluginBodyCryptoUpstreamEdges: an upstream that compresses anyway
+// (it was asked not to) and one with a large body: the sealed answer
+// decrypts to exactly what the upstream sent, and says how those bytes
+// are encoded without claiming the sealed body is.
+func TestPluginBodyCryptoUpstreamEdges(t *testing.T) {
+	k1 := make([]byte, 32)
+	_, _ = rand.Read(k1)
+	keys := `{"k1": "` + base64.StdEncoding.EncodeToString(k1) + `"}`
+	big := strings.Repeat("0123456789abcdef", 10<<16) // 10 MiB
+	g := plStartGateway(t, plOptions{backend: func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gz":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("\x1f\x8bnot really gzip"))
+		case "/big":
+			_, _ = io.WriteString(w, big)
+		}
+	}, routes: `
+		route bcedge {
+			path /gz /big
+			plugin body-crypto ` + bq(`{"keys": `+keys+`, "decrypt_request": false}`) + `
+			proxy be
+		}`})
+	kid := map[string]string{"X-Key-Id": "k1"}
+	r := g.do("GET", "/gz", kid, "")
+	plExpect(t, "gzip upstream", r, 200)
+	if ce := r.header.Get("Content-Encoding"); ce != "" {
+		t.Fatalf("the sealed body is not gzip, but Content-Encoding is %q: %s", ce, r)
+	}
+	if ce := r.header.Get("X-Plain-Content-Encoding"); ce != "gzip" {
+		t.Fatalf("X-Plain-Content-Encoding %q: %s", ce, r)
+	}
+	raw, err := base64.StdEncoding.DecodeString(r.body)
+	if err != nil {
+		t.Fatalf("gzip upstream: not base64: %v", err)
+	}
+	if pt := bcOpen(t, k1, raw); pt != "\x1f\x8bnot really gzip" {
+		t.Fatalf("gzip upstream: decrypted %q", pt)
+	}
+	r = g.do("GET", "/big", kid, "")
+	plExpect(t, "10 MiB upstream", r, 200)
+	raw, err = base64.StdEncoding.DecodeString(r.body)
+	if err != nil {
+		t.Fatalf("big: not base64: %v", err)
+	}
+	if pt := bcOpen(t, k1, raw); pt != big {
+		t.Fatalf("big: decrypted %d bytes, want %d", len(pt), len(big))
 	}
 }

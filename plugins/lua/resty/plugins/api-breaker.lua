@@ -124,18 +124,22 @@ function _M.access(conf, ctx)
 end
 
 -- header_filter records the upstream's answer: its status (the last
--- attempt's), or the response's when no upstream answered.
+-- attempt's), or the gateway's (502, 504) when the last attempt got no
+-- answer. A response no upstream was asked for (a later plugin's
+-- rejection, such as limit-count's 503) says nothing of the upstream's
+-- health and is not counted, as in APISIX: else a client over its rate
+-- limit would open the breaker for everyone.
 function _M.header_filter(conf, ctx)
     if ctx.api_breaker_broke then
         return -- our own answer
     end
-    local status
     local us = ngx.var.upstream_status
-    if us then
-        status = tonumber(us:match("(%d+)%D*$"))
+    if not us or us == "" then
+        return -- no upstream attempt
     end
-    if not status then
-        status = ngx.status
+    local status = tonumber(us:match("(%d+)%D*$"))
+    if not status or us:match("%-%s*$") then
+        status = ngx.status -- the last attempt got no answer
     end
 
     if conf.bad[status] then

@@ -119,6 +119,14 @@ function _M.header_filter(conf, ctx)
     end
     ngx.header.content_length = nil
     ngx.header[conf.key_id_header] = ctx.body_crypto_id
+    -- An upstream that compressed anyway: the sealed body is not gzip (a
+    -- client would try to inflate it); the plain body's encoding is said
+    -- in X-Plain-Content-Encoding instead.
+    local ce = ngx.header["Content-Encoding"]
+    if ce then
+        ngx.header["Content-Encoding"] = nil
+        ngx.header["X-Plain-Content-Encoding"] = ce
+    end
     ctx.body_crypto_buf = {}
 end
 

@@ -377,6 +377,11 @@ local function not_cacheable(conf, ctx, hdr, cc)
     if not conf.statuses[ngx.status] then
         return "status"
     end
+    -- A part of a body (a Range request's answer) would be served as the
+    -- whole to every request of the key: never stored, even if listed.
+    if ngx.status == 206 or hdr["Content-Range"] then
+        return "partial content"
+    end
     if is_set(conf.no_cache_parts) then
         return "no_cache"
     end

@@ -108,7 +108,14 @@ end
 -- init prepares the templates, once per configuration and Lua state.
 function _M.init(conf)
     if conf.uri ~= nil then
-        conf.uri_t = template(conf.uri)
+        -- Only a "?" of the template itself starts the query: one in a
+        -- variable's value is part of the path.
+        local q = find(conf.uri, "?", 1, true)
+        if q then
+            conf.uri_t, conf.uri_q = template(sub(conf.uri, 1, q - 1)), template(sub(conf.uri, q + 1))
+        else
+            conf.uri_t = template(conf.uri)
+        end
     end
     if conf.method then
         conf.method_id = ngx["HTTP_" .. conf.method]
@@ -128,11 +135,12 @@ function _M.init(conf)
     end
 end
 
--- new_uri is the upstream URI: uri, or the first regex_uri pattern that
--- matches (with the captures for the fields), or nil.
+-- new_uri is the upstream path (decoded) and query of uri, or of the
+-- first regex_uri pattern that matches (with the captures for the
+-- fields), or nil.
 local function new_uri(conf, uri)
     if conf.uri_t then
-        return expand(conf.uri_t)
+        return expand(conf.uri_t), conf.uri_q and expand(conf.uri_q)
     end
     local rx = conf.regex_uri
     if rx then
@@ -145,7 +153,18 @@ local function new_uri(conf, uri)
             if n > 0 then
                 -- The fields' templates may use the captures too.
                 local caps = conf.uses_caps and re_match(uri, rx[i], "jo") or nil
-                return res, caps
+                -- A "?" of the replacement starts a query; when the path
+                -- had one (the client's %3F, which a capture may carry),
+                -- none does, as in APISIX: the client cannot turn its
+                -- path into query arguments the gateway never saw.
+                local query
+                if not find(uri, "?", 1, true) then
+                    local q = find(res, "?", 1, true)
+                    if q then
+                        res, query = sub(res, 1, q - 1), sub(res, q + 1)
+                    end
+                end
+                return res, query, caps
             end
         end
     end
@@ -153,19 +172,15 @@ local function new_uri(conf, uri)
 end
 
 function _M.rewrite(conf, ctx)
-    local upstream_uri, caps = new_uri(conf, ngx.var.uri)
+    local upstream_uri, query, caps = new_uri(conf, ngx.var.uri)
     if upstream_uri then
-        -- A "?" in the new URI starts its query; the client's query
-        -- follows it.
-        local q = find(upstream_uri, "?", 1, true)
-        if q then
+        -- The new URI's query comes first; the client's follows it.
+        if query then
             local args = ngx.var.args
-            local new_args = sub(upstream_uri, q + 1)
             if args and args ~= "" then
-                new_args = new_args == "" and args or (new_args .. "&" .. args)
+                query = query == "" and args or (query .. "&" .. args)
             end
-            upstream_uri = sub(upstream_uri, 1, q - 1)
-            ngx.req.set_uri_args(new_args)
+            ngx.req.set_uri_args(query)
         end
         if upstream_uri == "" then
             upstream_uri = "/"
