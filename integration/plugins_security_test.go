@@ -461,3 +461,23 @@ func TestPluginRequestValidationManyHeaders(t *testing.T) {
 	h["X-Role"] = "user"
 	plExpect(t, "150 header lines and a good X-Role", g.do("GET", "/rvh/a", h, ""), 200)
 }
+
+// TestPluginIPRestrictionProxyChain: behind a trusted proxy that appends
+// the peer to the client's X-Forwarded-For (nginx's
+// $proxy_add_x_forwarded_for, Caddy's reverse_proxy), the client writes
+// the leftmost entries. With trusted_proxies_strict the client IP is the
+// rightmost untrusted entry: a forged leftmost address (or one that does
+// not parse) gets neither into the whitelist nor out of the blacklist.
+// Without it Caddy takes the leftmost entry (documented in security.md).
+func TestPluginIPRestrictionProxyChain(t *testing.T) {
+	g := plStartGateway(t, plOptions{routes: ipRoutes + ppTrust + "\t\ttrusted_proxies_strict\n"})
+	xff := func(path, v string) plReply { return g.do("GET", path, map[string]string{"X-Forwarded-For": v}, "") }
+	// the real client 11.0.0.1 forged 10.1.2.3 in front
+	plExpect(t, "forged leftmost into the whitelist", xff("/wl10/a", "10.1.2.3, 11.0.0.1"), 404, "not you")
+	plExpect(t, "real client in the whitelist", xff("/wl10/a", "11.0.0.1, 10.1.2.3"), 200)
+	// the real client 10.9.9.9 (blacklisted) forged an address in front
+	plExpect(t, "forged leftmost out of the blacklist", xff("/bl/a", "192.0.2.1, 10.9.9.9"), 403)
+	plExpect(t, "garbage leftmost out of the blacklist", xff("/bl/a", "garbage, 10.9.9.9"), 403)
+	plExpect(t, "v6 behind the proxy", xff("/bl/a", "192.0.2.1, 2001:db8::7"), 403)
+	plExpect(t, "an allowed client behind the proxy", xff("/bl/a", "10.0.0.1, 192.0.2.1"), 200)
+}
