@@ -650,3 +650,37 @@ func TestPluginAuthForwardAuth(t *testing.T) {
 		plRefused(t, "route badfa {\n\t\t\tpath /x\n\t\t\tplugin forward-auth `"+c.conf+"`\n\t\t\tproxy be\n\t\t}", "badfa", "forward-auth", c.field)
 	}
 }
+
+// TestPluginAuthForwardAuthForwardedFields: the X-Forwarded-* fields the
+// auth service decides on are the gateway's, even when request_headers
+// lists one of them in another case: the client's copy never replaces
+// them.
+func TestPluginAuthForwardAuthForwardedFields(t *testing.T) {
+	svc := &authService{}
+	as := httptest.NewServer(svc)
+	t.Cleanup(as.Close)
+	g := plStartGateway(t, plOptions{routes: `
+		route fa {
+			path /fa/*
+			plugin forward-auth ` + plJSON(t, map[string]any{"uri": as.URL + "/check",
+		"request_headers": []string{"authorization", "x-forwarded-uri", "X-FORWARDED-METHOD", "x-forwarded-for"}}) + `
+			proxy be
+		}`})
+	for i := 0; i < 10; i++ {
+		plExpect(t, "allowed", g.do("GET", "/fa/private", map[string]string{"Authorization": "Bearer good",
+			"X-Forwarded-Uri": "/public", "X-Forwarded-Method": "OPTIONS", "X-Forwarded-For": "10.0.0.1"}, ""), 200)
+		h, _ := svc.last(t)
+		if got := h.Values("X-Forwarded-Uri"); len(got) != 1 || got[0] != "/fa/private" {
+			t.Fatalf("auth service got X-Forwarded-Uri %q", got)
+		}
+		if got := h.Values("X-Forwarded-Method"); len(got) != 1 || got[0] != "GET" {
+			t.Fatalf("auth service got X-Forwarded-Method %q", got)
+		}
+		if got := h.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "127.0.0.1" {
+			t.Fatalf("auth service got X-Forwarded-For %q", got)
+		}
+		if got := h.Values("Authorization"); len(got) != 1 || got[0] != "Bearer good" {
+			t.Fatalf("auth service got Authorization %q", got)
+		}
+	}
+}
