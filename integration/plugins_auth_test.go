@@ -212,6 +212,24 @@ func TestPluginAuthBasicAuth(t *testing.T) {
 	denied("wrong password", g.do("GET", "/ba/a", map[string]string{"Authorization": basic("alice", "wonder")}, ""), "Invalid user authorization", "basic")
 	denied("unknown user", g.do("GET", "/ba/a", map[string]string{"Authorization": basic("mallory", "wonder:land")}, ""), "Invalid user authorization", "basic")
 	denied("realm", g.do("GET", "/keep/a", nil, ""), "Missing authorization in request", "staff only")
+	// nginx's base64 decoding stops at the first '=': what follows must not
+	// ride along, nor a second Authorization field (joined with ", "), which
+	// an upstream may read instead of the one authenticated
+	denied("data after the padding", g.do("GET", "/keep/a", map[string]string{"Authorization": basic("carol", "pw") + "Zm9v"}, ""), "Invalid authorization in request", "staff only")
+	denied("data after the credential", g.do("GET", "/keep/a", map[string]string{"Authorization": basic("carol", "pw") + " x"}, ""), "Invalid authorization in request", "staff only")
+	two, _ := http.NewRequest("GET", g.base+"/keep/a", nil)
+	two.Header.Add("Authorization", basic("carol", "pw"))
+	two.Header.Add("Authorization", "Bearer other")
+	resp, err := noRetry.Do(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("two Authorization fields: %d, want 401", resp.StatusCode)
+	}
+	// trailing spaces are fine
+	authConsumer(t, "trailing spaces", g.do("GET", "/keep/a", map[string]string{"Authorization": basic("carol", "pw") + "  "}, ""), "carol", "")
 	g.expectLog(t, "basic-auth: no Authorization in request")
 	g.expectLog(t, "basic-auth: malformed Authorization")
 	g.expectLog(t, `basic-auth: invalid credentials for user \"mallory\"`)
@@ -221,8 +239,8 @@ func TestPluginAuthBasicAuth(t *testing.T) {
 	if got := e.Header["Authorization"]; len(got) != 1 {
 		t.Fatalf("Authorization removed with hide_credentials false: %s", r)
 	}
-	if n := g.backend.reqs.Load(); n != 3 {
-		t.Fatalf("backend got %d requests, want 3", n)
+	if n := g.backend.reqs.Load(); n != 4 {
+		t.Fatalf("backend got %d requests, want 4", n)
 	}
 
 	for _, c := range []struct{ conf, field string }{
@@ -630,5 +648,39 @@ func TestPluginAuthForwardAuth(t *testing.T) {
 		{`{"uri": "http://x/", "status_on_error": 100}`, "status_on_error"},
 	} {
 		plRefused(t, "route badfa {\n\t\t\tpath /x\n\t\t\tplugin forward-auth `"+c.conf+"`\n\t\t\tproxy be\n\t\t}", "badfa", "forward-auth", c.field)
+	}
+}
+
+// TestPluginAuthForwardAuthForwardedFields: the X-Forwarded-* fields the
+// auth service decides on are the gateway's, even when request_headers
+// lists one of them in another case: the client's copy never replaces
+// them.
+func TestPluginAuthForwardAuthForwardedFields(t *testing.T) {
+	svc := &authService{}
+	as := httptest.NewServer(svc)
+	t.Cleanup(as.Close)
+	g := plStartGateway(t, plOptions{routes: `
+		route fa {
+			path /fa/*
+			plugin forward-auth ` + plJSON(t, map[string]any{"uri": as.URL + "/check",
+		"request_headers": []string{"authorization", "x-forwarded-uri", "X-FORWARDED-METHOD", "x-forwarded-for"}}) + `
+			proxy be
+		}`})
+	for i := 0; i < 10; i++ {
+		plExpect(t, "allowed", g.do("GET", "/fa/private", map[string]string{"Authorization": "Bearer good",
+			"X-Forwarded-Uri": "/public", "X-Forwarded-Method": "OPTIONS", "X-Forwarded-For": "10.0.0.1"}, ""), 200)
+		h, _ := svc.last(t)
+		if got := h.Values("X-Forwarded-Uri"); len(got) != 1 || got[0] != "/fa/private" {
+			t.Fatalf("auth service got X-Forwarded-Uri %q", got)
+		}
+		if got := h.Values("X-Forwarded-Method"); len(got) != 1 || got[0] != "GET" {
+			t.Fatalf("auth service got X-Forwarded-Method %q", got)
+		}
+		if got := h.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "127.0.0.1" {
+			t.Fatalf("auth service got X-Forwarded-For %q", got)
+		}
+		if got := h.Values("Authorization"); len(got) != 1 || got[0] != "Bearer good" {
+			t.Fatalf("auth service got Authorization %q", got)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -434,4 +435,49 @@ func TestPluginCSRF(t *testing.T) {
 			plugin csrf `+bq(`{"expires": 10}`)+`
 			proxy be
 		}`, "bad", "csrf", "key")
+}
+
+// TestPluginRequestValidationManyHeaders: a request with more than 100
+// header lines (ngx.req.get_headers' default limit) still has every
+// header validated: the extra lines must not push the checked header out
+// of the table (a bypass of header_schema), whichever order Go's header
+// map gives.
+func TestPluginRequestValidationManyHeaders(t *testing.T) {
+	g := plStartGateway(t, plOptions{routes: `
+		route rvh {
+			path /rvh/*
+			plugin request-validation ` + bq(`{"header_schema": {"type": "object",
+				"properties": {"x-role": {"type": "string", "enum": ["user"]}}}}`) + `
+			proxy be
+		}`})
+	h := map[string]string{"X-Role": "admin"}
+	for i := 0; i < 150; i++ {
+		h[fmt.Sprintf("X-Pad-%d", i)] = "1"
+	}
+	// Go's map order is random: enough tries to see a dropped X-Role
+	for i := 0; i < 20; i++ {
+		plExpect(t, "150 header lines and a bad X-Role", g.do("GET", "/rvh/a", h, ""), 400, "x-role")
+	}
+	h["X-Role"] = "user"
+	plExpect(t, "150 header lines and a good X-Role", g.do("GET", "/rvh/a", h, ""), 200)
+}
+
+// TestPluginIPRestrictionProxyChain: behind a trusted proxy that appends
+// the peer to the client's X-Forwarded-For (nginx's
+// $proxy_add_x_forwarded_for, Caddy's reverse_proxy), the client writes
+// the leftmost entries. With trusted_proxies_strict the client IP is the
+// rightmost untrusted entry: a forged leftmost address (or one that does
+// not parse) gets neither into the whitelist nor out of the blacklist.
+// Without it Caddy takes the leftmost entry (documented in security.md).
+func TestPluginIPRestrictionProxyChain(t *testing.T) {
+	g := plStartGateway(t, plOptions{routes: ipRoutes + ppTrust + "\t\ttrusted_proxies_strict\n"})
+	xff := func(path, v string) plReply { return g.do("GET", path, map[string]string{"X-Forwarded-For": v}, "") }
+	// the real client 11.0.0.1 forged 10.1.2.3 in front
+	plExpect(t, "forged leftmost into the whitelist", xff("/wl10/a", "10.1.2.3, 11.0.0.1"), 404, "not you")
+	plExpect(t, "real client in the whitelist", xff("/wl10/a", "11.0.0.1, 10.1.2.3"), 200)
+	// the real client 10.9.9.9 (blacklisted) forged an address in front
+	plExpect(t, "forged leftmost out of the blacklist", xff("/bl/a", "192.0.2.1, 10.9.9.9"), 403)
+	plExpect(t, "garbage leftmost out of the blacklist", xff("/bl/a", "garbage, 10.9.9.9"), 403)
+	plExpect(t, "v6 behind the proxy", xff("/bl/a", "192.0.2.1, 2001:db8::7"), 403)
+	plExpect(t, "an allowed client behind the proxy", xff("/bl/a", "10.0.0.1, 192.0.2.1"), 200)
 }

@@ -14,7 +14,7 @@ local crypto = require "resty.crypto"
 
 local equal = crypto.equal
 local decode_base64 = ngx.decode_base64
-local find, sub = string.find, string.sub
+local find, sub, match = string.find, string.sub, string.match
 
 local _M = {
     name = "basic-auth",
@@ -79,12 +79,15 @@ end
 -- credentials returns the user and password of an Authorization value, or
 -- nil when it is not a well-formed Basic credential.
 local function credentials(auth)
-    -- the scheme is case-insensitive: "Basic", "basic", "BASIC"
-    local s, e = find(auth, "^[Bb][Aa][Ss][Ii][Cc] +")
-    if not s then
+    -- the scheme is case-insensitive: "Basic", "basic", "BASIC"; then only
+    -- base64 and trailing spaces: nginx's decoding stops at the first "=",
+    -- so "Basic <b64>=junk" or a second Authorization field (joined with
+    -- ", ") would pass with a value the upstream may read otherwise
+    local b64 = match(auth, "^[Bb][Aa][Ss][Ii][Cc] +([%w+/]+=?=?) *$")
+    if not b64 then
         return nil
     end
-    local raw = decode_base64(sub(auth, e + 1))
+    local raw = decode_base64(b64)
     if not raw then
         return nil
     end

@@ -90,12 +90,36 @@ function _M.check_schema(conf)
     return true
 end
 
+-- the fields the gateway sets itself: a request_headers entry naming one
+-- of them (in any case) is left out, so that the client's copy never goes
+-- along with (or instead of) the gateway's
+local own_fields = {
+    ["x-forwarded-proto"] = true, ["x-forwarded-method"] = true, ["x-forwarded-host"] = true,
+    ["x-forwarded-uri"] = true, ["x-forwarded-for"] = true,
+}
+
 -- init turns the request_headers into variable names, once.
 function _M.init(conf)
-    local vars = {}
-    for i, name in ipairs(conf.request_headers) do
-        vars[i] = "http_" .. name:lower():gsub("-", "_")
+    local skip = {}
+    for name in pairs(own_fields) do
+        skip[name] = true
     end
+    if conf.request_method == "POST" then
+        skip["content-type"], skip["content-encoding"] = true, true
+    end
+    for name in pairs(conf.extra_headers or {}) do
+        skip[name:lower()] = true
+    end
+    local names, vars = {}, {}
+    for _, name in ipairs(conf.request_headers) do
+        local lname = name:lower()
+        if not skip[lname] then
+            skip[lname] = true -- listed twice: once
+            names[#names + 1] = name
+            vars[#vars + 1] = "http_" .. lname:gsub("-", "_")
+        end
+    end
+    conf.request_names = names
     conf.request_vars = vars
 end
 
@@ -118,11 +142,9 @@ local function auth_headers(conf)
             h[name] = plugin.interpolate(value)
         end
     end
-    local names = conf.request_headers
+    local names = conf.request_names
     for i, v in ipairs(conf.request_vars) do
-        if h[names[i]] == nil then
-            h[names[i]] = var[v]
-        end
+        h[names[i]] = var[v]
     end
     return h
 end

@@ -77,7 +77,10 @@ local function read_body(conf)
 end
 
 function _M.rewrite(conf, ctx)
-    local headers = ngx.req.get_headers()
+    -- every header line (0: no limit; Caddy's max_header_size bounds
+    -- them): with the default 100, extra lines could push the header a
+    -- schema checks out of the table, and the request would pass
+    local headers = ngx.req.get_headers(0)
 
     if conf.header_validator then
         local ok, err = conf.header_validator:validate(headers)
