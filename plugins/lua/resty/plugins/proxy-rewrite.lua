@@ -206,7 +206,7 @@ function _M.rewrite(conf, ctx)
         end
         for i = 1, #add do
             local name, v = add[i][1], add_v[i]
-            local cur = ngx.req.get_headers()[name]
+            local cur = ngx.req.get_headers(0)[name] -- 0: all, not the first 100
             if cur == nil then
                 ngx.req.set_header(name, v)
             elseif type(cur) == "table" then

@@ -17,11 +17,13 @@ return {
         additionalProperties = false,
     },
 
+    init = function(conf)
+        conf.header_var = "http_" .. conf.header_name:lower():gsub("-", "_")
+    end,
+
     rewrite = function(conf, ctx)
-        local id = ngx.req.get_headers()[conf.header_name]
-        if type(id) == "table" then
-            id = id[1]
-        end
+        -- $http_NAME: the field whatever the number of lines before it
+        local id = ngx.var[conf.header_var]
         if not id or id == "" then
             id = crypto.uuid()
             ngx.req.set_header(conf.header_name, id)
