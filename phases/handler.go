@@ -203,6 +203,9 @@ type reqState struct {
 	logFn func()
 	// rt is the routing state (Handler.Routes).
 	rt routeState
+	// luaErrors counts the Lua errors of this request's response path
+	// (rewrite to body_filter), for the access log.
+	luaErrors int
 	// px is the proxy_pass state.
 	px proxyState
 }
@@ -246,6 +249,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // done runs the log phase, if any, off the response path, and recycles
 // the request state.
 func (rs *reqState) done(err error) {
+	rs.addLogFields()
 	if rs.hasPhase(rs.h.log, luaplugin.PhaseLog) {
 		if err != nil {
 			// Caddy's error handling goes on with the request (it restores
@@ -269,6 +273,7 @@ func (rs *reqState) release() {
 	rs.req.Reset()
 	rs.rw.reset(nil)
 	rs.h, rs.next, rs.held = nil, nil, nil
+	rs.luaErrors = 0
 	rs.rt.reset()
 	rs.px.reset()
 	statePool.Put(rs)
@@ -384,7 +389,7 @@ func (rs *reqState) runRequestPhase(phase luaplugin.Phase, chunks []*luaplugin.C
 // there; done and err are then runRequestPhase's results.
 func (rs *reqState) onResult(phase luaplugin.Phase, res luaplugin.Result, name string) (stop, done bool, err error) {
 	if res.Err != nil {
-		luaplugin.LogError(rs.errLogger(), phase, res.Err)
+		rs.logLuaError(phase, res.Err)
 		if rs.rw.wroteHeader {
 			// The response started: cut it short, as nginx does, so
 			// the client can tell it is incomplete.

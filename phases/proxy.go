@@ -32,6 +32,8 @@ type proxyState struct {
 	// tries records the attempts, for ngx.var.upstream_*.
 	tries    []tryRecord
 	triesBuf [2]tryRecord
+	// cluster is the upstream cluster proxied to ("" for an address).
+	cluster string
 	// used: proxy ran for this request (reset has something to undo).
 	used bool
 }
@@ -57,6 +59,7 @@ func (ps *proxyState) reset() {
 	clear(ps.hdr)
 	ps.triesBuf = [2]tryRecord{}
 	ps.tries = ps.triesBuf[:0]
+	ps.cluster = ""
 }
 
 // viaValue is the Via field of proxied responses (as reverse_proxy's);
@@ -117,6 +120,7 @@ func (rs *reqState) proxy(px *proxier, cluster string) error {
 			return errNoTarget
 		}
 	}
+	ps.cluster = cluster
 	if cluster != "" && !px.reg.Begin(&ps.at, cluster) {
 		return rs.proxyError(http.StatusBadGateway, cluster, "", fmt.Errorf("unknown upstream cluster %q", cluster))
 	}

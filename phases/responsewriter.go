@@ -182,7 +182,7 @@ func (rw *responseWriter) runHeaderFilter() {
 // reports whether the phase ends there.
 func (rw *responseWriter) onHeaderFilter(res luaplugin.Result) bool {
 	if res.Err != nil {
-		luaplugin.LogError(rw.rs.errLogger(), luaplugin.PhaseHeaderFilter, res.Err)
+		rw.rs.logLuaError(luaplugin.PhaseHeaderFilter, res.Err)
 		rw.aborted = true
 		return true
 	}
@@ -302,14 +302,14 @@ func (rw *responseWriter) runBodyFilter(p []byte, last bool) (out []byte, eof bo
 			return err != nil
 		})
 		if err != nil {
-			luaplugin.LogError(rs.errLogger(), luaplugin.PhaseBodyFilter, err)
+			rs.logLuaError(luaplugin.PhaseBodyFilter, err)
 			return nil, false, err
 		}
 	}
 	for _, c := range rs.h.bodyFilter {
 		res := vm.Run(c, req, luaplugin.PhaseBodyFilter)
 		if res.Err != nil {
-			luaplugin.LogError(rs.errLogger(), luaplugin.PhaseBodyFilter, res.Err)
+			rs.logLuaError(luaplugin.PhaseBodyFilter, res.Err)
 			return nil, false, res.Err
 		}
 	}
