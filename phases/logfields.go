@@ -62,8 +62,11 @@ func (rs *reqState) addLogFields() {
 			extra.Set(zap.Float64(logUpstreamLatency, last.total.Seconds()))
 		}
 	}
-	if c, ok := caddyhttp.GetVar(ctx, "consumer_name").(string); ok && c != "" {
-		extra.Set(zap.String(logConsumer, c))
+	if rs.h.Routes {
+		// Only route plugins name consumers.
+		if c, ok := caddyhttp.GetVar(ctx, "consumer_name").(string); ok && c != "" {
+			extra.Set(zap.String(logConsumer, c))
+		}
 	}
 	if rs.luaErrors > 0 {
 		extra.Set(zap.Int(logLuaErrors, rs.luaErrors))
