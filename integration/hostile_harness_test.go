@@ -113,16 +113,40 @@ func childNofile() uint64 {
 	return min(rl.Max, hostileNofile)
 }
 
-// freePort returns a port nothing listens on (it could be taken between
-// this call and Caddy's listen; that would show as a failed start).
+// handedOut are the ports freePort returned in this test binary: the
+// kernel may give a closed port to the next Listen(":0") at once, and two
+// Caddy processes started side by side must not be told the same port
+// (one's admin endpoint took another's HTTP port this way).
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// freePort returns a port nothing listens on and that no other caller in
+// this test binary got (it could still be taken by another program
+// between this call and Caddy's listen; that would show as a failed
+// start).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = make(map[int]bool)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
+	}
+	t.Fatal("freePort: no port that was not handed out already")
+	return 0
 }
 
 // hopts configures one Caddy process.
