@@ -410,7 +410,7 @@ func TestRestyHTTPBodyTooLarge(t *testing.T) {
 			}
 		}
 	}))
-	p := luatest.NewPool(t, luaplugin.Config{})
+	p := luatest.NewPool(t, luaplugin.Config{Timeout: 30 * time.Second}) // 64 MiB read: see below
 	out := luatest.RunOK(t, p, `
 		local http = require "resty.http"
 		local res, err = http.new():request_uri("`+s.URL+`/declared")
@@ -435,7 +435,9 @@ func TestRestyHTTPBodyReaderStreamsPastTheCap(t *testing.T) {
 		}
 	}))
 	host, port := hostPort(t, s.Server)
-	p := luatest.NewPool(t, luaplugin.Config{})
+	// Reading 69 MiB through Lua is CPU work the run budget counts: under
+	// -race on a loaded 2-core machine it can pass the 1 s default.
+	p := luatest.NewPool(t, luaplugin.Config{Timeout: 30 * time.Second})
 	out := luatest.RunOK(t, p, fmt.Sprintf(`
 		local httpc = require("resty.http").new()
 		assert(httpc:connect({ scheme = "http", host = %q, port = %d }))
