@@ -15,6 +15,8 @@
 --   plugin.strip_consumer_headers()   drop client-sent X-Consumer-* fields
 --   plugin.consumer_by(list, field)   index a consumers list by a field
 --   plugin.drop_query_arg(name)       remove a query argument (credentials)
+--   plugin.rejected_body(conf), plugin.limit_failed(name, what, conf, err)
+--                                     the limiters' rejection and failure
 --   plugin.set_headers(n1, v1, ...)   set response fields in one call
 --
 -- The consumer an auth plugin matched is ctx.consumer (a table with at
@@ -213,6 +215,27 @@ end
 -- set_headers sets response fields, as ngx.header[name] = value would, in
 -- one Go call: set_headers(name1, value1, name2, value2, ...).
 _M.set_headers = native.set_headers
+
+-- rejected_body is the body of a limiter's rejection: {"error_msg":
+-- rejected_msg} when conf has rejected_msg, else nil (the bare status).
+function _M.rejected_body(conf)
+    if conf.rejected_msg then
+        return { error_msg = conf.rejected_msg }
+    end
+end
+
+-- limit_failed handles a limiter's own failure (a full dict, Redis down)
+-- for the plugin name limiting what ("req", "conn", "count"): with
+-- conf.allow_degradation the request goes on (logged), else 500
+-- {"error_msg": "failed to limit WHAT"}, as APISIX's limit plugins.
+function _M.limit_failed(name, what, conf, err)
+    if conf.allow_degradation then
+        ngx.log(ngx.ERR, name, ": letting the request through (allow_degradation): ", err)
+        return
+    end
+    ngx.log(ngx.ERR, name, ": failed to limit ", what, ": ", err)
+    return _M.exit(500, { error_msg = "failed to limit " .. what })
+end
 
 -- drop_query_arg removes every query argument named name (in any case,
 -- after unescaping) from the request, keeping the others as sent: how the

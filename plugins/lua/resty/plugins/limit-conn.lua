@@ -38,9 +38,7 @@ function _M.init(conf)
     end
     conf.lim = lim
     conf.prefix = plugin.scope(conf) .. ":"
-    if conf.rejected_msg then
-        conf.rejected_body = { error_msg = conf.rejected_msg }
-    end
+    conf.rejected_body = plugin.rejected_body(conf)
 end
 
 function _M.access(conf, ctx)
@@ -52,12 +50,7 @@ function _M.access(conf, ctx)
                 ") requests in flight for ", key)
             return plugin.exit(conf.rejected_code, conf.rejected_body)
         end
-        if conf.allow_degradation then
-            ngx.log(ngx.ERR, "limit-conn: letting the request through (allow_degradation): ", err)
-            return
-        end
-        ngx.log(ngx.ERR, "limit-conn: failed to limit conn: ", err)
-        return plugin.exit(500, { error_msg = "failed to limit conn" })
+        return plugin.limit_failed("limit-conn", "conn", conf, err)
     end
     -- counted: the log phase takes it off (incoming with commit counts
     -- every request it does not reject)

@@ -103,9 +103,7 @@ function _M.init(conf)
     -- the counter of a request is prefix .. key
     conf.prefix = plugin.scope(conf) .. ":"
     conf.limit_str = tostring(conf.count)
-    if conf.rejected_msg then
-        conf.rejected_body = { error_msg = conf.rejected_msg }
-    end
+    conf.rejected_body = plugin.rejected_body(conf)
     if conf.policy == "redis" then
         local host, port, user, password, db, timeout = redis_options(conf)
         conf.r_host, conf.r_port, conf.r_timeout = host, port, timeout
@@ -158,12 +156,7 @@ function _M.access(conf, ctx)
         end
     end
     if not used then
-        if conf.allow_degradation then
-            ngx.log(ngx.ERR, "limit-count: letting the request through (allow_degradation): ", err)
-            return
-        end
-        ngx.log(ngx.ERR, "limit-count: failed to limit count: ", err)
-        return plugin.exit(500, { error_msg = "failed to limit count" })
+        return plugin.limit_failed("limit-count", "count", conf, err)
     end
 
     local remaining = conf.count - used

@@ -36,9 +36,7 @@ function _M.init(conf)
     end
     conf.lim = lim
     conf.prefix = plugin.scope(conf) .. ":"
-    if conf.rejected_msg then
-        conf.rejected_body = { error_msg = conf.rejected_msg }
-    end
+    conf.rejected_body = plugin.rejected_body(conf)
 end
 
 function _M.access(conf, ctx)
@@ -49,12 +47,7 @@ function _M.access(conf, ctx)
             ngx.log(ngx.WARN, "limit-req: rejected, over ", conf.rate, " r/s (burst ", conf.burst, ") for ", key)
             return plugin.exit(conf.rejected_code, conf.rejected_body)
         end
-        if conf.allow_degradation then
-            ngx.log(ngx.ERR, "limit-req: letting the request through (allow_degradation): ", err)
-            return
-        end
-        ngx.log(ngx.ERR, "limit-req: failed to limit req: ", err)
-        return plugin.exit(500, { error_msg = "failed to limit req" })
+        return plugin.limit_failed("limit-req", "req", conf, err)
     end
     if delay >= 0.001 and not conf.nodelay then
         ngx.sleep(delay)
