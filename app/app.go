@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddy-resty/caddy-resty/celrules"
 	"github.com/caddy-resty/caddy-resty/dynupstream"
+	"github.com/caddy-resty/caddy-resty/internal/stats"
 	"github.com/caddy-resty/caddy-resty/luaplugin"
 	"github.com/caddy-resty/caddy-resty/shdict"
 )
@@ -26,9 +27,13 @@ func init() {
 // State that must survive config reloads lives in these pools, keyed by
 // what defines it: a dict by name and size, the Lua runtime by its config.
 var (
-	dictPool = caddy.NewUsagePool()
-	luaPool  = caddy.NewUsagePool()
+	dictPool  = caddy.NewUsagePool()
+	luaPool   = caddy.NewUsagePool()
+	statsPool = caddy.NewUsagePool()
 )
+
+// statsKey is the key of the process's one stats.Store in statsPool.
+const statsKey = "stats"
 
 // App is the `resty` app (config at /config/apps/resty).
 type App struct {
@@ -75,6 +80,12 @@ type App struct {
 	// config is checked against the module's schema when the config loads.
 	GlobalPlugins map[string]json.RawMessage `json:"global_plugins,omitempty"`
 
+	// Metrics configures the request statistics the resty handlers keep:
+	// the caddy_resty_* Prometheus metrics (on Caddy's metrics registry:
+	// the admin listener's /metrics and the `metrics` handler) and the
+	// rates and latencies of GET /resty/status. On by default.
+	Metrics *MetricsConfig `json:"metrics,omitempty"`
+
 	dicts    map[string]*shdict.Dict
 	dictKeys []string
 	pool     *luaplugin.Pool
@@ -83,7 +94,20 @@ type App struct {
 	poolKey  string
 	// routeCacheHeld: this config holds the route compile cache.
 	routeCacheHeld bool
-	logger         *zap.Logger
+	// stats is the process's request statistics (statsPool); nil when
+	// metrics are disabled.
+	stats     *stats.Store
+	statsHeld bool
+	logger    *zap.Logger
+}
+
+// MetricsConfig configures the request statistics.
+type MetricsConfig struct {
+	// Disabled turns off the per-request statistics: the caddy_resty_
+	// request, latency and Lua error metrics and the rates of
+	// /resty/status. The gauges read at scrape time (upstream health,
+	// dicts, Lua pool, route table) stay.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // PersistToConfig configures the write-back of changes made in place
@@ -226,7 +250,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.registry = reg
-	return a.provisionRoutes(ctx)
+	if err := a.provisionRoutes(ctx); err != nil {
+		return err
+	}
+	return a.provisionMetrics(ctx)
 }
 
 func (a *App) provisionDicts() error {
@@ -439,6 +466,9 @@ func (a *App) Cleanup() error {
 	}
 	if a.routeCacheHeld {
 		_, _ = routeCachePool.Delete(routeCacheKey)
+	}
+	if a.statsHeld {
+		_, _ = statsPool.Delete(statsKey)
 	}
 	return nil
 }

@@ -50,6 +50,7 @@ func init() {
 //		lua_log_workers <n>
 //		upstream <name> { … }
 //		persist_to_config [<interval>]
+//		metrics on|off
 //		route <name> { … }
 //		global_plugin <name> [<json>] [{ … }]
 //	}
@@ -249,6 +250,24 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 					return nil, d.Errf("persist_to_config: invalid interval %q (a duration of at least 1s)", d.Val())
 				}
 				a.PersistToConfig.Interval = caddy.Duration(dur)
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+		case "metrics":
+			if a.Metrics != nil {
+				return nil, d.Err("metrics: given twice")
+			}
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			switch d.Val() {
+			case "on":
+				a.Metrics = &app.MetricsConfig{}
+			case "off":
+				a.Metrics = &app.MetricsConfig{Disabled: true}
+			default:
+				return nil, d.Errf("metrics: want on or off, got %q", d.Val())
 			}
 			if d.NextArg() {
 				return nil, d.ArgErr()

@@ -122,3 +122,30 @@ func TestAdaptPersistToConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestAdaptMetrics(t *testing.T) {
+	for _, tc := range []struct{ opt, want string }{
+		{"metrics off", `{"metrics":{"disabled":true}}`},
+		{"metrics on", `{"metrics":{}}`},
+	} {
+		cfg, err := adapt(t, "{\n resty {\n  "+tc.opt+"\n }\n}\n:80 {\n respond ok\n}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, _ := json.Marshal(cfg["apps"].(map[string]any)["resty"])
+		if string(app) != tc.want {
+			t.Errorf("%s: %s, want %s", tc.opt, app, tc.want)
+		}
+	}
+	for _, tc := range []struct{ opt, want string }{
+		{"metrics", "wrong argument count"},
+		{"metrics maybe", `want on or off, got "maybe"`},
+		{"metrics on off", "wrong argument count"},
+		{"metrics on\n  metrics off", "given twice"},
+	} {
+		_, err := adapt(t, "{\n resty {\n  "+tc.opt+"\n }\n}\n:80 {\n respond ok\n}")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.opt, err, tc.want)
+		}
+	}
+}

@@ -57,6 +57,22 @@ type Pool struct {
 	created   atomic.Int64
 	discarded atomic.Int64
 	timeouts  atomic.Int64
+	// observer, if set, is told the time of every Lua run.
+	observer atomic.Pointer[RunObserver]
+}
+
+// RunObserver is told the wall time of each outermost Lua run (a phase of
+// a request, a timer callback), waits included: the metrics' Lua time.
+type RunObserver func(phase Phase, d time.Duration)
+
+// SetRunObserver sets (nil: removes) the function told the time of each
+// Lua run. It costs two clock reads per run.
+func (p *Pool) SetRunObserver(f RunObserver) {
+	if f == nil {
+		p.observer.Store(nil)
+		return
+	}
+	p.observer.Store(&f)
 }
 
 // NewPool creates a pool. States are created on demand, up to MaxStates.
@@ -392,6 +408,7 @@ type Stats struct {
 	Discarded   int64 `json:"discarded"`
 	Timeouts    int64 `json:"timeouts"`
 	Timers      int64 `json:"pending_timers"`
+	Running     int64 `json:"running_timers"`
 	TimersLost  int64 `json:"timers_premature"`
 	LogsDropped int64 `json:"log_dropped"`
 	MemoryStops int64 `json:"memory_stops"`
@@ -405,6 +422,7 @@ func (p *Pool) Stats() Stats {
 		Discarded:   p.discarded.Load(),
 		Timeouts:    p.timeouts.Load(),
 		Timers:      p.timers.pending.Load(),
+		Running:     p.timers.running.Load(),
 		TimersLost:  p.timers.premature.Load(),
 		LogsDropped: p.logs.dropped.Load(),
 		MemoryStops: p.mem.stops.Load(),

@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"math/bits"
 	"net/http"
 	"time"
 
@@ -32,6 +33,9 @@ var phaseNames = map[Phase]string{
 	PhaseInit: "init", PhaseRewrite: "rewrite", PhaseAccess: "access", PhaseContent: "content",
 	PhaseHeaderFilter: "header_filter", PhaseBodyFilter: "body_filter", PhaseLog: "log", PhaseTimer: "timer",
 }
+
+// Index is the phase's bit position, 0 (init) to 7 (timer).
+func (p Phase) Index() int { return bits.TrailingZeros16(uint16(p)) }
 
 // String gives the name ngx.get_phase returns (and the <phase> of the
 // <phase>_by_lua directives).

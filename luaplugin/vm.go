@@ -261,7 +261,12 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	req.Phase = phase
 	th.abort = false
 	outer := th.depth == 0
+	var obs *RunObserver
+	var t0 time.Time
 	if outer {
+		if obs = vm.pool.observer.Load(); obs != nil {
+			t0 = time.Now()
+		}
 		// The budget counts this run's Lua time; body_filter runs of one
 		// request share one budget, as the whole body is one piece of
 		// work however it is chunked.
@@ -294,6 +299,9 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	}
 	th.depth--
 	if outer {
+		if obs != nil {
+			(*obs)(phase, time.Since(t0))
+		}
 		used := th.stop()
 		if phase == PhaseBodyFilter {
 			req.filterUsed = used + vm.filterAllowance(req)

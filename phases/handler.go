@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-resty/caddy-resty/app"
+	"github.com/caddy-resty/caddy-resty/internal/stats"
 	"github.com/caddy-resty/caddy-resty/luaplugin"
 )
 
@@ -64,6 +65,8 @@ type Handler struct {
 
 	app    *app.App
 	routes *app.RouteTable
+	// stats receives each request's figures; nil when metrics are off.
+	stats  *stats.Store
 	pool   *luaplugin.Pool
 	logger *zap.Logger
 	// proxy serves ProxyPass and the routes' proxy actions.
@@ -103,6 +106,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = appIface.(*app.App)
 	h.routes = h.app.RouteTable()
+	h.stats = h.app.Stats()
 	if err := h.setup(h.app.Pool(), h.logger); err != nil {
 		return err
 	}
@@ -208,6 +212,9 @@ type reqState struct {
 	luaErrors int
 	// px is the proxy_pass state.
 	px proxyState
+	// sw records the status of a response that goes straight to the next
+	// handler, when metrics are on.
+	sw statusWriter
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -250,6 +257,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // the request state.
 func (rs *reqState) done(err error) {
 	rs.addLogFields()
+	if rs.h.stats != nil {
+		rs.record(err)
+	}
 	if rs.hasPhase(rs.h.log, luaplugin.PhaseLog) {
 		if err != nil {
 			// Caddy's error handling goes on with the request (it restores
@@ -276,6 +286,7 @@ func (rs *reqState) release() {
 	rs.luaErrors = 0
 	rs.rt.reset()
 	rs.px.reset()
+	rs.sw = statusWriter{}
 	statePool.Put(rs)
 }
 
@@ -337,6 +348,10 @@ func (rs *reqState) serve() error {
 
 	r := rs.req.R
 	if !h.wrap && rs.rt.phases&filterPhases == 0 {
+		if h.stats != nil {
+			rs.sw.ResponseWriter = rs.rw.ResponseWriter
+			return rs.next.ServeHTTP(&rs.sw, r)
+		}
 		return rs.next.ServeHTTP(rs.rw.ResponseWriter, r)
 	}
 	err := rs.next.ServeHTTP(&rs.rw, r)
@@ -501,6 +516,7 @@ func (rs *reqState) runLog() {
 	if rs.rt.phases&luaplugin.PhaseLog != 0 {
 		rs.runPlugins(vm, luaplugin.PhaseLog, func(_ *app.PluginRef, res luaplugin.Result) bool {
 			if res.Err != nil {
+				rs.countLuaError(luaplugin.PhaseLog)
 				luaplugin.LogError(rs.errLogger(), luaplugin.PhaseLog, res.Err)
 			}
 			return false
@@ -508,6 +524,7 @@ func (rs *reqState) runLog() {
 	}
 	for _, c := range rs.h.log {
 		if res := vm.Run(c, &rs.req, luaplugin.PhaseLog); res.Err != nil {
+			rs.countLuaError(luaplugin.PhaseLog)
 			luaplugin.LogError(rs.errLogger(), luaplugin.PhaseLog, res.Err)
 		}
 	}

@@ -34,6 +34,7 @@ const (
 // it for the access log.
 func (rs *reqState) logLuaError(phase luaplugin.Phase, err error) {
 	rs.luaErrors++
+	rs.countLuaError(phase)
 	luaplugin.LogError(rs.errLogger(), phase, err)
 }
 

@@ -87,6 +87,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -239,7 +240,13 @@ type Table[V any] struct {
 	started  []*View[V]        // started views, in start order
 	wb       writeBack
 	closed   bool
+	// changes counts the changes applied (for metrics).
+	changes atomic.Uint64
 }
+
+// Changes returns the number of changes applied to the table since the
+// process started.
+func (t *Table[V]) Changes() uint64 { return t.changes.Load() }
 
 // View is one config's use of a table.
 type View[V any] struct {
@@ -556,6 +563,7 @@ func (t *Table[V]) Change(name string, opts ChangeOptions, fn func(cur *V) (*V, 
 			v.opts.Apply(Entry[V]{Name: name, Value: next, Meta: meta})
 		}
 	}
+	t.changes.Add(1)
 	if opts.Applied != nil {
 		opts.Applied(meta)
 	}
