@@ -457,8 +457,15 @@ func (p *cdpPage) waitEvent(method string, timeout time.Duration) (cdpMessage, e
 	}
 }
 
-// navigate loads url and waits for its load event.
+// navigate loads url, as typed in the address bar, and waits for its load
+// event.
 func (p *cdpPage) navigate(u string) error {
+	return p.navigateFrom(u, "")
+}
+
+// navigateFrom loads url as if followed from a link on the page referrer
+// (sent as Referer; none if ""), and waits for its load event.
+func (p *cdpPage) navigateFrom(u, referrer string) error {
 	// Drop queued events: the load event waited for must be this page's.
 	for drained := false; !drained; {
 		select {
@@ -470,7 +477,11 @@ func (p *cdpPage) navigate(u string) error {
 	var res struct {
 		ErrorText string `json:"errorText"`
 	}
-	if err := p.call("Page.navigate", map[string]any{"url": u}, &res); err != nil {
+	params := map[string]any{"url": u}
+	if referrer != "" {
+		params["referrer"] = referrer
+	}
+	if err := p.call("Page.navigate", params, &res); err != nil {
 		return err
 	}
 	if res.ErrorText != "" {

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +40,7 @@ const suiSnapshotJS = `(() => {
 	return {
 		updated: document.body.dataset.updated || "",
 		clusters, routes,
-		dicts: [...document.querySelectorAll("tr[data-dict]")].map(r => r.textContent),
+		dicts: [...document.querySelectorAll("tr[data-dict]")].map(r => ({name: r.dataset.dict, text: r.textContent})),
 		banner: banner && !banner.hidden ? banner.textContent : "",
 		scrollWidth: document.documentElement.scrollWidth,
 		innerWidth: window.innerWidth,
@@ -67,11 +68,17 @@ type suiSnapshot struct {
 		Sparks int      `json:"sparks"`
 		Labels []string `json:"labels"`
 	} `json:"routes"`
-	Dicts          []string `json:"dicts"`
-	Banner         string   `json:"banner"`
-	ScrollWidth    int      `json:"scrollWidth"`
-	InnerWidth     int      `json:"innerWidth"`
-	InlineHandlers int      `json:"inlineHandlers"`
+	Dicts          []suiDict `json:"dicts"`
+	Banner         string    `json:"banner"`
+	ScrollWidth    int       `json:"scrollWidth"`
+	InnerWidth     int       `json:"innerWidth"`
+	InlineHandlers int       `json:"inlineHandlers"`
+}
+
+// suiDict is a shared dict's row.
+type suiDict struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
 }
 
 // server returns the row of address in cluster, and whether there is one.
@@ -130,6 +137,36 @@ func suiWait(t *testing.T, p *cdpPage, what string, timeout time.Duration, cond 
 			t.Fatalf("%s: not within %s: %s\npage:\n%s\nconsole errors: %q", what, timeout, why, s, p.consoleErrors())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// suiOpen opens the page as a user does, typing its address (no
+// Referer), and checks that the browser got the page, not an error.
+func suiOpen(t *testing.T, p *cdpPage, u string) {
+	t.Helper()
+	if err := p.navigate(u); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		ContentType string `json:"contentType"`
+		Page        bool   `json:"page"`
+		Text        string `json:"text"`
+	}
+	js := `({contentType: document.contentType, page: !!document.getElementById("banner"),
+		text: (document.body ? document.body.innerText : "").slice(0, 400)})`
+	if err := p.eval(js, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ContentType != "text/html" || !got.Page {
+		hint := ""
+		if strings.Contains(got.Text, "not allowed to access from origin") {
+			// Caddy's admin handler checks the origin of every request
+			// with a Sec-Fetch-Mode header (all browsers send one), before
+			// any admin route; an address typed in the address bar has
+			// neither Origin nor Referer.
+			hint = "\nCaddy's admin endpoint refuses a browser's navigation: it has Sec-Fetch-Mode but neither Origin nor Referer"
+		}
+		t.Fatalf("the browser did not get the status page at %s: %s %q\nconsole: %q%s", u, got.ContentType, got.Text, p.consoleErrors(), hint)
 	}
 }
 
@@ -310,9 +347,7 @@ func TestStatusUIPage(t *testing.T) {
 	b := cdpStartBrowser(t)
 	f := suiStartFake(t, suiFakeStatus())
 	p := b.page(t)
-	if err := p.navigate(f.srv.URL + "/resty/ui"); err != nil {
-		t.Fatal(err)
-	}
+	suiOpen(t, p, f.srv.URL+"/resty/ui")
 	s := suiWait(t, p, "first render", 8*time.Second, func(s suiSnapshot) string {
 		if s.Updated == "" {
 			return "body.dataset.updated not set"
@@ -347,7 +382,7 @@ func TestStatusUIPage(t *testing.T) {
 	if text, _, _ := s.route("api"); !strings.Contains(text, "1.00/s") || !strings.Contains(text, "3.3%") {
 		t.Fatalf("route api does not show its 1m rate and error rate: %q", text)
 	}
-	if len(s.Dicts) != 1 || !strings.Contains(s.Dicts[0], "2.2 MiB of 10.0 MiB") {
+	if len(s.Dicts) != 1 || s.Dicts[0].Name != "cache" || !strings.Contains(s.Dicts[0].Text, "2.2 MiB of 10.0 MiB") {
 		t.Fatalf("dicts: %q", s.Dicts)
 	}
 	if s.InlineHandlers != 0 {
@@ -398,4 +433,163 @@ func TestStatusUIPage(t *testing.T) {
 		}
 	}
 	suiScreenshot(t, p, false)
+}
+
+// suiBackendHandler answers the health check and the proxied requests:
+// 500 for paths ending in /fail, an echo otherwise.
+func suiBackendHandler(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/healthz":
+		w.WriteHeader(http.StatusOK)
+	case strings.HasSuffix(r.URL.Path, "/fail"):
+		http.Error(w, "failing on purpose", http.StatusInternalServerError)
+	default:
+		plEchoHandler(w, r)
+	}
+}
+
+// TestStatusUI is the browser acceptance test of the status page: a real
+// Caddy with an upstream cluster of two backends under an active health
+// check and routes proxying to it; the page at the admin listener's
+// /resty/ui in headless chromium shows the cluster, both servers up, the
+// routes with their traffic, then one server down within two refreshes
+// after its backend stops; no console errors (the backend's CSP
+// included), no sideways scrolling at 390 px, and a 1280×900 screenshot
+// (docs/status-ui.png with RESTY_UPDATE_DOCS=1).
+func TestStatusUI(t *testing.T) {
+	b := cdpStartBrowser(t)
+	be1 := ppNewBackend(t, suiBackendHandler)
+	be2 := ppNewBackend(t, suiBackendHandler)
+	global := fmt.Sprintf(`		upstream be {
+			server %s
+			server %s
+			health_check /healthz interval=200ms timeout=100ms fails=1 passes=1
+		}
+		route api {
+			path /api/*
+			proxy be
+		}
+		route hello {
+			path /hello
+			respond 200 "hello"
+		}`, be1.addr, be2.addr)
+	site := "\thandle {\n\t\tresty {\n\t\t\troutes\n\t\t}\n\t\trespond \"no route\" 404\n\t}\n"
+	c := startCaddy(t, hopts{global: global, site: site})
+
+	// traffic: 30 answered and 5 failing through the cluster, 10 without
+	// it, 3 that no route matches
+	send := func(path string, n, status int) {
+		t.Helper()
+		for i := range n {
+			r := plDo("GET", c.base+path, nil, "")
+			if r.err != nil || r.status != status {
+				t.Fatalf("GET %s #%d: want %d, got %s", path, i, status, r)
+			}
+		}
+	}
+	send("/api/x", 30, 200)
+	send("/api/fail", 5, 500)
+	send("/hello", 10, 200)
+	send("/nowhere", 3, 404)
+
+	p := b.page(t)
+	suiOpen(t, p, c.admin+"/resty/ui")
+	s := suiWait(t, p, "cluster be with both servers up and the routes", 8*time.Second, func(s suiSnapshot) string {
+		if s.Updated == "" {
+			return "body.dataset.updated not set"
+		}
+		for _, addr := range []string{be1.addr, be2.addr} {
+			h, text, ok := s.server("be", addr)
+			if !ok {
+				return "no row of server " + addr + " in cluster be"
+			}
+			if h != "up" || !strings.Contains(text, "up") {
+				return fmt.Sprintf("server %s: health %q, text %q", addr, h, text)
+			}
+		}
+		for _, name := range []string{"api", "hello", ""} {
+			if _, _, ok := s.route(name); !ok {
+				return fmt.Sprintf("no row of route %q", name)
+			}
+		}
+		return ""
+	})
+	if _, err := time.Parse(time.RFC3339Nano, s.Updated); err != nil {
+		t.Fatalf("body.dataset.updated %q is not the status time: %v", s.Updated, err)
+	}
+	for _, r := range s.Routes {
+		if r.Sparks != 2 {
+			t.Fatalf("route %q: %d labelled sparklines, want 2 (requests, errors): %q", r.Name, r.Sparks, r.Labels)
+		}
+	}
+	for _, cl := range s.Clusters {
+		if cl.Sparks != 2 {
+			t.Fatalf("cluster %q: %d labelled sparklines, want 2", cl.Name, cl.Sparks)
+		}
+	}
+	// the charts' labels carry the numbers: 35 requests, 5 of them 5xx
+	wantLabels := map[string][2]string{"api": {"total 35,", "total 5,"}, "hello": {"total 10,", "total 0,"}, "": {"total 3,", "total 0,"}}
+	for _, r := range s.Routes {
+		want, ok := wantLabels[r.Name]
+		if !ok {
+			continue
+		}
+		if len(r.Labels) != 2 || !strings.Contains(r.Labels[0], want[0]) || !strings.Contains(r.Labels[1], want[1]) {
+			t.Fatalf("route %q: chart labels %q, want requests %q and errors %q", r.Name, r.Labels, want[0], want[1])
+		}
+	}
+	if text, _, _ := s.route(""); !strings.Contains(text, "(no route)") {
+		t.Fatalf(`route "" not shown as "(no route)": %q`, text)
+	}
+	if text, _, _ := s.route("api"); !strings.Contains(text, "be") || strings.Contains(text, "–1") {
+		t.Fatalf("route api does not name its cluster: %q", text)
+	}
+	if !slices.ContainsFunc(s.Dicts, func(d suiDict) bool { return d.Name == "d" && strings.Contains(d.Text, "of 1.0 MiB") }) {
+		t.Fatalf("dicts: %+v, want the harness's dict d of 1 MiB", s.Dicts)
+	}
+	if s.InlineHandlers != 0 {
+		t.Fatalf("%d elements with inline event handler attributes", s.InlineHandlers)
+	}
+	suiNoConsoleErrors(t, p)
+
+	// light traffic from now on, for the charts
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			plDo("GET", c.base+"/api/y", nil, "")
+			plDo("GET", c.base+"/hello", nil, "")
+		}
+	})
+	defer wg.Wait()
+	defer close(stop)
+
+	// one backend stops: the health check takes it out and the page
+	// shows it at a following refresh
+	be2.srv.Close()
+	stopped := time.Now()
+	s = suiWait(t, p, "server "+be2.addr+" shown not up", 8*time.Second, func(s suiSnapshot) string {
+		h, text, ok := s.server("be", be2.addr)
+		if !ok {
+			return "no row of server " + be2.addr
+		}
+		if h == "up" || h == "" || !strings.Contains(text, h) {
+			return fmt.Sprintf("health %q, text %q", h, text)
+		}
+		if h1, _, _ := s.server("be", be1.addr); h1 != "up" {
+			return fmt.Sprintf("the other server %s: health %q", be1.addr, h1)
+		}
+		return ""
+	})
+	h2, _, _ := s.server("be", be2.addr)
+	t.Logf("server %s shown %q %s after its backend stopped", be2.addr, h2, time.Since(stopped).Round(10*time.Millisecond))
+
+	suiCheckNarrow(t, p)
+	suiScreenshot(t, p, true)
+	suiNoConsoleErrors(t, p)
 }
