@@ -31,9 +31,16 @@ const (
 
 var benchBody = strings.Repeat("x", 100)
 
-func benchHandler(b *testing.B, h Handler) {
+func benchHandler(b *testing.B, h Handler) { benchHandlerWith(b, h, nil) }
+
+// benchHandlerWith is benchHandler with a change made to the handler
+// (and its pool) before the run.
+func benchHandlerWith(b *testing.B, h Handler, change func(*Handler, *luaplugin.Pool)) {
 	pool := testPool(b)
 	hh := newHandler(b, pool, h)
+	if change != nil {
+		change(hh, pool)
+	}
 	next := &backend{body: benchBody}
 	w := httptest.NewRecorder()
 	r := caddyRequest("GET", "/bench", nil)

@@ -35,6 +35,15 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+// WriteString records an implicit 200 and keeps the wrapped writer's
+// WriteString, if it has one.
+func (w *statusWriter) WriteString(str string) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return io.WriteString(w.ResponseWriter, str)
+}
+
 // ReadFrom records an implicit 200 and keeps the wrapped writer's
 // ReadFrom (sendfile).
 func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
@@ -93,7 +102,7 @@ func (rs *reqState) metricsCluster() string {
 			return c
 		}
 	}
-	if rs.h.content == nil && rs.h.rewrite == nil && rs.h.access == nil {
+	if rs.h.app == nil || (rs.h.content == nil && rs.h.rewrite == nil && rs.h.access == nil) {
 		return ""
 	}
 	if c, ok := caddyhttp.GetVar(rs.req.R.Context(), dynupstream.UpstreamVar).(string); ok && c != "" {

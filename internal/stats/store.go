@@ -51,7 +51,7 @@ func classIndex(code int) int {
 }
 
 // MaxPhases is the number of phase indexes the Lua counters have.
-const MaxPhases = 8
+const MaxPhases = 16
 
 // MaxTraffic bounds the number of (route, cluster) pairs kept; requests
 // of pairs beyond it count under OverflowLabel.

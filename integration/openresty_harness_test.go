@@ -1,0 +1,153 @@
+package integration
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The harness of the rebuilt OpenResty test blocks (lua-nginx-module's
+// t/*.t, lua-resty-core's, lua-cjson's, …): each block becomes an orCase
+// whose Lua is written here and whose expected status, body and headers
+// are the block's. All the cases of one suite run in one real Caddy
+// process, each on a host of its own (c<N>.test), so a case sees the
+// request URI the block sends.
+
+// orCase is one rebuilt block.
+type orCase struct {
+	// src cites the block: "lua-nginx-module t/006-escape.t TEST 1".
+	src string
+	// phases maps a phase (rewrite, access, content, header_filter,
+	// body_filter, log) to its Lua code; content is the usual one.
+	phases map[string]string
+	// content is shorthand for phases["content"].
+	content string
+	// site holds more Caddyfile lines of the case's handle block, after
+	// the resty directive (e.g. `respond "backend" 200` for a block whose
+	// content comes from elsewhere).
+	site string
+	// request is "METHOD URI" ("GET /t" when empty).
+	request string
+	reqHeaders map[string]string
+	reqBody    string
+
+	// status is the expected status (200 when 0).
+	status int
+	// body is the expected body, exactly, unless bodyRe is set.
+	body string
+	// bodyRe, if set, must match the body instead.
+	bodyRe string
+	// headers are expected response headers; a value "<absent>" means
+	// the header must not be there.
+	headers map[string]string
+	// errLog are substrings Caddy's log must have once the case ran.
+	errLog []string
+	// skipBody: only the status and headers are checked.
+	skipBody bool
+}
+
+// orSuite runs cases in one Caddy process; global holds extra lines of
+// the global resty option (shared dicts the suite's blocks declare).
+func orSuite(t *testing.T, global string, cases []orCase) {
+	t.Helper()
+	files := map[string]string{}
+	var site strings.Builder
+	for i, c := range cases {
+		phases := map[string]string{}
+		for k, v := range c.phases {
+			phases[k] = v
+		}
+		if c.content != "" {
+			phases["content"] = c.content
+		}
+		fmt.Fprintf(&site, "\t@c%d host c%d.test\n\thandle @c%d {\n\t\tresty {\n", i, i, i)
+		names := make([]string, 0, len(phases))
+		for ph := range phases {
+			names = append(names, ph)
+		}
+		sort.Strings(names)
+		for _, ph := range names {
+			f := fmt.Sprintf("c%d_%s.lua", i, ph)
+			files[f] = phases[ph]
+			fmt.Fprintf(&site, "\t\t\t%s_by_lua_file @DIR@/%s\n", ph, f)
+		}
+		site.WriteString("\t\t}\n")
+		if c.site != "" {
+			site.WriteString(c.site + "\n")
+		}
+		site.WriteString("\t}\n")
+	}
+	p := startCaddy(t, hopts{global: global, site: site.String(), files: files})
+	for i, c := range cases {
+		i, c := i, c
+		t.Run(orName(i, c.src), func(t *testing.T) {
+			method, uri := "GET", "/t"
+			if c.request != "" {
+				m, u, ok := strings.Cut(c.request, " ")
+				if !ok {
+					t.Fatalf("bad request line %q", c.request)
+				}
+				method, uri = m, u
+			}
+			hdr := map[string]string{"Host": fmt.Sprintf("c%d.test", i)}
+			for k, v := range c.reqHeaders {
+				hdr[k] = v
+			}
+			r := plDo(method, p.base+uri, hdr, c.reqBody)
+			if r.err != nil {
+				t.Fatalf("%s: %v", c.src, r.err)
+			}
+			want := c.status
+			if want == 0 {
+				want = 200
+			}
+			if r.status != want {
+				t.Errorf("%s: status %d, want %d (body %q)", c.src, r.status, want, r.body)
+			}
+			switch {
+			case c.skipBody:
+			case c.bodyRe != "":
+				if !regexp.MustCompile(c.bodyRe).MatchString(r.body) {
+					t.Errorf("%s: body %q does not match %q", c.src, r.body, c.bodyRe)
+				}
+			case r.body != c.body:
+				t.Errorf("%s: body\n%q\nwant\n%q", c.src, r.body, c.body)
+			}
+			for k, v := range c.headers {
+				got, ok := r.header[httpCanonical(k)]
+				switch {
+				case v == "<absent>" && ok:
+					t.Errorf("%s: header %s: %q, want none", c.src, k, got)
+				case v != "<absent>" && (!ok || got[0] != v):
+					t.Errorf("%s: header %s: %q, want %q", c.src, k, got, v)
+				}
+			}
+			for _, s := range c.errLog {
+				if !p.waitLog(s, 2*time.Second) {
+					t.Errorf("%s: log lacks %q; tail:\n%s", c.src, s, p.logTail(2000))
+				}
+			}
+		})
+	}
+}
+
+func httpCanonical(k string) string {
+	parts := strings.Split(strings.ToLower(k), "-")
+	for i, s := range parts {
+		if s != "" {
+			parts[i] = strings.ToUpper(s[:1]) + s[1:]
+		}
+	}
+	return strings.Join(parts, "-")
+}
+
+// orName makes a subtest name of a case: its index and block.
+func orName(i int, src string) string {
+	if j := strings.Index(src, " t/"); j >= 0 {
+		src = src[j+1:]
+	}
+	return fmt.Sprintf("%02d %s", i, src)
+}
