@@ -473,7 +473,11 @@ func TestStatusUI(t *testing.T) {
 			path /hello
 			respond 200 "hello"
 		}`, be1.addr, be2.addr)
-	site := "\thandle {\n\t\tresty {\n\t\t\troutes\n\t\t}\n\t\trespond \"no route\" 404\n\t}\n"
+	// The page goes on the site through the resty_status handler: Caddy's
+	// admin listener refuses a browser's typed navigation (no Origin, no
+	// Referer), so that is where browsers open it.
+	site := "\thandle /resty/* {\n\t\tresty_status\n\t}\n" +
+		"\thandle {\n\t\tresty {\n\t\t\troutes\n\t\t}\n\t\trespond \"no route\" 404\n\t}\n"
 	c := startCaddy(t, hopts{global: global, site: site})
 
 	// traffic: 30 answered and 5 failing through the cluster, 10 without
@@ -493,7 +497,7 @@ func TestStatusUI(t *testing.T) {
 	send("/nowhere", 3, 404)
 
 	p := b.page(t)
-	suiOpen(t, p, c.admin+"/resty/ui")
+	suiOpen(t, p, c.base+"/resty/ui")
 	s := suiWait(t, p, "cluster be with both servers up and the routes", 8*time.Second, func(s suiSnapshot) string {
 		if s.Updated == "" {
 			return "body.dataset.updated not set"
