@@ -428,7 +428,7 @@ return {
 		t.Fatalf("traceback %q", le.Traceback)
 	}
 	res = runPlugin(t, p, boom, req, PhaseLog, "")
-	if res.Err == nil || !strings.HasPrefix(res.Err.Error(), "plugin boom log: table: ") {
+	if res.Err == nil || res.Err.Error() != "plugin boom log: unknown reason" {
 		t.Fatalf("error object: %+v", res)
 	}
 	p.Finish(req)

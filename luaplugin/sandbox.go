@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -60,15 +61,13 @@ func (vm *VM) setup() error {
 	}
 
 	L.SetGlobal("tostring", L.NewFunction(luaToString))
+	L.SetGlobal("error", L.NewFunction(luaError))
+	L.SetGlobal("loadstring", L.NewFunction(luaLoadString))
+	L.SetGlobal("load", L.NewFunction(luaLoad))
 	L.SetGlobal("pcall", L.NewFunction(vm.pcall))
 	L.SetGlobal("xpcall", L.NewFunction(vm.xpcall))
 	L.SetGlobal("print", L.NewFunction(vm.print))
-	if co, ok := L.GetGlobal("coroutine").(*lua.LTable); ok {
-		resume := co.RawGetString("resume")
-		co.RawSetString("resume", L.NewFunction(func(L *lua.LState) int {
-			return vm.guardCall(L, resume)
-		}))
-	}
+	vm.installCoroutines()
 
 	vm.installNgx()
 	vm.installModules()
@@ -158,6 +157,91 @@ func luaToString(L *lua.LState) int {
 	return 1
 }
 
+// luaLoadString is loadstring(s [, chunkname]) compiling as the engine
+// does (compile.go), so that loaded code has the same fixes.
+func luaLoadString(L *lua.LState) int {
+	return loadChunk(L, L.CheckString(1), L.OptString(2, "<string>"))
+}
+
+// luaLoad is load(func [, chunkname]): the pieces func returns until nil
+// or "", compiled as loadstring does.
+func luaLoad(L *lua.LState) int {
+	fn := L.CheckFunction(1)
+	name := L.OptString(2, "=(load)")
+	var b strings.Builder
+	for {
+		L.Push(fn)
+		L.Call(0, 1)
+		v := L.Get(-1)
+		L.Pop(1)
+		if v == lua.LNil {
+			break
+		}
+		s, ok := v.(lua.LString)
+		if !ok {
+			if n, isNum := v.(lua.LNumber); isNum {
+				s = lua.LString(FormatNumber(float64(n)))
+			} else {
+				L.Push(lua.LNil)
+				L.Push(lua.LString("reader function must return a string"))
+				return 2
+			}
+		}
+		if s == "" {
+			break
+		}
+		b.WriteString(string(s))
+	}
+	return loadChunk(L, b.String(), name)
+}
+
+// loadChunk compiles src as a function of the running thread's
+// environment, or returns nil and the syntax error.
+func loadChunk(L *lua.LState, src, name string) int {
+	proto, err := compileProto(name, src)
+	if err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(L.NewFunctionFromProto(proto))
+	return 1
+}
+
+// luaError is Lua 5.1's error: a string (or number) message gets the
+// position of the function at level (1, the default: the one calling
+// error; 2: its caller; 0: none). gopher-lua's own error names the caller
+// at every level, so error(msg, 2), the idiom that blames a function's
+// caller, blamed the function itself.
+func luaError(L *lua.LState) int {
+	obj := L.Get(1)
+	level := L.OptInt(2, 1)
+	if level > 0 {
+		switch v := obj.(type) {
+		case lua.LString:
+			obj = lua.LString(luaWhere(L, level) + string(v))
+		case lua.LNumber:
+			obj = lua.LString(luaWhere(L, level) + FormatNumber(float64(v)))
+		}
+	}
+	L.Error(obj, 0)
+	return 0
+}
+
+// luaWhere is luaL_where: "chunk:line: " of the function level calls up
+// from the running Go function, or "" when that is not a Lua function (or
+// there is none).
+func luaWhere(L *lua.LState, level int) string {
+	dbg, ok := L.GetStack(level)
+	if !ok {
+		return ""
+	}
+	if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil || dbg.CurrentLine <= 0 {
+		return ""
+	}
+	return dbg.Source + ":" + strconv.Itoa(dbg.CurrentLine) + ": "
+}
+
 // pcall is Lua's pcall, except that ngx.exit and a budget overrun go
 // through it: OpenResty's ngx.exit ends the handler even inside pcall.
 func (vm *VM) pcall(L *lua.LState) int {
@@ -194,16 +278,6 @@ func (vm *VM) xpcall(L *lua.LState) int {
 	return L.GetTop() - top
 }
 
-// guardCall calls fn (coroutine.resume) with the arguments on the stack and
-// re-raises an exit that happened inside it.
-func (vm *VM) guardCall(L *lua.LState, fn lua.LValue) int {
-	n := L.GetTop()
-	L.Insert(fn, 1)
-	L.Call(n, lua.MultRet)
-	vm.reraise(L)
-	return L.GetTop()
-}
-
 // reraise propagates ngx.exit or a budget overrun caught by pcall.
 func (vm *VM) reraise(L *lua.LState) {
 	th := vm.cur
@@ -227,13 +301,9 @@ func errorObject(err error) lua.LValue {
 
 // print is Lua's print sent to the log at NOTICE level, as in OpenResty.
 func (vm *VM) print(L *lua.LState) int {
-	var b strings.Builder
-	for i := 1; i <= L.GetTop(); i++ {
-		if i > 1 {
-			b.WriteByte('\t')
-		}
-		b.WriteString(ToString(L.Get(i)))
-	}
-	vm.log(L, levelNotice, b.String())
-	return 0
+	// As in lua-nginx-module, print(...) is ngx.log(ngx.NOTICE, ...): the
+	// values are concatenated without a separator, nil, booleans and
+	// ngx.null spelled out.
+	L.Insert(lua.LNumber(levelNotice), 1)
+	return vm.ngxLog(L)
 }

@@ -88,6 +88,10 @@ type thread struct {
 	since atomic.Int64
 	// current is G.CurrentThread to restore when the thread resumes.
 	current *lua.LState
+	// cos are the coroutines this request (or timer) created that did
+	// not finish; coDepth counts the resumes in progress (coroutine.go).
+	cos     map[*lua.LState]struct{}
+	coDepth int
 }
 
 // Result is how a Lua run ended.
@@ -123,6 +127,7 @@ var errStateWait = errors.New("timed out waiting for a Lua state (every state bu
 
 func newVM(p *Pool) (*VM, error) {
 	installConcatGuard()
+	installTailCalls()
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs: true,
 		// Every request has a thread of its own (thousands wait at once),
@@ -231,6 +236,8 @@ func (th *thread) reset() bool {
 	th.abort = false
 	th.runEnd = nil
 	th.current = nil
+	th.cos = nil
+	th.coDepth = 0
 	th.ctx.forgetCoroutines()
 	if th.L.Env != th.env {
 		th.L.Env = th.env // setfenv(0, …) changed it
@@ -400,9 +407,15 @@ func (vm *VM) wrapError(name string, err error) *Error {
 	e := &Error{Chunk: name}
 	var aerr *lua.ApiError
 	if errors.As(err, &aerr) {
-		e.Message = ToString(aerr.Object)
-		if aerr.Object.Type() != lua.LTString {
-			e.Message = name + ": " + e.Message
+		switch v := aerr.Object.(type) {
+		case lua.LString:
+			e.Message = string(v)
+		case lua.LNumber:
+			e.Message = FormatNumber(float64(v))
+		default:
+			// As lua-nginx-module logs an error value that is not a
+			// string (error(nil), error({})).
+			e.Message = "unknown reason"
 		}
 		e.Traceback = strings.TrimSpace(aerr.StackTrace)
 		return e
