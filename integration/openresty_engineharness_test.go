@@ -67,23 +67,33 @@ type engReq struct {
 	headers map[string]string
 	// broken: the response must be cut (the connection aborted).
 	broken bool
+	// before, if set, runs before the request is sent (to change a file
+	// the case runs, say); pause is waited first (for a previous
+	// request's log phase, which runs after its response).
+	before func(t *testing.T, p *hproc)
+	pause  time.Duration
 }
 
 // engLog is a log entry looked for: level ("error", "warn", "info",
 // "debug"; "" for any) and text, a substring (or, with re, a regexp) of
-// the entry's message, error and traceback, joined by newlines.
+// the entry's message, error, traceback and source (chunk:line), joined
+// by newlines; with exact, text is the whole message.
 type engLog struct {
 	level, text string
-	re          bool
+	re, exact   bool
 }
 
-// elog, elogRe build engLogs.
+// elog, elogRe, elogMsg build engLogs.
 func elog(level, text string) engLog   { return engLog{level: level, text: text} }
 func elogRe(level, text string) engLog { return engLog{level: level, text: text, re: true} }
+func elogMsg(level, msg string) engLog { return engLog{level: level, text: msg, exact: true} }
 
 func (w engLog) String() string {
 	if w.re {
 		return fmt.Sprintf("[%s] /%s/", w.level, w.text)
+	}
+	if w.exact {
+		return fmt.Sprintf("[%s] message %q", w.level, w.text)
 	}
 	return fmt.Sprintf("[%s] %q", w.level, w.text)
 }
@@ -91,6 +101,9 @@ func (w engLog) String() string {
 func (w engLog) matches(e engEntry) bool {
 	if w.level != "" && w.level != e.level {
 		return false
+	}
+	if w.exact {
+		return e.msg == w.text
 	}
 	if w.re {
 		return regexp.MustCompile(w.text).MatchString(e.text)
@@ -100,7 +113,7 @@ func (w engLog) matches(e engEntry) bool {
 
 // engEntry is a log entry of Caddy's.
 type engEntry struct {
-	level, text string
+	level, msg, text string
 }
 
 // engEntries parses Caddy's JSON log from byte offset from on.
@@ -116,13 +129,14 @@ func engEntries(p *hproc, from int) []engEntry {
 			continue
 		}
 		level, _ := e["level"].(string)
+		msg, _ := e["msg"].(string)
 		var parts []string
-		for _, k := range []string{"msg", "error", "traceback"} {
+		for _, k := range []string{"msg", "error", "traceback", "source"} {
 			if s, ok := e[k].(string); ok {
 				parts = append(parts, s)
 			}
 		}
-		out = append(out, engEntry{level: level, text: strings.Join(parts, "\n")})
+		out = append(out, engEntry{level: level, msg: msg, text: strings.Join(parts, "\n")})
 	}
 	return out
 }
@@ -183,6 +197,10 @@ func engSuite(t *testing.T, global string, files map[string]string, cases []engC
 			from := len(p.logText())
 			host := fmt.Sprintf("c%d.test", i)
 			for j, r := range append([]engReq{c.engReq}, c.more...) {
+				time.Sleep(r.pause)
+				if r.before != nil {
+					r.before(t, p)
+				}
 				r.check(t, fmt.Sprintf("%s (request %d)", c.src, j+1), p.base, host)
 			}
 			for _, w := range c.logs {

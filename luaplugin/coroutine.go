@@ -1,7 +1,6 @@
 package luaplugin
 
 import (
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -99,7 +98,7 @@ func (c *coLib) newCoroutine(L *lua.LState, fn lua.LValue) *lua.LState {
 func (c *coLib) coCreate(L *lua.LState) int {
 	fn, ok := L.Get(1).(*lua.LFunction)
 	if !ok {
-		coArgError(L, "Lua function expected")
+		argErrorAt(L, 1, "Lua function expected")
 	}
 	c.checkContext(L)
 	L.Push(c.newCoroutine(L, fn))
@@ -109,7 +108,7 @@ func (c *coLib) coCreate(L *lua.LState) int {
 func (c *coLib) coWrap(L *lua.LState) int {
 	fn, ok := L.Get(1).(*lua.LFunction)
 	if !ok {
-		coArgError(L, "Lua function expected")
+		argErrorAt(L, 1, "Lua function expected")
 	}
 	c.checkContext(L)
 	co := c.newCoroutine(L, fn)
@@ -140,7 +139,7 @@ func (c *coLib) coWrap(L *lua.LState) int {
 func (c *coLib) coResume(L *lua.LState) int {
 	co, ok := L.Get(1).(*lua.LState)
 	if !ok {
-		coArgError(L, "coroutine expected")
+		argErrorAt(L, 1, "coroutine expected")
 	}
 	c.checkContext(L)
 	if msg := c.refuse(L, co); msg != "" {
@@ -210,7 +209,7 @@ func (c *coLib) coYield(L *lua.LState) int {
 func (c *coLib) coStatus(L *lua.LState) int {
 	co, ok := L.Get(1).(*lua.LState)
 	if !ok {
-		coArgError(L, "coroutine expected")
+		argErrorAt(L, 1, "coroutine expected")
 	}
 	c.checkContext(L)
 	if th := c.vm.cur; th != nil && co != th.L {
@@ -287,19 +286,6 @@ func yieldable(L *lua.LState) bool {
 		f = p
 	}
 	return f != nil
-}
-
-// coArgError raises luaL_argerror's "bad argument #1 to 'name' (msg)"
-// for the running function, named as its caller called it.
-func coArgError(L *lua.LState, msg string) {
-	name := "?"
-	if dbg, ok := L.GetStack(0); ok {
-		if _, err := L.GetInfo("n", dbg, lua.LNil); err == nil && dbg.Name != "" &&
-			dbg.Name != "(anonymous)" && !strings.HasPrefix(dbg.Name, "<") {
-			name = dbg.Name
-		}
-	}
-	L.RaiseError("bad argument #1 to '%s' (%s)", name, msg)
 }
 
 // installTailCalls makes a tail call of a Go function an ordinary call

@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -324,25 +325,33 @@ func sleepCtx(done <-chan struct{}, d time.Duration) {
 func (vm *VM) ngxLog(L *lua.LState) int {
 	level := int(L.CheckNumber(1))
 	if level < levelStderr || level > levelDebug {
-		L.ArgError(1, "bad log level")
+		argErrorAt(L, 1, fmt.Sprintf("bad log level: %d", level))
 	}
+	// Argument numbers in errors count the message's values, as
+	// lua-nginx-module's (print's arguments, ngx.log's after the level).
 	var b strings.Builder
 	for i := 2; i <= L.GetTop(); i++ {
 		v := L.Get(i)
-		if t, ok := v.(*lua.LTable); ok {
+		switch t := v.(type) {
+		case *lua.LTable:
 			fn := L.GetMetaField(t, "__tostring")
 			if fn == lua.LNil {
-				L.ArgError(i, "expected table to have __tostring metamethod")
+				argErrorAt(L, i-1, "expected table to have __tostring metamethod")
 			}
 			L.Push(fn)
 			L.Push(t)
 			L.Call(1, 1)
 			v = L.Get(-1)
 			L.Pop(1)
+		case lua.LString, lua.LNumber, lua.LBool, *lua.LNilType:
+		default:
+			if v != Null {
+				argErrorAt(L, i-1, "string, number, boolean, or nil expected, got "+v.Type().String())
+			}
 		}
 		bs, msg := AppendValue(nil, v)
 		if msg != "" {
-			L.ArgError(i, msg)
+			argErrorAt(L, i-1, msg)
 		}
 		b.Write(bs)
 	}

@@ -208,6 +208,20 @@ func loadChunk(L *lua.LState, src, name string) int {
 	return 1
 }
 
+// argErrorAt raises luaL_argerror's "bad argument #n to 'name' (msg)"
+// for the running Go function, named as its caller called it ('?' when
+// that is not known, as with pcall(f, …)).
+func argErrorAt(L *lua.LState, n int, msg string) {
+	name := "?"
+	if dbg, ok := L.GetStack(0); ok {
+		if _, err := L.GetInfo("n", dbg, lua.LNil); err == nil && dbg.Name != "" &&
+			dbg.Name != "(anonymous)" && !strings.HasPrefix(dbg.Name, "<") {
+			name = dbg.Name
+		}
+	}
+	L.RaiseError("bad argument #%d to '%s' (%s)", n, name, msg)
+}
+
 // luaError is Lua 5.1's error: a string (or number) message gets the
 // position of the function at level (1, the default: the one calling
 // error; 2: its caller; 0: none). gopher-lua's own error names the caller
