@@ -109,7 +109,7 @@ func TestRoutePrepareErrors(t *testing.T) {
 		want  string
 	}{
 		{celrules.Route{Name: "a", Lua: "return (", Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "routes[0].lua: route a:1:"},
-		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"nope": nil}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, `route a: routes[0].plugins.nope: plugin "nope": module resty.plugins.nope not found`},
+		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"nope": nil}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, `route a: routes[0].plugins.nope: plugin "nope": module 'resty.plugins.nope' not found`},
 		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"tag": json.RawMessage(`{"v": "x"}`)}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "route a: routes[0].plugins.tag.v:"},
 		{celrules.Route{Name: "a", Plugins: map[string]json.RawMessage{"tag": json.RawMessage(`[1]`)}, Action: celrules.Action{Respond: &celrules.RespondAction{}}}, "route a: routes[0].plugins.tag:"},
 		{celrules.Route{Name: "a", Action: celrules.Action{Redirect: &celrules.RedirectAction{Location: "/x{unclosed"}}}, "routes[0].action.redirect.location:"},

@@ -151,7 +151,7 @@ func TestLoadPluginErrors(t *testing.T) {
 		{"a.b", `plugin "a.b": a plugin name may have only letters, digits, '-' and '_'`},
 		{"../x", `plugin "../x": a plugin name may have only`},
 		{"", `plugin "": a plugin name must be 1 to 128 characters long`},
-		{"missing", `plugin "missing": module resty.plugins.missing not found:`},
+		{"missing", `plugin "missing": module 'resty.plugins.missing' not found:`},
 		{"num", `plugin "num": the module returned a number, not a table`},
 		{"nothing", `plugin "nothing": the module returned true (or nothing), not a table`},
 		{"other", `plugin "other": name is "another"`},

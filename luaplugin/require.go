@@ -73,8 +73,15 @@ func (vm *VM) installModules() {
 	pkg := L.GetGlobal("package").(*lua.LTable)
 	vm.protectPackagePath(pkg)
 	if loaders, ok := pkg.RawGetString("loaders").(*lua.LTable); ok {
+		loaders.RawSetInt(1, L.NewFunction(preloadLoader(pkg)))
 		loaders.RawSetInt(2, L.NewFunction(vm.fileLoader))
 		loaders.RawSetInt(3, L.NewFunction(vm.embeddedLoader))
+	}
+	L.SetGlobal("require", L.NewFunction(vm.require))
+	// As in OpenResty, require "ngx" and require "ndk" give the globals.
+	if loaded, ok := pkg.RawGetString("loaded").(*lua.LTable); ok {
+		loaded.RawSetString("ngx", vm.ngx)
+		loaded.RawSetString("ndk", L.GetGlobal("ndk"))
 	}
 
 	preload := L.NewTable()
@@ -127,6 +134,80 @@ func (vm *VM) installModules() {
 	bit := openBit(L)
 	L.SetGlobal("bit", bit)
 	preload.RawSetString("bit", L.NewFunction(func(L *lua.LState) int { L.Push(bit); return 1 }))
+}
+
+// loadingModule marks a module whose main chunk is running in
+// package.loaded (Lua 5.1's sentinel): requiring it then is a loop.
+var loadingModule = &lua.LUserData{Value: "loading"}
+
+// require is Lua 5.1's require with its messages: package.loaded[name]
+// if set, else the first loader (package.loaders) that finds name, whose
+// function runs with name and whose result (true if none) is stored.
+func (vm *VM) require(L *lua.LState) int {
+	name := L.CheckString(1)
+	loaded, ok := L.G.Registry.RawGetString("_LOADED").(*lua.LTable)
+	if !ok {
+		L.RaiseError("package.loaded must be a table")
+	}
+	if v := loaded.RawGetString(name); lua.LVAsBool(v) {
+		if v == loadingModule {
+			L.RaiseError("loop or previous error loading module '%s'", name)
+		}
+		L.Push(v)
+		return 1
+	}
+	loaders, ok := L.G.Registry.RawGetString("_LOADERS").(*lua.LTable)
+	if !ok {
+		L.RaiseError("package.loaders must be a table")
+	}
+	var tried strings.Builder
+	var fn *lua.LFunction
+	for i := 1; fn == nil; i++ {
+		loader := loaders.RawGetInt(i)
+		if loader == lua.LNil {
+			L.RaiseError("module '%s' not found:%s", name, tried.String())
+		}
+		L.Push(loader)
+		L.Push(lua.LString(name))
+		L.Call(1, 1)
+		switch r := L.Get(-1).(type) {
+		case *lua.LFunction:
+			fn = r
+		case lua.LString:
+			tried.WriteString(string(r))
+		}
+		L.Pop(1)
+	}
+	loaded.RawSetString(name, loadingModule)
+	L.Push(fn)
+	L.Push(lua.LString(name))
+	L.Call(1, 1)
+	if ret := L.Get(-1); ret != lua.LNil {
+		loaded.RawSetString(name, ret)
+	}
+	L.Pop(1)
+	if loaded.RawGetString(name) == loadingModule {
+		loaded.RawSetString(name, lua.LTrue)
+	}
+	L.Push(loaded.RawGetString(name))
+	return 1
+}
+
+// preloadLoader returns the package.loaders entry for package.preload.
+func preloadLoader(pkg *lua.LTable) lua.LGFunction {
+	return func(L *lua.LState) int {
+		name := L.CheckString(1)
+		preload, ok := pkg.RawGetString("preload").(*lua.LTable)
+		if !ok {
+			L.RaiseError("package.preload must be a table")
+		}
+		if v := preload.RawGetString(name); v != lua.LNil {
+			L.Push(v)
+			return 1
+		}
+		L.Push(lua.LString("\n\tno field package.preload['" + name + "']"))
+		return 1
+	}
 }
 
 // fileLoader is the package.loaders entry for Lua files on package.path.
