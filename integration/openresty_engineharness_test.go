@@ -155,6 +155,13 @@ func engDump(es []engEntry) string {
 // checks after the cases.
 func engSuite(t *testing.T, global string, files map[string]string, cases []engCase) *hproc {
 	t.Helper()
+	return engSuiteEnv(t, global, files, nil, cases)
+}
+
+// engSuiteEnv is engSuite with NAME=value entries added to Caddy's
+// environment.
+func engSuiteEnv(t *testing.T, global string, files map[string]string, env []string, cases []engCase) *hproc {
+	t.Helper()
 	all := map[string]string{}
 	for k, v := range files {
 		all[k] = v
@@ -190,7 +197,7 @@ func engSuite(t *testing.T, global string, files map[string]string, cases []engC
 		}
 		site.WriteString("\t}\n")
 	}
-	p := startCaddy(t, hopts{global: global, site: site.String(), files: all})
+	p := startCaddy(t, hopts{global: global, site: site.String(), files: all, env: env})
 	for i, c := range cases {
 		i, c := i, c
 		t.Run(orName(i, c.src), func(t *testing.T) {
@@ -250,6 +257,11 @@ func (r engReq) check(t *testing.T, src, base, host string) {
 			t.Fatalf("bad request line %q", r.request)
 		}
 		method, uri = m, u
+	}
+	for _, own := range []string{"/plain", "/lua", "/_dict"} {
+		if uri == own || strings.HasPrefix(uri, own+"?") || strings.HasPrefix(uri, own+"/") {
+			t.Fatalf("%s: the harness serves %s itself: use another path", src, own)
+		}
 	}
 	hdr := map[string]string{"Host": host}
 	for k, v := range r.reqHeaders {

@@ -112,7 +112,6 @@ func (vm *VM) installNgx() {
 	cfg := L.NewTable()
 	cfg.RawSetString("subsystem", lua.LString("http"))
 	cfg.RawSetString("debug", lua.LFalse)
-	cfg.RawSetString("is_console", lua.LFalse)
 	cfg.RawSetString("nginx_version", lua.LNumber(1025000))
 	cfg.RawSetString("ngx_lua_version", lua.LNumber(10025))
 	cfg.RawSetString("prefix", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LString("")); return 1 }))

@@ -78,10 +78,15 @@ func (vm *VM) installModules() {
 		loaders.RawSetInt(3, L.NewFunction(vm.embeddedLoader))
 	}
 	L.SetGlobal("require", L.NewFunction(vm.require))
-	// As in OpenResty, require "ngx" and require "ndk" give the globals.
+	// As in OpenResty, require "ngx" and require "ndk" give the globals,
+	// and resty.core is loaded from the start (it is built in here:
+	// requiring it is a no-op).
 	if loaded, ok := pkg.RawGetString("loaded").(*lua.LTable); ok {
 		loaded.RawSetString("ngx", vm.ngx)
 		loaded.RawSetString("ndk", L.GetGlobal("ndk"))
+		core := L.NewTable()
+		core.RawSetString("version", lua.LString(restyCoreVersion))
+		loaded.RawSetString("resty.core", core)
 	}
 
 	preload := L.NewTable()
@@ -118,9 +123,6 @@ func (vm *VM) installModules() {
 			}))
 			return 1
 		},
-		// resty.core is built in: requiring it is a no-op, as on OpenResty
-		// where it is loaded by default.
-		"resty.core": func(L *lua.LState) int { L.Push(lua.LTrue); return 1 },
 	}
 	for name, fn := range mods {
 		preload.RawSetString(name, L.NewFunction(fn))
@@ -135,6 +137,10 @@ func (vm *VM) installModules() {
 	L.SetGlobal("bit", bit)
 	preload.RawSetString("bit", L.NewFunction(func(L *lua.LState) int { L.Push(bit); return 1 }))
 }
+
+// restyCoreVersion is the lua-resty-core release whose API the ngx
+// functions follow (require "resty.core".version).
+const restyCoreVersion = "0.1.27"
 
 // loadingModule marks a module whose main chunk is running in
 // package.loaded (Lua 5.1's sentinel): requiring it then is a loop.
