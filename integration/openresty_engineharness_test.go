@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -70,8 +72,32 @@ type engReq struct {
 	// before, if set, runs before the request is sent (to change a file
 	// the case runs, say); pause is waited first (for a previous
 	// request's log phase, which runs after its response).
-	before func(t *testing.T, p *hproc)
+	before func(t *testing.T, c engCtx)
 	pause  time.Duration
+}
+
+// engCtx is what a request's before hook gets: the Caddy process and the
+// case's index.
+type engCtx struct {
+	p   *hproc
+	idx int
+}
+
+// file is the path of one of the case's scripts ("content", "set0", …)
+// or, for a name with a dot, of one of the suite's files.
+func (c engCtx) file(name string) string {
+	if strings.Contains(name, ".") {
+		return filepath.Join(c.p.dir, name)
+	}
+	return filepath.Join(c.p.dir, fmt.Sprintf("c%d_%s.lua", c.idx, name))
+}
+
+// write replaces the file name (see file) with content.
+func (c engCtx) write(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(c.file(name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // engLog is a log entry looked for: level ("error", "warn", "info",
@@ -206,7 +232,7 @@ func engSuiteEnv(t *testing.T, global string, files map[string]string, env []str
 			for j, r := range append([]engReq{c.engReq}, c.more...) {
 				time.Sleep(r.pause)
 				if r.before != nil {
-					r.before(t, p)
+					r.before(t, engCtx{p: p, idx: i})
 				}
 				r.check(t, fmt.Sprintf("%s (request %d)", c.src, j+1), p.base, host)
 			}

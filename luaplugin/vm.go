@@ -3,6 +3,7 @@ package luaplugin
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,11 @@ type VM struct {
 	// running is the thread whose run last started or resumed here, for
 	// the watchdog (which looks at its clock: 0 when not running).
 	running atomic.Pointer[thread]
+
+	// entry runs a run's function (see runEntry); tracePanic raises a
+	// run's errors with lua-nginx-module's traceback.
+	entry      *lua.LFunction
+	tracePanic func(*lua.LState)
 
 	exitErr *lua.LUserData
 	// exitPanic raises exitErr without a traceback (see raiseExit);
@@ -128,6 +134,7 @@ var errStateWait = errors.New("timed out waiting for a Lua state (every state bu
 func newVM(p *Pool) (*VM, error) {
 	installConcatGuard()
 	installTailCalls()
+	installErrorNames()
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs: true,
 		// Every request has a thread of its own (thousands wait at once),
@@ -146,6 +153,10 @@ func newVM(p *Pool) (*VM, error) {
 	}
 	// Setup runs Lua (opening the libraries) on the main thread, as
 	// init_by_lua would.
+	vm.entry = L.NewFunction(vm.runEntry)
+	vm.tracePanic = func(L *lua.LState) {
+		panic(&lua.ApiError{Type: lua.ApiErrorRun, Object: L.Get(-1), StackTrace: vm.traceback(L)})
+	}
 	vm.lock.lock(time.Hour)
 	defer vm.lock.unlock()
 	if err := vm.setup(); err != nil {
@@ -301,11 +312,12 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 		vm.setSetArgs(req)
 		nret = 1
 	}
+	L.Push(vm.entry)
 	L.Push(fn)
 	for _, a := range args {
 		L.Push(a)
 	}
-	err := L.PCall(len(args), nret, nil)
+	err := L.PCall(len(args)+1, nret, nil)
 	var ret lua.LValue
 	if nret == 1 && err == nil {
 		ret = L.Get(-1)
@@ -348,6 +360,64 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	req.Phase = prevPhase
 	th.abort = prevAbort
 	return res
+}
+
+// runEntry calls the function below its arguments (a run's chunk or
+// callback) once the thread's uncaught errors carry the traceback
+// lua-nginx-module logs: PCall would give gopher-lua's, which drops all
+// but 7 frames at each end of a deep stack.
+func (vm *VM) runEntry(L *lua.LState) int {
+	L.Panic = vm.tracePanic
+	L.Call(L.GetTop()-1, lua.MultRet)
+	return L.GetTop()
+}
+
+// maxTraceback is how many frames a traceback shows (lua-nginx-module's
+// NGX_HTTP_LUA_BT_DEPTH); deeper ones are "...".
+const maxTraceback = 22
+
+// traceback is lua-nginx-module's traceback of the thread L, from the
+// function raising the error down to the run's function.
+func (vm *VM) traceback(L *lua.LState) string {
+	var b strings.Builder
+	b.WriteString("stack traceback:\ncoroutine 0:")
+	for level := 0; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		fv, err := L.GetInfo("Slnf", dbg, lua.LNil)
+		fn, _ := fv.(*lua.LFunction)
+		if err != nil || fn == nil || fn == vm.entry {
+			break
+		}
+		if level >= maxTraceback {
+			b.WriteString("\n\t...")
+			break
+		}
+		b.WriteString("\n\t")
+		if fn.IsG {
+			b.WriteString("[C]:")
+		} else {
+			b.WriteString(dbg.Source + ":")
+			if dbg.CurrentLine > 0 {
+				b.WriteString(strconv.Itoa(dbg.CurrentLine) + ":")
+			}
+		}
+		named := dbg.Name != "" && dbg.Name != "?" && dbg.Name != "main chunk" && dbg.Name != "corountine" &&
+			!strings.HasPrefix(dbg.Name, "(") && !strings.HasPrefix(dbg.Name, "<")
+		switch {
+		case named:
+			b.WriteString(" in function '" + dbg.Name + "'")
+		case !fn.IsG && fn.Proto.LineDefined == 0:
+			b.WriteString(" in main chunk")
+		case fn.IsG:
+			b.WriteString(" ?")
+		default:
+			fmt.Fprintf(&b, " in function <%s:%d>", dbg.Source, dbg.LineDefined)
+		}
+	}
+	return b.String()
 }
 
 // filterBytesPerBudget is how much response body earns body_filter one
