@@ -10,7 +10,8 @@ import (
 // ERR to error, WARN to warn, NOTICE and INFO to info, DEBUG to debug), so
 // the blocks' "[error] … [lua] chunk:line: message" lines are checked as
 // an entry of that level with that message, the chunk:line being the
-// entry's source field.
+// entry's source field (nginx's "bar(): " function name in the line
+// prefix has no counterpart).
 func TestOpenRestyLog(t *testing.T) {
 	const src = "lua-nginx-module t/009-log.t "
 	// level logs "hello, log", 1234, 3.14159 at an ngx level between two
@@ -36,6 +37,7 @@ ngx.say("after log")`
 		{"TEST 6: test log-level WARN", "WARN", "warn"},
 		{"TEST 7: test log-level NOTICE", "NOTICE", "info"},
 		{"TEST 8: test log-level INFO", "INFO", "info"},
+		{"TEST 9: test log-level DEBUG", "DEBUG", "debug"},
 	} {
 		cases = append(cases, engCase{src: src + lv.test, content: level(lv.name),
 			engReq: engReq{body: beforeAfter}, logs: []engLog{elogMsg(lv.zap, hello), at("3")}})
@@ -215,5 +217,8 @@ ngx.say("after log")`,
 			engReq: engReq{body: beforeAfter},
 			logs:   []engLog{elogMsg("error", "3.1415926535794")}},
 	}...)
-	engSuite(t, "", nil, cases)
+	// As the blocks' log_level('debug'): Caddy's default logger at DEBUG
+	// (the harness's global resty block is closed early for it, and its
+	// closing brace ends the log block).
+	engSuite(t, "}\nlog {\nlevel DEBUG", nil, cases)
 }

@@ -74,7 +74,7 @@ type coLib struct {
 // or log. Outside a request (state setup) everything is allowed.
 func (c *coLib) checkContext(L *lua.LState) {
 	if req := c.vm.req; req != nil && req.Phase&(coroutineContexts|PhaseHeaderFilter|PhaseBodyFilter) == 0 {
-		L.RaiseError("API disabled in the context of %s", req.Phase.Context())
+		raiseLua(L, "API disabled in the context of %s", req.Phase.Context())
 	}
 }
 
@@ -116,7 +116,7 @@ func (c *coLib) coWrap(L *lua.LState) int {
 		c.checkContext(L)
 		n := L.GetTop()
 		if msg := c.refuse(L, co); msg != "" {
-			L.RaiseError("%s", msg)
+			raiseLua(L, "%s", msg)
 		}
 		L.Insert(co, 1)
 		c.run(L, n)
@@ -128,7 +128,7 @@ func (c *coLib) coWrap(L *lua.LState) int {
 		err := L.Get(2)
 		if s, ok := err.(lua.LString); ok && c.vm.req != nil &&
 			c.vm.req.Phase&(PhaseHeaderFilter|PhaseBodyFilter) != 0 {
-			L.RaiseError("%s", string(s))
+			raiseLua(L, "%s", string(s))
 		}
 		L.Error(err, 0)
 		return 0
@@ -160,7 +160,7 @@ func (c *coLib) refuse(L *lua.LState, co *lua.LState) string {
 	th := c.vm.cur
 	if th != nil && co != th.L {
 		if _, mine := th.cos[co]; !mine {
-			L.RaiseError("no co ctx found")
+			raiseLua(L, "no co ctx found")
 		}
 	}
 	if st := coStatus(L, co); st != "suspended" {
@@ -201,7 +201,7 @@ func (c *coLib) coYield(L *lua.LState) int {
 		return 0
 	}
 	if !yieldable(L) {
-		L.RaiseError("attempt to yield across C-call boundary")
+		raiseLua(L, "attempt to yield across C-call boundary")
 	}
 	return -1
 }

@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -219,7 +220,18 @@ func argErrorAt(L *lua.LState, n int, msg string) {
 			name = dbg.Name
 		}
 	}
-	L.RaiseError("bad argument #%d to '%s' (%s)", n, name, msg)
+	raiseLua(L, "bad argument #%d to '%s' (%s)", n, name, msg)
+}
+
+// raiseLua is luaL_error for the running Go function: the message gets
+// the position of its caller when that is a Lua function (gopher-lua's
+// RaiseError looks past Go callers such as pcall to the next Lua one).
+func raiseLua(L *lua.LState, format string, args ...any) {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	L.Error(lua.LString(luaWhere(L, 1)+msg), 0)
 }
 
 // luaError is Lua 5.1's error: a string (or number) message gets the
