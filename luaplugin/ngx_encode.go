@@ -42,7 +42,7 @@ func (vm *VM) installEncoding(ngx *lua.LTable) {
 		"crc32_short": ngxCRC32,
 		"crc32_long":  ngxCRC32,
 		"escape_uri": func(L *lua.LState) int {
-			s := uriArg(L, 1)
+			s := stringArg(L, 1)
 			typ := 2
 			switch v := L.Get(2).(type) {
 			case *lua.LNilType:
@@ -58,7 +58,7 @@ func (vm *VM) installEncoding(ngx *lua.LTable) {
 			return 1
 		},
 		"unescape_uri": func(L *lua.LState) int {
-			L.Push(lua.LString(unescapeURI(uriArg(L, 1))))
+			L.Push(lua.LString(unescapeURI(stringArg(L, 1))))
 			return 1
 		},
 		"encode_args": func(L *lua.LState) int {
@@ -77,25 +77,10 @@ func (vm *VM) installEncoding(ngx *lua.LTable) {
 	}
 }
 
-// stringArg accepts a string, a number (as text) or nil (as "") like
-// lua-nginx-module's string arguments.
+// stringArg converts a string argument as lua-resty-core does (escape_uri,
+// md5, encode_base64, …): nil and false are "", other non-strings are
+// tostring'd.
 func stringArg(L *lua.LState, n int) string {
-	switch v := L.Get(n).(type) {
-	case lua.LString:
-		return string(v)
-	case lua.LNumber:
-		return FormatNumber(float64(v))
-	case *lua.LNilType:
-		return ""
-	default:
-		L.ArgError(n, "string expected, got "+v.Type().String())
-	}
-	return ""
-}
-
-// uriArg converts the argument of ngx.escape_uri and ngx.unescape_uri as
-// lua-resty-core does: nil and false are "", other non-strings tostring'd.
-func uriArg(L *lua.LState, n int) string {
 	switch v := L.Get(n).(type) {
 	case lua.LString:
 		return string(v)
@@ -113,7 +98,14 @@ func uriArg(L *lua.LState, n int) string {
 
 func ngxEncodeBase64(L *lua.LState) int {
 	s := stringArg(L, 1)
-	if lua.LVAsBool(L.Get(2)) {
+	noPad := false
+	if v := L.Get(2); lua.LVAsBool(v) {
+		if v != lua.LTrue {
+			L.RaiseError("bad no_padding: boolean expected, got %s", v.Type().String())
+		}
+		noPad = true
+	}
+	if noPad {
 		L.Push(lua.LString(base64.RawStdEncoding.EncodeToString([]byte(s))))
 	} else {
 		L.Push(lua.LString(base64.StdEncoding.EncodeToString([]byte(s))))
@@ -122,8 +114,11 @@ func ngxEncodeBase64(L *lua.LState) int {
 }
 
 func ngxDecodeBase64(L *lua.LState) int {
-	s := L.CheckString(1)
-	b, ok := decodeBase64(s, base64.RawStdEncoding)
+	s, ok := L.Get(1).(lua.LString)
+	if !ok {
+		L.RaiseError("string argument only")
+	}
+	b, ok := decodeBase64(string(s), base64.RawStdEncoding)
 	if !ok {
 		L.Push(lua.LNil)
 		return 1
@@ -138,7 +133,7 @@ func decodeBase64(s string, enc *base64.Encoding) ([]byte, bool) {
 	if i := strings.IndexByte(s, '='); i >= 0 {
 		s = s[:i]
 	}
-	if len(s)%4 == 1 {
+	if len(s)%4 == 1 || strings.ContainsAny(s, "\r\n") {
 		return nil, false
 	}
 	b, err := enc.DecodeString(s)

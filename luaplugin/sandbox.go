@@ -227,13 +227,9 @@ func errorObject(err error) lua.LValue {
 
 // print is Lua's print sent to the log at NOTICE level, as in OpenResty.
 func (vm *VM) print(L *lua.LState) int {
-	var b strings.Builder
-	for i := 1; i <= L.GetTop(); i++ {
-		if i > 1 {
-			b.WriteByte('\t')
-		}
-		b.WriteString(ToString(L.Get(i)))
-	}
-	vm.log(L, levelNotice, b.String())
-	return 0
+	// As in lua-nginx-module, print(...) is ngx.log(ngx.NOTICE, ...): the
+	// values are concatenated without a separator, nil, booleans and
+	// ngx.null spelled out.
+	L.Insert(lua.LNumber(levelNotice), 1)
+	return vm.ngxLog(L)
 }
