@@ -12,14 +12,15 @@ import (
 )
 
 // sharedDictTypeName is the registry key of the metatable given to the
-// userdata that stand for shared dicts in Lua.
+// tables that stand for shared dicts in Lua.
 const sharedDictTypeName = "caddy-resty.shdict"
 
 // NewSharedTable returns the table to install as ngx.shared in L. Indexing
 // it with a name (ngx.shared.dogs) asks resolve for the dict of that name;
-// a known dict is wrapped in a userdata whose methods are those of
-// ngx.shared.DICT, and cached in the table with rawset so later lookups are
-// plain table hits. An unknown name (resolve returns nil) yields nil and is
+// a known dict is wrapped, as lua-nginx-module does, in a table holding
+// the dict (a userdata) at index 1, whose metatable gives the methods of
+// ngx.shared.DICT, and cached in the table with rawset so later lookups are plain table
+// hits. An unknown name (resolve returns nil) yields nil and is
 // not cached. The methods table is created once per Lua state.
 //
 // Unlike OpenResty, where ngx.shared is filled at startup, the table only
@@ -42,9 +43,11 @@ func NewSharedTable(L *lua.LState, resolve func(name string) *shdict.Dict) *lua.
 		}
 		ud := L.NewUserData()
 		ud.Value = d
-		ud.Metatable = dictMT
-		tbl.RawSetString(string(name), ud)
-		L.Push(ud)
+		zone := L.CreateTable(1, 0)
+		zone.RawSetInt(1, ud)
+		zone.Metatable = dictMT
+		tbl.RawSetString(string(name), zone)
+		L.Push(zone)
 		return 1
 	}))
 	t.Metatable = mt
@@ -61,9 +64,11 @@ func ResetSharedTable(t *lua.LTable) {
 	}
 	var names []lua.LValue
 	t.ForEach(func(k, v lua.LValue) {
-		if ud, ok := v.(*lua.LUserData); ok {
-			if _, ok := ud.Value.(*shdict.Dict); ok {
-				names = append(names, k)
+		if zone, ok := v.(*lua.LTable); ok {
+			if ud, ok := zone.RawGetInt(1).(*lua.LUserData); ok {
+				if _, ok := ud.Value.(*shdict.Dict); ok {
+					names = append(names, k)
+				}
 			}
 		}
 	})
@@ -72,7 +77,7 @@ func ResetSharedTable(t *lua.LTable) {
 	}
 }
 
-// sharedDictMetatable returns the metatable of dict userdata in L, creating
+// sharedDictMetatable returns the metatable of dict tables in L, creating
 // it and its methods table on first use.
 func sharedDictMetatable(L *lua.LState) *lua.LTable {
 	mt := L.NewTypeMetatable(sharedDictTypeName)
@@ -114,9 +119,11 @@ var sharedDictMethods = map[string]lua.LGFunction{
 // sharedCheckDict returns the dict a method is called on, raising OpenResty's
 // error when the method was called with a dot instead of a colon.
 func sharedCheckDict(L *lua.LState) *shdict.Dict {
-	if ud, ok := L.Get(1).(*lua.LUserData); ok {
-		if d, ok := ud.Value.(*shdict.Dict); ok && d != nil {
-			return d
+	if zone, ok := L.Get(1).(*lua.LTable); ok {
+		if ud, ok := zone.RawGetInt(1).(*lua.LUserData); ok {
+			if d, ok := ud.Value.(*shdict.Dict); ok && d != nil {
+				return d
+			}
 		}
 	}
 	L.RaiseError(`bad "zone" argument`)

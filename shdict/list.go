@@ -112,7 +112,12 @@ func (d *Dict) push(key string, v Value, left bool) (int, error) {
 	elem := listElemCost(v)
 	if e == nil {
 		head := listHeadCost(len(key))
-		if ok, _ := d.reserve(head+elem, false, &c); !ok {
+		if ok, _ := d.reserve(head, false, &c); !ok {
+			return 0, ErrNoMemory
+		}
+		d.slab.alloc(head)
+		if ok, _ := d.reserve(elem, false, &c); !ok {
+			d.slab.free(head)
 			return 0, ErrNoMemory
 		}
 		e = &entry{key: key, list: &deque{}, cost: head, hidx: -1}
@@ -129,6 +134,7 @@ func (d *Dict) push(key string, v Value, left bool) (int, error) {
 	}
 	e.cost += elem
 	d.used += elem
+	d.slab.alloc(elem)
 	if left {
 		e.list.pushFront(v)
 	} else {
@@ -161,6 +167,7 @@ func (d *Dict) pop(key string, left bool) (Value, error) {
 	elem := listElemCost(v)
 	e.cost -= elem
 	d.used -= elem
+	d.slab.free(elem)
 	if e.list.n == 0 {
 		d.remove(e)
 	}

@@ -275,7 +275,10 @@ func (d *Dict) Capacity() int64 { return d.size }
 func (d *Dict) FreeSpace() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return (d.limit - d.used) / PageSize * PageSize
+	if d.slab.used >= d.slab.pages {
+		return 0
+	}
+	return (d.slab.pages - d.slab.used) * PageSize
 }
 
 // UpdateOp tells Update what to do after its callback returns.
