@@ -1,0 +1,77 @@
+package integration
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// shdCase is a rebuilt block that uses shared dicts. Each block gets dicts
+// of its own: the names it uses (ngx.shared.dogs) are renamed dogs_<group>
+// in its Lua, so no block sees another's items. Blocks that are one
+// test's pipelined requests share a group.
+type shdCase struct {
+	orCase
+	// dicts maps the dict names the block declares to their sizes.
+	dicts map[string]string
+	// group names the block's dicts; the case's index when empty.
+	group string
+}
+
+var shdNameRe = regexp.MustCompile(`ngx\.shared\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// shdCases turns shdCases into orCases and the global lines declaring
+// their dicts.
+func shdCases(in []shdCase) (string, []orCase) {
+	declared := map[string]bool{}
+	var global strings.Builder
+	out := make([]orCase, len(in))
+	for i, c := range in {
+		group := c.group
+		if group == "" {
+			group = fmt.Sprint(i)
+		}
+		rename := func(src string) string {
+			return shdNameRe.ReplaceAllStringFunc(src, func(m string) string {
+				name := strings.TrimPrefix(m, "ngx.shared.")
+				if _, ok := c.dicts[name]; !ok {
+					return m
+				}
+				return m + "_" + group
+			})
+		}
+		names := make([]string, 0, len(c.dicts))
+		for n := range c.dicts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			full := n + "_" + group
+			if !declared[full] {
+				declared[full] = true
+				fmt.Fprintf(&global, "shared_dict %s %s\n", full, c.dicts[n])
+			}
+		}
+		oc := c.orCase
+		oc.content = rename(oc.content)
+		if oc.phases != nil {
+			ph := map[string]string{}
+			for k, v := range oc.phases {
+				ph[k] = rename(v)
+			}
+			oc.phases = ph
+		}
+		out[i] = oc
+	}
+	return global.String(), out
+}
+
+// dogs1m and friends are the dict declarations the blocks use.
+var (
+	dogs1m     = map[string]string{"dogs": "1m"}
+	cats1m     = map[string]string{"cats": "1m"}
+	dogsCats1m = map[string]string{"dogs": "1m", "cats": "1m"}
+	dogs100k   = map[string]string{"dogs": "100k"}
+	dogs50k    = map[string]string{"dogs": "50k"}
+)
