@@ -8,9 +8,10 @@ import (
 )
 
 // shdCase is a rebuilt block that uses shared dicts. Each block gets dicts
-// of its own: the names it uses (ngx.shared.dogs) are renamed dogs_<group>
-// in its Lua, so no block sees another's items. Blocks that are one
-// test's pipelined requests share a group.
+// of its own: the names it uses (ngx.shared.dogs) are renamed in its Lua
+// to names of the same length (d001), so no block sees another's items
+// and the zone name nginx keeps in the dict (its log context) costs the
+// same. Blocks that are one test's pipelined requests share a group.
 type shdCase struct {
 	orCase
 	// dicts maps the dict names the block declares to their sizes.
@@ -25,12 +26,24 @@ var shdNameRe = regexp.MustCompile(`ngx\.shared\.([A-Za-z_][A-Za-z0-9_]*)`)
 // their dicts.
 func shdCases(in []shdCase) (string, []orCase) {
 	declared := map[string]bool{}
+	groups := map[string]int{}
 	var global strings.Builder
 	out := make([]orCase, len(in))
 	for i, c := range in {
 		group := c.group
 		if group == "" {
-			group = fmt.Sprint(i)
+			group = fmt.Sprint("#", i)
+		}
+		n, ok := groups[group]
+		if !ok {
+			n = len(groups)
+			groups[group] = n
+		}
+		newName := func(name string) string {
+			if len(name) < 4 {
+				panic("shdCases: dict names need 4 letters or more: " + name)
+			}
+			return fmt.Sprintf("%s%03d", name[:len(name)-3], n)
 		}
 		rename := func(src string) string {
 			return shdNameRe.ReplaceAllStringFunc(src, func(m string) string {
@@ -38,19 +51,19 @@ func shdCases(in []shdCase) (string, []orCase) {
 				if _, ok := c.dicts[name]; !ok {
 					return m
 				}
-				return m + "_" + group
+				return "ngx.shared." + newName(name)
 			})
 		}
 		names := make([]string, 0, len(c.dicts))
-		for n := range c.dicts {
-			names = append(names, n)
+		for name := range c.dicts {
+			names = append(names, name)
 		}
 		sort.Strings(names)
-		for _, n := range names {
-			full := n + "_" + group
+		for _, name := range names {
+			full := newName(name)
 			if !declared[full] {
 				declared[full] = true
-				fmt.Fprintf(&global, "shared_dict %s %s\n", full, c.dicts[n])
+				fmt.Fprintf(&global, "shared_dict %s %s\n", full, c.dicts[name])
 			}
 		}
 		oc := c.orCase

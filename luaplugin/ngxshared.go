@@ -557,7 +557,7 @@ func sharedPush(fname string, push func(*shdict.Dict, string, shdict.Value) (int
 			return PushFail(L, "bad value type")
 		}
 		n, err := push(d, key, v)
-		if err == shdict.ErrNoMemory {
+		if err == shdict.ErrNoListMemory {
 			L.Push(lua.LFalse)
 			L.Push(lua.LString(err.Error()))
 			return 2

@@ -56,8 +56,9 @@ func (q *deque) popBack() Value {
 // LPush inserts v (a string or number) at the head of the list stored under
 // key, creating the list when the key is missing or expired, and returns
 // the new length. It fails with ErrNotList when key holds a live non-list
-// value, ErrBadValue for other kinds of v, and ErrNoMemory when the element
-// does not fit: like nginx, pushes remove expired items to make room but
+// value, ErrBadValue for other kinds of v, ErrNoListMemory when a new
+// list's head does not fit and ErrNoMemory when the element does not: like
+// nginx, pushes remove expired items to make room but
 // never evict live ones.
 func (d *Dict) LPush(key string, v Value) (int, error) { return d.push(key, v, true) }
 
@@ -113,7 +114,7 @@ func (d *Dict) push(key string, v Value, left bool) (int, error) {
 	if e == nil {
 		head := listHeadCost(len(key))
 		if ok, _ := d.reserve(head, false, &c); !ok {
-			return 0, ErrNoMemory
+			return 0, ErrNoListMemory
 		}
 		d.slab.alloc(head)
 		if ok, _ := d.reserve(elem, false, &c); !ok {

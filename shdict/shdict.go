@@ -105,11 +105,16 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrExists     = errors.New("exists")
 	ErrNoMemory   = errors.New("no memory")
-	ErrNotNumber  = errors.New("not a number")
-	ErrNotList    = errors.New("value not a list")
-	ErrIsList     = errors.New("value is a list")
-	ErrNilValue   = errors.New("attempt to add or replace nil values")
-	ErrBadValue   = errors.New("bad value type")
+	// ErrNoListMemory is what LPush and RPush return when the head of a
+	// new list does not fit (ErrNoMemory: its element does not). The text
+	// is the same; lua-nginx-module returns false, "no memory" for the
+	// first and nil, "no memory" for the second.
+	ErrNoListMemory = errors.New("no memory")
+	ErrNotNumber    = errors.New("not a number")
+	ErrNotList      = errors.New("value not a list")
+	ErrIsList       = errors.New("value is a list")
+	ErrNilValue     = errors.New("attempt to add or replace nil values")
+	ErrBadValue     = errors.New("bad value type")
 	// ErrBadUpdateOp is returned by Update when the callback returns an
 	// UpdateOp it does not know.
 	ErrBadUpdateOp = errors.New("shdict: invalid UpdateOp")

@@ -772,10 +772,17 @@ func TestSafeNoMemory(t *testing.T) {
 	if st := d.Stats(); st.Evictions != 0 || st.Items != 52 {
 		t.Fatalf("stats %+v", st)
 	}
-	// Pushes never evict live items either.
-	if _, err := d.LPush("list", NumberValue(1)); err != ErrNoMemory {
+	// Pushes never evict live items either. (The head fits in the page of
+	// 128-byte chunks the dict's header opened; a 64-byte element needs a
+	// page of its own.) A small element still fits in the 32-byte page of
+	// the zone name.
+	if _, err := d.LPush("list", StringValue(strings.Repeat("e", 20))); err != ErrNoMemory {
 		t.Fatalf("lpush full: %v", err)
 	}
+	if n, err := d.LPush("list2", NumberValue(1)); n != 1 || err != nil {
+		t.Fatalf("lpush of a small element: %d %v", n, err)
+	}
+	d.Delete("list2")
 	// Expired items may be reclaimed by safe_set.
 	clk.Advance(time.Second)
 	if f, err := d.SafeSet("x", val, 0, 0); f || err != nil {
@@ -1130,6 +1137,60 @@ func TestRandomInvariants(t *testing.T) {
 		if i%97 == 0 {
 			check(t, d)
 		}
+	}
+	check(t, d)
+}
+
+// TestSlabModel checks the page model against counts lua-nginx-module's
+// tests observe on nginx (t/043-shdict.t TEST 9 and 21, t/145-shdict-list.t
+// TEST 22).
+func TestSlabModel(t *testing.T) {
+	if got := zonePages(100 << 10); got != 24 {
+		t.Errorf("100k: %d pages, want 24", got)
+	}
+	if got := zonePages(1 << 20); got != 254 {
+		t.Errorf("1m: %d pages, want 254", got)
+	}
+	if got := zonePages(50 << 10); got != 11 {
+		t.Errorf("50k: %d pages, want 11", got)
+	}
+	d, _ := New("dogs", 100<<10)
+	i := 0
+	for ; i < 1000; i++ {
+		f, err := d.Set(fmt.Sprint("key_", i+1), StringValue(strings.Repeat(" hello", 10)+fmt.Sprint(i+1)), 0, 0)
+		if err != nil || f {
+			break
+		}
+	}
+	if i+1 != 353 {
+		t.Errorf("first forcible set at %d, want 353", i+1)
+	}
+	d, _ = New("dogs", 100<<10)
+	for i = 0; i < 1000; i++ {
+		if f, err := d.Set(fmt.Sprint("key_", i+1), StringValue(strings.Repeat("hello", i+1)), 0, 0); err != nil || f {
+			break
+		}
+	}
+	if i+1 != 140 && i+1 != 141 {
+		t.Errorf("first forcible set at %d, want 140 or 141", i+1)
+	}
+	d, _ = New("dogs", 100<<10)
+	for i = 0; i < 2920; i++ {
+		if _, err := d.LPush("foo", StringValue("bar")); err != nil {
+			t.Fatalf("push %d: %v", i+1, err)
+		}
+	}
+	if _, err := d.LPush("foo", StringValue("bar")); err != ErrNoMemory {
+		t.Errorf("push 2921: %v, want ErrNoMemory", err)
+	}
+	// No room for a new list's head either: the 128-byte page is full.
+	for i = 0; i < 100; i++ {
+		if _, err := d.SafeSet(fmt.Sprint("n", i), NumberValue(1), 0, 0); err != nil {
+			break
+		}
+	}
+	if _, err := d.LPush("other", StringValue("bar")); err != ErrNoListMemory {
+		t.Errorf("push to a new list in a full dict: %v, want ErrNoListMemory", err)
 	}
 	check(t, d)
 }
