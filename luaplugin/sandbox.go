@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"math"
 	"strings"
 
 	"go.uber.org/zap"
@@ -34,6 +35,10 @@ func (vm *VM) setup() error {
 		}
 	}
 
+	// gopher-lua's math.huge is the largest float; Lua's is infinity.
+	if m, ok := L.GetGlobal("math").(*lua.LTable); ok {
+		m.RawSetString("huge", lua.LNumber(math.Inf(1)))
+	}
 	if os, ok := L.GetGlobal("os").(*lua.LTable); ok {
 		for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "setenv", "setlocale"} {
 			os.RawSetString(name, lua.LNil)

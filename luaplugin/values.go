@@ -15,7 +15,7 @@ import (
 // Null is ngx.null (and cjson.null): the sentinel OpenResty uses for a JSON
 // null or a nil reply. It is a light userdata with no metatable and never
 // changes, so one value serves every Lua state.
-var Null = &lua.LUserData{}
+var Null = &lua.LUserData{Metatable: lua.LNil}
 
 // FormatNumber formats n as LuaJIT does ("%.14g"), which is how OpenResty
 // prints numbers everywhere: tostring, ngx.say, string concatenation.
