@@ -432,3 +432,61 @@ ngx.say("ok")`,
 			body: "ok\n", errLog: []string{"timertest.lua:2: 1 lua_max_running_timers are not enough"}},
 	})
 }
+
+// t/136-timer-counts.t TEST 4-5 (a process of their own: the counts are
+// the process's).
+func TestOpenRestyTimerCounts(t *testing.T) {
+	const cnt = "lua-nginx-module t/136-timer-counts.t "
+	orSuite(t, "", []orCase{
+		{src: cnt + "TEST 4: pending count with 3 pending timers",
+			content: `ngx.timer.at(4, function() end)
+ngx.timer.at(2, function() end)
+ngx.timer.at(1, function() end)
+ngx.say(ngx.timer.pending_count())`, body: "3\n"},
+		{src: cnt + "TEST 5: one running timer",
+			content: `ngx.timer.at(0.1, function() ngx.sleep(0.3) end)
+ngx.sleep(0.2)
+ngx.say(ngx.timer.running_count())`, body: "1\n"},
+	})
+}
+
+// t/136-timer-counts.t TEST 6.
+func TestOpenRestyTimerCountsRunning(t *testing.T) {
+	orSuite(t, "", []orCase{
+		{src: "lua-nginx-module t/136-timer-counts.t TEST 6: 3 running timers",
+			content: `ngx.timer.at(0.1, function() ngx.sleep(0.3) end)
+ngx.timer.at(0.11, function() ngx.sleep(0.3) end)
+ngx.timer.at(0.09, function() ngx.sleep(0.3) end)
+ngx.sleep(0.2)
+ngx.say(ngx.timer.running_count())`, body: "3\n"},
+	})
+}
+
+// t/152-timer-every.t TEST 7 and 8.
+func TestOpenRestyTimerEveryLimits(t *testing.T) {
+	const ev = "lua-nginx-module t/152-timer-every.t "
+	orSuite(t, "lua_max_pending_timers 10", []orCase{
+		{src: ev + "TEST 7: respect lua_max_pending_timers",
+			content: `local function f() local a = 1 end
+for i = 1, 11 do
+	local ok, err = ngx.timer.every(0.1, f)
+	if not ok then ngx.say("failed to set timer: ", err) return end
+end
+ngx.say("registered 10 timers")`,
+			body: "failed to set timer: too many pending timers\n"},
+	})
+	orSuite(t, "lua_max_pending_timers 100\nlua_max_running_timers 9", []orCase{
+		{src: ev + "TEST 8: respect lua_max_running_timers",
+			content: `local function f()
+	local a = 1
+	ngx.sleep(0.02)
+end
+for i = 1, 10 do
+	local ok, err = ngx.timer.every(0.01, f)
+	if not ok then ngx.say("failed to set timer: ", err) return end
+end
+ngx.say("registered 10 timers")
+ngx.sleep(0.03)`,
+			body: "registered 10 timers\n", errLog: []string{"lua_max_running_timers are not enough"}},
+	})
+}
