@@ -18,6 +18,9 @@ type shdCase struct {
 	dicts map[string]string
 	// group names the block's dicts; the case's index when empty.
 	group string
+	// byName: the Lua names its dicts in string literals too
+	// (limit_req.new("store", ...)); "store" is renamed as well.
+	byName bool
 }
 
 var shdNameRe = regexp.MustCompile(`ngx\.shared\.([A-Za-z_][A-Za-z0-9_]*)`)
@@ -40,19 +43,26 @@ func shdCases(in []shdCase) (string, []orCase) {
 			groups[group] = n
 		}
 		newName := func(name string) string {
-			if len(name) < 4 {
-				panic("shdCases: dict names need 4 letters or more: " + name)
+			digits := min(3, len(name)-1)
+			if digits < 2 || n >= 100 && digits < 3 {
+				panic("shdCases: dict name too short for its block: " + name)
 			}
-			return fmt.Sprintf("%s%03d", name[:len(name)-3], n)
+			return fmt.Sprintf("%s%0*d", name[:len(name)-digits], digits, n)
 		}
 		rename := func(src string) string {
-			return shdNameRe.ReplaceAllStringFunc(src, func(m string) string {
+			src = shdNameRe.ReplaceAllStringFunc(src, func(m string) string {
 				name := strings.TrimPrefix(m, "ngx.shared.")
 				if _, ok := c.dicts[name]; !ok {
 					return m
 				}
 				return "ngx.shared." + newName(name)
 			})
+			if c.byName {
+				for name := range c.dicts {
+					src = strings.ReplaceAll(src, `"`+name+`"`, `"`+newName(name)+`"`)
+				}
+			}
+			return src
 		}
 		names := make([]string, 0, len(c.dicts))
 		for name := range c.dicts {
