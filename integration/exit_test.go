@@ -387,7 +387,7 @@ ngx.shared.seen:set(%q, tostring(ok) .. " " .. tostring(err))`, api, key)
 				status: 200, body: upstreamBody, calls: 1,
 				check: func(t *testing.T, _ *gateway, _ reply, _ *backend) {
 					waitDictFunc(t, "seen", key, fmt.Sprintf("%q", want), func(v string) bool {
-						return strings.HasPrefix(v, "false ") && strings.HasSuffix(v, "API disabled in the context of "+phase)
+						return strings.HasPrefix(v, "false ") && strings.HasSuffix(v, "API disabled in the context of "+phase+"_by_lua*")
 					})
 				},
 			})

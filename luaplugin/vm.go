@@ -527,7 +527,7 @@ func (vm *VM) checkPhase(L *lua.LState, allowed Phase) *Request {
 		L.RaiseError("no request found")
 	}
 	if req.Phase&allowed == 0 {
-		L.RaiseError("API disabled in the context of %s", req.Phase)
+		L.RaiseError("API disabled in the context of %s", req.Phase.contextName())
 	}
 	return req
 }

@@ -217,7 +217,7 @@ func TestPhaseContexts(t *testing.T) {
 		{PhaseBodyFilter, `ngx.exit(200)`, "API disabled in the context of body_filter"},
 		{PhaseHeaderFilter, `ngx.sleep(0)`, "API disabled in the context of header_filter"},
 		{PhaseLog, `ngx.redirect("/x")`, "API disabled in the context of log"},
-		{PhaseTimer, `local x = ngx.var.uri`, "API disabled in the context of timer"},
+		{PhaseTimer, `local x = ngx.var.uri`, "API disabled in the context of ngx.timer"},
 	} {
 		res, _ := run(t, p, tc.phase, tc.code)
 		if res.Err == nil || !strings.Contains(res.Err.Error(), tc.want) {
