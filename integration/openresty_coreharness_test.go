@@ -80,7 +80,7 @@ func coreBackend(t *testing.T) string {
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/echo_status") {
-			w.Header().Set("X-Upstream", "yes")
+			w.Header().Set("WWW-Authenticate", `Basic realm="old"`)
 			w.WriteHeader(401)
 			fmt.Fprint(w, "unauth\n")
 			return

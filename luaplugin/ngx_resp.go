@@ -78,6 +78,12 @@ var singleHeaders = map[string]bool{
 // that is not a number).
 func setResponseHeader(h http.Header, key string, vals []string) bool {
 	if len(vals) == 0 {
+		if key == "Content-Type" {
+			// Present without a value: no default type is added (nginx's
+			// default_type) and Go does not sniff one.
+			h[key] = nil
+			return true
+		}
 		delete(h, key)
 		return true
 	}

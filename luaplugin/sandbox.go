@@ -225,13 +225,11 @@ func errorObject(err error) lua.LValue {
 	return lua.LString(err.Error())
 }
 
-// print is Lua's print sent to the log at NOTICE level, as in OpenResty.
+// print is Lua's print sent to the log at NOTICE level, as in OpenResty
+// (its arguments joined with no separator, as ngx.log joins them).
 func (vm *VM) print(L *lua.LState) int {
 	var b strings.Builder
 	for i := 1; i <= L.GetTop(); i++ {
-		if i > 1 {
-			b.WriteByte('\t')
-		}
 		b.WriteString(ToString(L.Get(i)))
 	}
 	vm.log(L, levelNotice, b.String())

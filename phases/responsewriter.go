@@ -139,12 +139,14 @@ func (rw *responseWriter) sendHeaders() {
 	if rw.status == 0 {
 		rw.status = http.StatusOK
 	}
+	hdr := rw.Header()
+	if _, set := hdr["Content-Type"]; rw.luaResponse && !set {
+		// nginx's default_type, before the header filters see the
+		// headers; a Content-Type Lua cleared stays absent.
+		hdr.Set("Content-Type", "text/plain")
+	}
 	if rs.hasPhase(h.headerFilter, luaplugin.PhaseHeaderFilter) {
 		rw.runHeaderFilter()
-	}
-	hdr := rw.Header()
-	if rw.luaResponse && len(hdr["Content-Type"]) == 0 && !rw.discard {
-		hdr.Set("Content-Type", "text/plain")
 	}
 	if rs.hasPhase(h.bodyFilter, luaplugin.PhaseBodyFilter) {
 		if cl := hdr.Get("Content-Length"); cl != "" && !rw.luaResponse && !rw.discard {
