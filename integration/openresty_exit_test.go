@@ -41,15 +41,15 @@ ngx.say("Hello World")
 ngx.exit(403)`, raw: "GET /t HTTP/1.0\r\nHost: @HOST@\r\n\r\n", status: 403, body: "Hello World\n"},
 		{src: f + "TEST 17: throw 444 after sending out responses (HTTP 1.0)", content: `
 ngx.say('ok');
-return ngx.exit(444)`, raw: "GET /lua HTTP/1.0\r\nHost: @HOST@\r\n\r\n", status: -1, anyBody: true,
+return ngx.exit(444)`, raw: "GET /t HTTP/1.0\r\nHost: @HOST@\r\n\r\n", status: -1, anyBody: true,
 			noLogs: []string{"lua error"}},
 		{src: f + "TEST 18: throw 499 after sending out responses (HTTP 1.0)", content: `
 ngx.say('ok');
-return ngx.exit(499)`, raw: "GET /lua HTTP/1.0\r\nHost: @HOST@\r\n\r\n", status: -1, anyBody: true,
+return ngx.exit(499)`, raw: "GET /t HTTP/1.0\r\nHost: @HOST@\r\n\r\n", status: -1, anyBody: true,
 			noLogs: []string{"lua error", "attempt to set status"}},
 		{src: f + "TEST 19: throw 408 after sending out responses (HTTP 1.0)", content: `
 ngx.say('ok');
-return ngx.exit(408)`, raw: "GET /lua HTTP/1.0\r\nHost: @HOST@\r\n\r\n", status: -1, anyBody: true,
+return ngx.exit(408)`, raw: "GET /t HTTP/1.0\r\nHost: @HOST@\r\n\r\n", status: -1, anyBody: true,
 			noLogs: []string{"lua error", "attempt to set status"}},
 		{src: f + "TEST 20: exit(201) with custom response body", content: `
 ngx.status = 201
