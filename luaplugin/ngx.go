@@ -310,7 +310,13 @@ func (vm *VM) output(L *lua.LState, newline bool) int {
 	return pushOK(L, req.W.Print(buf))
 }
 
-func (vm *VM) ngxFlush(L *lua.LState) int { return vm.respCall(L, Response.FlushError) }
+func (vm *VM) ngxFlush(L *lua.LState) int {
+	req := vm.checkPhase(L, PhasesOutput)
+	if !req.W.HeadersSent() {
+		return PushFail(L, "nothing to flush")
+	}
+	return pushOK(L, req.W.FlushError())
+}
 
 func (vm *VM) ngxEOF(L *lua.LState) int { return vm.respCall(L, Response.EOF) }
 

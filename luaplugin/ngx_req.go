@@ -237,50 +237,44 @@ func (vm *VM) reqGetURIArgs(L *lua.LState) int {
 }
 
 // pushArgs decodes an x-www-form-urlencoded string into a Lua table as
-// ngx.req.get_uri_args does: repeated keys become arrays, bare keys are
-// true, keys and values are unescaped ('+' is a space).
+// lua-nginx-module does: repeated keys become arrays, bare keys are true,
+// keys and values are unescaped ('+' is a space), pairs with an empty key
+// are dropped; every pair ended by '&' counts toward max (0: no limit),
+// and reaching it stops with "truncated".
 func pushArgs(L *lua.LState, query string, max int) int {
 	t := L.CreateTable(0, 4)
 	count := 0
-	truncated := false
 	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		if pair == "" {
-			continue
-		}
-		if max > 0 && count >= max {
-			truncated = true
-			break
-		}
+		pair, rest, more := strings.Cut(query, "&")
+		query = rest
 		k, v, hasEq := strings.Cut(pair, "=")
-		key := unescapeURI(k)
-		if key == "" {
-			continue
+		if key := unescapeURI(k); key != "" {
+			var val lua.LValue = lua.LTrue
+			if hasEq {
+				val = lua.LString(unescapeURI(v))
+			}
+			lk := lua.LString(key)
+			switch cur := t.RawGetString(key).(type) {
+			case *lua.LNilType:
+				t.RawSetH(lk, val)
+			case *lua.LTable:
+				cur.Append(val)
+			default:
+				arr := L.CreateTable(2, 0)
+				arr.Append(cur)
+				arr.Append(val)
+				t.RawSetH(lk, arr)
+			}
 		}
-		count++
-		var val lua.LValue = lua.LTrue
-		if hasEq {
-			val = lua.LString(unescapeURI(v))
-		}
-		lk := lua.LString(key)
-		switch cur := t.RawGetString(key).(type) {
-		case *lua.LNilType:
-			t.RawSetH(lk, val)
-		case *lua.LTable:
-			cur.Append(val)
-		default:
-			arr := L.CreateTable(2, 0)
-			arr.Append(cur)
-			arr.Append(val)
-			t.RawSetH(lk, arr)
+		if more {
+			if count++; max > 0 && count == max {
+				L.Push(t)
+				L.Push(lua.LString("truncated"))
+				return 2
+			}
 		}
 	}
 	L.Push(t)
-	if truncated {
-		L.Push(lua.LString("truncated"))
-		return 2
-	}
 	return 1
 }
 
