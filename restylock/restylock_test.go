@@ -103,7 +103,7 @@ func TestLockUnlock(t *testing.T) {
 func TestErrors(t *testing.T) {
 	p := newPool(t)
 	for code, want := range map[string]string{
-		`resty_lock:new("d", { exptime = -1 }):lock("k")`:            `bad "exptime" argument`,
+		`resty_lock:new("d", { exptime = -1 }):lock("k")`:             `bad "exptime" argument`,
 		`local l = resty_lock:new("d") l:lock("e1") l:expire(-1)`:     `bad "exptime" argument`,
 		`local l = resty_lock:new("d") l:lock("e2") l:expire("soon")`: `attempt to compare string with number`,
 		`resty_lock:new("d", 5)`:                                      `attempt to index local 'opts' (a number value)`,
