@@ -55,7 +55,11 @@ type node struct {
 
 // cache is one lrucache instance.
 type cache struct {
-	items map[lua.LValue]*node
+	// strs indexes the items of string keys, others the rest (made on
+	// first use): a string-keyed map hashes and compares faster than one
+	// keyed by interface values.
+	strs   map[string]*node
+	others map[lua.LValue]*node
 	// head is the sentinel: head.next is the most recently used item,
 	// head.prev the least.
 	head node
@@ -75,9 +79,38 @@ func newCache(size lua.LNumber, pure bool) *cache {
 	if size < math.MaxInt32 {
 		slots = int(size)
 	}
-	c := &cache{items: make(map[lua.LValue]*node, min(slots, 64)), slots: slots, size: size, pure: pure}
+	c := &cache{strs: make(map[string]*node, min(slots, 64)), slots: slots, size: size, pure: pure}
 	c.head.prev, c.head.next = &c.head, &c.head
 	return c
+}
+
+// find returns the item of k, or nil.
+func (c *cache) find(k lua.LValue) *node {
+	if s, ok := k.(lua.LString); ok {
+		return c.strs[string(s)]
+	}
+	return c.others[k]
+}
+
+// index makes x the item of k.
+func (c *cache) index(k lua.LValue, x *node) {
+	if s, ok := k.(lua.LString); ok {
+		c.strs[string(s)] = x
+		return
+	}
+	if c.others == nil {
+		c.others = make(map[lua.LValue]*node)
+	}
+	c.others[k] = x
+}
+
+// unindex forgets the item of k.
+func (c *cache) unindex(k lua.LValue) {
+	if s, ok := k.(lua.LString); ok {
+		delete(c.strs, string(s))
+		return
+	}
+	delete(c.others, k)
 }
 
 // unlink takes x out of the recency list.
@@ -188,7 +221,7 @@ func (c *cache) key(L *lua.LState, idx int, store bool) lua.LValue {
 	if c.pure {
 		switch k := v.(type) {
 		case lua.LString:
-			return k
+			return v // (not k: boxing it again would allocate)
 		case lua.LNumber:
 			return lua.LString(luaplugin.FormatNumber(float64(k)))
 		}
@@ -211,7 +244,7 @@ func (c *cache) key(L *lua.LState, idx int, store bool) lua.LValue {
 // item expired; nil when there is none.
 func lruGet(L *lua.LState) int {
 	c := luaplugin.CheckObject[cache](L, className, "get")
-	x := c.items[c.key(L, 2, false)]
+	x := c.find(c.key(L, 2, false))
 	if x == nil || (x.val == lua.LNil && !c.pure) {
 		// resty.lrucache finds a nil value as no value (its hash table
 		// has no entry); pureffi returns nil, nil, flags for it.
@@ -247,13 +280,19 @@ func lruSet(L *lua.LState) int {
 	if f, ok := L.Get(5).(lua.LNumber); ok && f >= 0 {
 		flags = toUint32(float64(f))
 	}
-	x := c.items[k]
+	c.put(k, L.Get(3), expire, flags)
+	return 0
+}
+
+// put stores v under k as the most recently used item.
+func (c *cache) put(k, v lua.LValue, expire float64, flags uint32) {
+	x := c.find(k)
 	if x == nil {
 		switch {
 		case c.n >= c.slots:
 			// Evict the least recently used item and reuse its node.
 			x = c.head.prev
-			delete(c.items, x.key)
+			c.unindex(x.key)
 			unlink(x)
 		case c.free != nil:
 			x, c.free = c.free, c.free.next
@@ -263,13 +302,12 @@ func lruSet(L *lua.LState) int {
 			c.n++
 		}
 		x.key = k
-		c.items[k] = x
+		c.index(k, x)
 		c.pushFront(x)
 	} else {
 		c.touch(x)
 	}
-	x.val, x.expire, x.flags = L.Get(3), expire, flags
-	return 0
+	x.val, x.expire, x.flags = v, expire, flags
 }
 
 // toUint32 converts a non-negative number to the library's uint32_t user
@@ -284,19 +322,22 @@ func toUint32(f float64) uint32 {
 // cache:delete(key) -> true, or false when there was no such item.
 func lruDelete(L *lua.LState) int {
 	c := luaplugin.CheckObject[cache](L, className, "delete")
-	k := c.key(L, 2, true)
-	x := c.items[k]
+	L.Push(lua.LBool(c.remove(c.key(L, 2, true))))
+	return 1
+}
+
+// remove deletes the item of k, reporting whether there was one.
+func (c *cache) remove(k lua.LValue) bool {
+	x := c.find(k)
 	if x == nil {
-		L.Push(lua.LFalse)
-		return 1
+		return false
 	}
-	delete(c.items, k)
+	c.unindex(k)
 	unlink(x)
 	*x = node{next: c.free}
 	c.free = x
 	c.n--
-	L.Push(lua.LTrue)
-	return 1
+	return true
 }
 
 // cache:count() -> the number of items, expired ones included.
@@ -367,7 +408,8 @@ func lruGetKeys(L *lua.LState) int {
 // cache:flush_all(): drop every item.
 func lruFlushAll(L *lua.LState) int {
 	c := luaplugin.CheckObject[cache](L, className, "flush_all")
-	clear(c.items)
+	clear(c.strs)
+	c.others = nil
 	c.head.prev, c.head.next = &c.head, &c.head
 	c.free = nil
 	c.n = 0

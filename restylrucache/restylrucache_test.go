@@ -314,3 +314,42 @@ func benchLua(b *testing.B, setup, loop string) {
 func BenchmarkLoopBaseline(b *testing.B) {
 	benchLua(b, `local LRU = require "resty.lrucache"`+benchGetSetup, `for i = 1, N do local x = keys[i % 1000 + 1] end`)
 }
+
+// BenchmarkCacheGo times the cache itself, without Lua: a hit on a cache
+// of 1,000 string keys, and a set that replaces or evicts (2,000 keys).
+func BenchmarkCacheGo(b *testing.B) {
+	keys := make([]lua.LValue, 2000)
+	for i := range keys {
+		keys[i] = lua.LString("key" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + itoa(i))
+	}
+	b.Run("get", func(b *testing.B) {
+		c := newCache(1000, false)
+		for _, k := range keys[:1000] {
+			c.put(k, lua.LTrue, -1, 0)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if x := c.find(keys[i%1000]); x != nil {
+				c.touch(x)
+			}
+			i++
+		}
+	})
+	b.Run("set", func(b *testing.B) {
+		c := newCache(1000, false)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c.put(keys[i%2000], lua.LTrue, 1e12, 0)
+			i++
+		}
+	})
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
