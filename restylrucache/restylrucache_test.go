@@ -15,7 +15,7 @@ import (
 // shared by every run of a test.
 func newPool(tb testing.TB) *luaplugin.Pool {
 	tb.Helper()
-	return luatest.NewPool(tb, luaplugin.Config{MaxStates: 1})
+	return luatest.NewPool(tb, luaplugin.Config{MaxStates: 1, Timeout: time.Minute})
 }
 
 // both runs code once with `lrucache` bound to each class.
@@ -190,7 +190,7 @@ func TestChurn(t *testing.T) {
 		local c = lrucache.new(lim)
 		math.randomseed(3)
 		local ref = {}
-		for i = 1, 5000 do
+		for i = 1, 2000 do
 			local k = "k" .. math.random(1, 20)
 			local op = math.random(1, 3)
 			if op == 1 then c:set(k, i) elseif op == 2 then c:delete(k) else c:get(k) end
