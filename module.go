@@ -26,6 +26,7 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/restyjsonschema"
 	_ "github.com/caddy-resty/caddy-resty/restyjwt"
 	_ "github.com/caddy-resty/caddy-resty/restylimit"
+	_ "github.com/caddy-resty/caddy-resty/restymysql"
 	_ "github.com/caddy-resty/caddy-resty/restyredis"
 	_ "github.com/caddy-resty/caddy-resty/restystring"
 )
