@@ -2,6 +2,7 @@ package restymysql
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1" //nolint:gosec // mysql_native_password and RSA-OAEP are defined on SHA-1
@@ -325,7 +326,7 @@ func login(w *wire, p connectParams) (string, *loginError) {
 			return hs.serverVer, &loginError{msg: "failed to send client authentication packet: " + err.Error()}
 		}
 		if err := startTLS(w, p); err != nil {
-			return hs.serverVer, &loginError{msg: "failed to do ssl handshake: " + cosocket.Error(err)}
+			return hs.serverVer, &loginError{msg: "failed to do ssl handshake: " + tlsError(err)}
 		}
 	}
 	resp, err := authResponse(p, hs.plugin, hs.scramble, nil)
@@ -447,6 +448,17 @@ func startTLS(w *wire, p connectParams) error {
 	w.nc = tc
 	w.br = bufio.NewReaderSize(tc, 16<<10)
 	return nil
+}
+
+// tlsError is the text OpenSSL gives for a failed handshake: a
+// self-signed certificate is its error 18, other errors as cosockets say.
+func tlsError(err error) string {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) && ua.Cert != nil && bytes.Equal(ua.Cert.RawIssuer, ua.Cert.RawSubject) &&
+		ua.Cert.CheckSignature(ua.Cert.SignatureAlgorithm, ua.Cert.RawTBSCertificate, ua.Cert.Signature) == nil {
+		return "18: self-signed certificate"
+	}
+	return cosocket.Error(err)
 }
 
 // authResponse computes the response of plugin to the server's scramble
