@@ -600,12 +600,7 @@ func encryptPassword(pw string, scramble, pubKey []byte) ([]byte, error) {
 // expanded key (no RFC 8032 seed step).
 func signEd25519(pw string, scramble []byte) []byte {
 	msg := scramble[:min(32, len(scramble))]
-	h := sha512.Sum512([]byte(pw))
-	a, err := edwards25519.NewScalar().SetBytesWithClamping(h[:32])
-	if err != nil {
-		return nil
-	}
-	A := new(edwards25519.Point).ScalarBaseMult(a).Bytes()
+	h, a, A := ed25519Key(pw)
 	rh := sha512.New()
 	rh.Write(h[32:])
 	rh.Write(msg)
@@ -618,6 +613,14 @@ func signEd25519(pw string, scramble []byte) []byte {
 	k, _ := edwards25519.NewScalar().SetUniformBytes(kh.Sum(nil))
 	s := edwards25519.NewScalar().MultiplyAdd(k, a, r)
 	return append(R, s.Bytes()...)
+}
+
+// ed25519Key derives client_ed25519's key from a password: the hash, the
+// clamped secret scalar and the public key (what the server stores).
+func ed25519Key(pw string) (h [64]byte, a *edwards25519.Scalar, pub []byte) {
+	h = sha512.Sum512([]byte(pw))
+	a, _ = edwards25519.NewScalar().SetBytesWithClamping(h[:32]) // 32 bytes: no error
+	return h, a, new(edwards25519.Point).ScalarBaseMult(a).Bytes()
 }
 
 // authenticate reads the server's answers to the handshake response until
