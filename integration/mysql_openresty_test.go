@@ -594,12 +594,47 @@ ngx.say(res.affected_rows, " rows inserted into table cats (last id: ", res.inse
 db:close()
 ` + myAuthLua,
 			bodyRe: `^connected to mysql\.\ntable cats ready\.\n\d+ rows inserted into table cats \(last id: \d+\)\n(mysql auth successful\.\nresult: \[[^\n]+\]\nresult: \[[^\n]+\]\n){4}$`},
+		{src: "lua-resty-mysql t/ed25519.t TEST 5: connect with correct ed25519 password", content: myEd25519("ed25519_user", "ed25519_pass"), body: "user=ed25519_user@%\n"},
+		{src: "lua-resty-mysql t/ed25519.t TEST 6: wrong ed25519 password is rejected", content: myEd25519("ed25519_user", "WRONG_PASSWORD"), body: "rejected errno=1045 sqlstate=28000\n"},
+		{src: "lua-resty-mysql t/ed25519.t TEST 7: ed25519 user with empty password connects", content: myEd25519("ed25519_nopass", ""), body: "user=ed25519_nopass@%\n"},
+		{src: "lua-resty-mysql t/ed25519.t TEST 8: repeated connections use fresh scrambles", content: `
+local myt = require "myt"
+local mysql = require "resty.mysql"
+for i = 1, 3 do
+    local db = mysql:new()
+    db:set_timeout(10000)
+    local conf = myt.conf(false, {user = "ed25519_user"})
+    conf.password = "ed25519_pass"
+    local ok, err = db:connect(conf)
+    if not ok then return ngx.say("connect ", i, " failed: ", err) end
+    db:close()
+end
+ngx.say("ok")`, body: "ok\n"},
 		{src: "lua-resty-mysql t/ssl.t TEST 1: send query w/o result set", content: strings.Replace(mySSLLua, "@OPTS@", "{ssl = true}", 1),
 			bodyRe: `^connected to mysql \d+\.[^\s\x00]+\.\nsent 30 bytes\.\nresult: \{"affected_rows":0,"insert_id":0,"server_status":2,"warning_count":[01]\}\n$`},
 		{src: "lua-resty-mysql t/ssl.t TEST 3: send query w/o result set (verify, failed)", content: strings.Replace(mySSLLua, "@OPTS@", "{ssl = true, ssl_verify = true}", 1),
 			bodyRe: `failed to connect: (?:failed to do ssl handshake: 18: self[- ]signed certificate|failed to send client authentication packet: closed): nil nil`},
 	}
 	orSuite(t, global, cases)
+}
+
+// myEd25519 is a t/ed25519.t connect block.
+func myEd25519(user, password string) string {
+	return fmt.Sprintf(`
+local myt = require "myt"
+local mysql = require "resty.mysql"
+local db = mysql:new()
+db:set_timeout(10000)
+local conf = myt.conf(false, {user = %q})
+conf.password = %q
+local ok, err, errno, sqlstate = db:connect(conf)
+if not ok then
+    if errno then return ngx.say("rejected errno=", errno, " sqlstate=", sqlstate) end
+    return ngx.say("connect failed: ", err, ": ", errno, " ", sqlstate)
+end
+local res = db:query("SELECT CURRENT_USER() AS u")
+ngx.say("user=", res[1].u)
+db:close()`, user, password)
 }
 
 // myBig is a t/big.t block: a name of size bytes, selected with cols.

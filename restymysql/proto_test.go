@@ -7,6 +7,7 @@ import (
 	"crypto/sha1" //nolint:gosec // the protocol's hash
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -28,6 +29,16 @@ func TestEd25519Key(t *testing.T) {
 		if !ed25519.Verify(pub, msg, signEd25519(pw, msg)) {
 			t.Errorf("signature of %q does not verify", pw)
 		}
+	}
+}
+
+// TestEd25519Vector is lua-resty-mysql t/ed25519.t TEST 2 (sign() known
+// vector): the signature of 32 bytes 0x42 with "password" starts with
+// 6f25ecb9d36d417d.
+func TestEd25519Vector(t *testing.T) {
+	sig := signEd25519("password", bytes.Repeat([]byte{0x42}, 32))
+	if got := fmt.Sprintf("%x", sig[:8]); got != "6f25ecb9d36d417d" || len(sig) != 64 {
+		t.Errorf("prefix %s (len %d), want 6f25ecb9d36d417d", got, len(sig))
 	}
 }
 
