@@ -28,6 +28,7 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/restylimit"
 	_ "github.com/caddy-resty/caddy-resty/restylock"
 	_ "github.com/caddy-resty/caddy-resty/restylrucache"
+	_ "github.com/caddy-resty/caddy-resty/restymysql"
 	_ "github.com/caddy-resty/caddy-resty/restyredis"
 	_ "github.com/caddy-resty/caddy-resty/restystring"
 )
