@@ -131,20 +131,6 @@ func (vm *VM) installNgx() {
 	L.SetGlobal("ndk", L.NewTable())
 }
 
-// contextName is the name lua-nginx-module gives the phase in its
-// "API disabled in the context of …" errors: "content_by_lua*",
-// "ngx.timer", …
-func (p Phase) contextName() string {
-	switch name := p.String(); name {
-	case "timer":
-		return "ngx.timer"
-	case "unknown":
-		return "(unknown)"
-	default:
-		return name + "_by_lua*"
-	}
-}
-
 // NotSupported returns a function that raises "WHAT is not supported by
 // caddy-resty".
 func NotSupported(what string) lua.LGFunction {

@@ -17,7 +17,7 @@ var methodConstants = map[int]string{
 	8192: "UNLOCK", 16384: "PATCH", 32768: "TRACE",
 }
 
-const phasesReqWrite = PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter
+const phasesReqWrite = PhaseSet | PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter
 
 func (vm *VM) newReqTable() *lua.LTable {
 	L := vm.L
@@ -279,7 +279,7 @@ func pushArgs(L *lua.LState, query string, max int) int {
 }
 
 func (vm *VM) reqSetURIArgs(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkPhase(L, PhaseSet|PhaseRewrite|PhaseAccess|PhaseContent)
 	var q string
 	switch v := L.Get(1).(type) {
 	case lua.LString:
@@ -321,7 +321,7 @@ func (vm *VM) reqSetURI(L *lua.LState) int {
 	}
 	if n >= 2 && boolArg(L, 2) {
 		if req.Phase != PhaseRewrite {
-			raiseError(L, "API disabled in the context of %s", req.Phase.contextName())
+			raiseError(L, "API disabled in the context of %s", req.Phase.Context())
 		}
 		raiseError(L, "ngx.req.set_uri with jump = true (an internal redirect) is not supported by caddy-resty")
 	}
