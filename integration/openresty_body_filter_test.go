@@ -71,6 +71,9 @@ ngx.arg[2] = false`, body: "HELLO WORLD\n"},
 		{src: f + "TEST 7: set eof to original", content: twoLines, bf: `
 local chunk, eof = ngx.arg[1], ngx.arg[2]
 ngx.arg[2] = eof`, body: "hello world\nhiya globe\n"},
+		{src: f + "TEST 8: set eof to original", content: twoLines, bf: `
+local chunk, eof = ngx.arg[1], ngx.arg[2]
+ngx.arg[2] = eof`, body: "hello world\nhiya globe\n"},
 		{src: f + "TEST 9: fully buffered output (string scalar)", content: twoLines, bf: bufScalar,
 			body: "[hello world\nhiya globe\n]"},
 		{src: f + "TEST 10: fully buffered output (string table)", content: twoLines, bf: `

@@ -53,6 +53,9 @@ ngx.say("hi")`, status: 308, anyBody: true, headers: loc("http://agentzh.org/foo
 		{src: f + "TEST 16: explicit 308", content: `
 ngx.redirect("http://agentzh.org/foo?a=b&c=d", 308);
 ngx.say("hi")`, status: 308, anyBody: true, headers: loc("http://agentzh.org/foo?a=b&c=d")},
+		{src: f + "TEST 17: explicit 308 with args", content: `
+ngx.redirect("http://agentzh.org/foo?a=b&c=d", 308);
+ngx.say("hi")`, status: 308, anyBody: true, headers: loc("http://agentzh.org/foo?a=b&c=d")},
 		{src: f + "TEST 18: unsafe uri (with '\\r')", content: `
 ngx.redirect("http://agentzh.org/foo\rfoo:bar\nbar:foo");
 ngx.say("hi")`, status: 500, anyBody: true, headers: unsafe,
