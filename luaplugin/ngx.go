@@ -233,11 +233,13 @@ func (vm *VM) ngxExit(L *lua.LState) int {
 	}
 	if req.W != nil && req.W.HeadersSent() && code >= 300 &&
 		code != http.StatusRequestTimeout && code != statusClientClosed && code != ExitHTTPClose {
-		// Too late for an error status: the request ends as it is.
+		// Too late for an error status: the request ends as it is (nginx
+		// goes on with NGX_HTTP_OK; the code kept when it is the status
+		// sent changes nothing a script can see).
 		if sent := req.W.Status(); code != sent {
 			vm.log(L, levelErr, fmt.Sprintf("attempt to set status %d via ngx.exit after sending out the response status %d", code, sent))
+			code = http.StatusOK
 		}
-		code = http.StatusOK
 	}
 	vm.raiseExit(L, code)
 	return 0
