@@ -83,10 +83,10 @@ type reFrame struct {
 // pendingRef is a back-reference or a condition naming a group, resolved
 // once every group is known (PCRE allows forward references).
 type pendingRef struct {
-	pos   int    // offset in the output where the reference goes
-	name  string // group name, or "" for a number
-	num   int
-	cond  bool // a condition "(?(N)": only the number is written
+	pos  int    // offset in the output where the reference goes
+	name string // group name, or "" for a number
+	num  int
+	cond bool // a condition "(?(N)": only the number is written
 }
 
 // pcreTranslator is the state of translatePCRE.
@@ -887,7 +887,6 @@ func (t *pcreTranslator) classBT(items []classItem, negate bool) string {
 	}
 	return b.String()
 }
-
 
 // property parses the name of \p / \P at t.i (just after the letter) and
 // returns the inside of a class matching it, or "" after an error.
