@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Helpers of the rebuilt ngx.re suites (openresty_re*_test.go).
@@ -128,4 +129,34 @@ local m = ngx.re.match("20172016-11-3 03:07:09", [=[(\d\d\d\d)]=], "", ctx, res)
 ngx.say(res[0], " ", m[0], " ", ctx.pos)`, body: "2016 2016 9\n"},
 	}
 	orSuite(t, "", cases)
+}
+
+// TestReBacktrackingBudget: a catastrophic backtracking pattern (it runs
+// on regexp2) ends with the request's budget (a 500 after lua_timeout,
+// 1s), never a stuck state, while other requests, regex ones included, go
+// on being served.
+func TestReBacktrackingBudget(t *testing.T) {
+	p := startCaddy(t, hopts{content: map[string]string{
+		"/bad": `local m, err = ngx.re.match(string.rep("a", 40) .. "!", [[^(?=a)(\w+\s?)*$]]) ngx.say(err)`,
+		"/ok":  `ngx.say(ngx.re.find("xab", "(?<=a)b"))`,
+	}})
+	bad := make(chan hreply, 1)
+	go func() { bad <- p.get("/bad", 15*time.Second) }()
+	for i := 0; i < 5; i++ {
+		if r := p.get("/ok", 5*time.Second); r.err != nil || r.status != 200 || r.body != "33\n" {
+			t.Fatalf("a request during the catastrophic match: %v", r)
+		}
+	}
+	select {
+	case r := <-bad:
+		if r.err != nil || r.status != 500 {
+			t.Fatalf("want a 500 for the catastrophic match, got %v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the catastrophic match is stuck")
+	}
+	p.expectLog(t, "exceeded its time budget")
+	if r := p.get("/ok", 5*time.Second); r.err != nil || r.status != 200 || r.body != "33\n" {
+		t.Fatalf("after: %v", r)
+	}
 }
