@@ -577,6 +577,12 @@ func BenchmarkNgxReMatch(b *testing.B) {
 	reBenchLua(b, `local m = ngx.re.match("GET /api/v1/users/12345 HTTP/1.1", [[^(\w+) /api/v(\d+)/users/(\d+)]], "jo")`)
 }
 
+// BenchmarkNgxReMatchLookahead is BenchmarkNgxReMatch with a look-ahead,
+// which runs on regexp2.
+func BenchmarkNgxReMatchLookahead(b *testing.B) {
+	reBenchLua(b, `local m = ngx.re.match("GET /api/v1/users/12345 HTTP/1.1", [[^(\w+) /api/v(\d+)/users/(\d+)(?= )]], "jo")`)
+}
+
 func BenchmarkNgxReMatchNamed(b *testing.B) {
 	reBenchLua(b, `local m = ngx.re.match("user=alice; id=42", [[user=(?<user>\w+); id=(?<id>\d+)]], "jo")`)
 }
