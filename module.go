@@ -26,6 +26,8 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/restyjsonschema"
 	_ "github.com/caddy-resty/caddy-resty/restyjwt"
 	_ "github.com/caddy-resty/caddy-resty/restylimit"
+	_ "github.com/caddy-resty/caddy-resty/restylock"
+	_ "github.com/caddy-resty/caddy-resty/restylrucache"
 	_ "github.com/caddy-resty/caddy-resty/restyredis"
 	_ "github.com/caddy-resty/caddy-resty/restystring"
 )

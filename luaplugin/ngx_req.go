@@ -16,7 +16,7 @@ var methodConstants = map[int]string{
 	8192: "UNLOCK", 16384: "PATCH", 32768: "TRACE",
 }
 
-const phasesReqWrite = PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter
+const phasesReqWrite = PhaseSet | PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter
 
 func (vm *VM) newReqTable() *lua.LTable {
 	L := vm.L
@@ -290,7 +290,7 @@ func pushArgs(L *lua.LState, query string, max int) int {
 }
 
 func (vm *VM) reqSetURIArgs(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkPhase(L, PhaseSet|PhaseRewrite|PhaseAccess|PhaseContent)
 	var q string
 	switch v := L.Get(1).(type) {
 	case lua.LString:
@@ -309,12 +309,15 @@ func (vm *VM) reqSetURIArgs(L *lua.LState) int {
 }
 
 func (vm *VM) reqSetURI(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkPhase(L, PhaseSet|PhaseRewrite|PhaseAccess|PhaseContent)
 	uri := L.CheckString(1)
 	if uri == "" {
 		L.ArgError(1, "attempt to use zero-length uri")
 	}
 	if lua.LVAsBool(L.Get(2)) {
+		if req.Phase == PhaseSet {
+			L.RaiseError("API disabled in the context of %s", req.Phase.Context())
+		}
 		L.RaiseError("ngx.req.set_uri with jump = true (an internal redirect) is not supported by caddy-resty")
 	}
 	u := req.R.URL
