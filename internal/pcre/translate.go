@@ -1176,7 +1176,7 @@ func (t *pcreTranslator) escape() {
 			return
 		}
 		t.i++
-		t.nameRef(term, false)
+		t.nameRef(term)
 		return
 	case 'L', 'l', 'U', 'u':
 		t.fail("PCRE does not support \\L, \\l, \\N{name}, \\U, or \\u")
@@ -1196,7 +1196,7 @@ func (t *pcreTranslator) escape() {
 				return
 			}
 			t.i = j
-			t.numRef(n, false)
+			t.numRef(n)
 			return
 		}
 		var v int64
@@ -1553,7 +1553,7 @@ func (t *pcreTranslator) group() {
 					return
 				}
 				t.i += 2
-				t.nameRef(')', false)
+				t.nameRef(')')
 				return
 			case '>':
 				t.refuse("recursion and subroutine calls are")
@@ -1727,7 +1727,7 @@ func (t *pcreTranslator) condition() {
 }
 
 // numRef emits a back-reference to group n (backtracking mode).
-func (t *pcreTranslator) numRef(n int, _ bool) {
+func (t *pcreTranslator) numRef(n int) {
 	t.emitted = true
 	if n == 0 {
 		t.fail("a numbered reference must not be zero")
@@ -1738,7 +1738,7 @@ func (t *pcreTranslator) numRef(n int, _ bool) {
 
 // nameRef parses a group name ended by term at t.i and emits a
 // back-reference to it (backtracking mode).
-func (t *pcreTranslator) nameRef(term byte, _ bool) {
+func (t *pcreTranslator) nameRef(term byte) {
 	p := t.pat
 	start := t.i
 	for t.i < len(p) && reIsWordByte(p[t.i]) {
@@ -1757,7 +1757,7 @@ func (t *pcreTranslator) nameRef(term byte, _ bool) {
 	if reIsDigit(name[0]) {
 		if term == '}' {
 			n, _ := strconv.Atoi(name)
-			t.numRef(n, false)
+			t.numRef(n)
 			return
 		}
 		t.fail("group name must start with a non-digit")
@@ -1786,7 +1786,7 @@ func (t *pcreTranslator) gRef() {
 	if k == j || (p[j] == '-' || p[j] == '+') && k == j+1 {
 		if braced {
 			t.i = j
-			t.nameRef('}', false)
+			t.nameRef('}')
 			return
 		}
 		t.fail("a numbered reference must not be zero")
@@ -1812,7 +1812,7 @@ func (t *pcreTranslator) gRef() {
 			return
 		}
 	}
-	t.numRef(n, false)
+	t.numRef(n)
 }
 
 func (t *pcreTranslator) openCapture(name string) {
