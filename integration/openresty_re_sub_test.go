@@ -71,9 +71,7 @@ ngx.print(out)`, body: "                OUTER {FIRST}\n                OUTER REP
   print("group 1: ", m[2])
   return "[" .. m[0] .. "] [" .. m[1] .. "]"
 end)`), body: "hello, [3] [3]4\n1\n",
-			// Our print separates its arguments with a tab, as Lua's
-			// does ("group 1: \tfalse"); OpenResty's print does not.
-			errLog: []string{`group 1: \tfalse`}},
+			errLog: []string{`group 1: false`}},
 	}
 	orSuite(t, "", cases)
 }
