@@ -89,14 +89,29 @@ func handleUI(w http.ResponseWriter, r *http.Request) error {
 	if err := onlyGet(w, r); err != nil {
 		return err
 	}
+	return WriteStatusPage(w)
+}
+
+// WriteStatusPage writes the status page (the resty_status handler serves
+// it on a site too). It fetches `status` relative to its own URL.
+func WriteStatusPage(w http.ResponseWriter) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", statusPageCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// The page's requests to the admin listener carry a same-origin
+	// Referer: Caddy's admin checks the origin of browser requests.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	_, err := w.Write(statusPage)
 	return err
+}
+
+// WriteStatus writes a's status as JSON.
+func WriteStatus(w http.ResponseWriter, a *App) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	return json.NewEncoder(w).Encode(a.Status(time.Now()))
 }
 
 func handleStatus(w http.ResponseWriter, r *http.Request) error {
@@ -111,9 +126,7 @@ func handleStatus(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no resty app in the running config")}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	return json.NewEncoder(w).Encode(a.Status(time.Now()))
+	return WriteStatus(w, a)
 }
 
 // Status is what GET /resty/status answers.

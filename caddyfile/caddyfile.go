@@ -23,11 +23,13 @@ import (
 func init() {
 	httpcaddyfile.RegisterGlobalOption("resty", parseGlobal)
 	httpcaddyfile.RegisterHandlerDirective("resty", parseHandler)
+	httpcaddyfile.RegisterHandlerDirective("resty_status", parseStatusHandler)
 	// resty wraps the handlers that respond (reverse_proxy, respond,
 	// file_server, and handle/route blocks), so its filters and log phase
 	// see their responses, and sits inside encode, so body_filter sees the
 	// body before compression.
 	httpcaddyfile.RegisterDirectiveOrder("resty", httpcaddyfile.Before, "invoke")
+	httpcaddyfile.RegisterDirectiveOrder("resty_status", httpcaddyfile.Before, "respond")
 }
 
 // parseGlobal parses the global option:
@@ -305,6 +307,16 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 // phases.Handler.UnmarshalCaddyfile).
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	handler := new(phases.Handler)
+	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return handler, nil
+}
+
+// parseStatusHandler parses the `resty_status` directive (no arguments):
+// the status page and JSON on a site (phases.StatusHandler).
+func parseStatusHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(phases.StatusHandler)
 	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
 		return nil, err
 	}

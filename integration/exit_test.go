@@ -352,7 +352,7 @@ end`)),
 			backend: chunkedBackend,
 			path:    "/bf-say",
 			aborted: true, status: 200, body: "first chunk;second chunk", calls: 1,
-			check: loggedError("API disabled in the context of body_filter"),
+			check: loggedError("API disabled in the context of body_filter_by_lua*"),
 		},
 		{
 			name: "log phase error does not affect the response",
@@ -368,7 +368,7 @@ error("boom in log")`)),
 			site:   proxied(lua("log", `ngx.say("late output")`)),
 			path:   "/log-say",
 			status: 200, body: upstreamBody, calls: 1,
-			check: loggedError("API disabled in the context of log"),
+			check: loggedError("API disabled in the context of log_by_lua*"),
 		},
 	}
 
@@ -379,7 +379,7 @@ error("boom in log")`)),
 			key := phase + ":" + api
 			code := fmt.Sprintf(`local ok, err = pcall(function() %s end)
 ngx.shared.seen:set(%q, tostring(ok) .. " " .. tostring(err))`, api, key)
-			want := "false API disabled in the context of " + phase
+			want := "false API disabled in the context of " + phase + "_by_lua*"
 			cases = append(cases, httpCase{
 				name:   fmt.Sprintf("%s %s raises API disabled", phase, api),
 				site:   proxied(lua(phase, code)),
@@ -387,7 +387,7 @@ ngx.shared.seen:set(%q, tostring(ok) .. " " .. tostring(err))`, api, key)
 				status: 200, body: upstreamBody, calls: 1,
 				check: func(t *testing.T, _ *gateway, _ reply, _ *backend) {
 					waitDictFunc(t, "seen", key, fmt.Sprintf("%q", want), func(v string) bool {
-						return strings.HasPrefix(v, "false ") && strings.HasSuffix(v, "API disabled in the context of "+phase)
+						return strings.HasPrefix(v, "false ") && strings.HasSuffix(v, "API disabled in the context of "+phase+"_by_lua*")
 					})
 				},
 			})

@@ -459,3 +459,20 @@ func TestMetricsOff(t *testing.T) {
 		t.Errorf("status with metrics off: %+v", st)
 	}
 }
+
+// TestStatusHandlerOnSite: the resty_status handler serves the page and
+// the JSON where a config mounts it, under any prefix.
+func TestStatusHandlerOnSite(t *testing.T) {
+	g := plStartGateway(t, plOptions{site: "\thandle /ops/* {\n\t\tresty_status\n\t}\n"})
+	r := g.do("GET", "/ops/status", nil, "")
+	plExpect(t, "GET /ops/status", r, 200, `"clusters":[{"name":"be"`)
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("status Content-Type %q", ct)
+	}
+	r = g.do("GET", "/ops/ui", nil, "")
+	plExpect(t, "GET /ops/ui", r, 200, "<html", `STATUS_URL = "status"`)
+	r = g.do("POST", "/ops/status", nil, "")
+	if r.err != nil || r.status != 405 || r.header.Get("Allow") != "GET" {
+		t.Errorf("POST /ops/status: want 405 with Allow: GET, got %s", r)
+	}
+}

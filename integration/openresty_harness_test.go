@@ -25,12 +25,14 @@ type orCase struct {
 	phases map[string]string
 	// content is shorthand for phases["content"].
 	content string
+	// set are set_by_lua directives, run before the phases.
+	set []orSet
 	// site holds more Caddyfile lines of the case's handle block, after
 	// the resty directive (e.g. `respond "backend" 200` for a block whose
 	// content comes from elsewhere).
 	site string
 	// request is "METHOD URI" ("GET /t" when empty).
-	request string
+	request    string
 	reqHeaders map[string]string
 	reqBody    string
 
@@ -49,11 +51,28 @@ type orCase struct {
 	skipBody bool
 }
 
+// orSet is one set_by_lua (as set_by_lua_file): the variable, the Lua
+// code and the arguments.
+type orSet struct {
+	v, lua string
+	args   []string
+}
+
 // orSuite runs cases in one Caddy process; global holds extra lines of
 // the global resty option (shared dicts the suite's blocks declare).
 func orSuite(t *testing.T, global string, cases []orCase) {
 	t.Helper()
+	orSuiteFiles(t, global, nil, cases)
+}
+
+// orSuiteFiles is orSuite with more files written to @DIR@ (Lua modules
+// for lua_package_path @DIR@/?.lua).
+func orSuiteFiles(t *testing.T, global string, extra map[string]string, cases []orCase) {
+	t.Helper()
 	files := map[string]string{}
+	for k, v := range extra {
+		files[k] = v
+	}
 	var site strings.Builder
 	for i, c := range cases {
 		phases := map[string]string{}
@@ -64,6 +83,11 @@ func orSuite(t *testing.T, global string, cases []orCase) {
 			phases["content"] = c.content
 		}
 		fmt.Fprintf(&site, "\t@c%d host c%d.test\n\thandle @c%d {\n\t\tresty {\n", i, i, i)
+		for j, st := range c.set {
+			f := fmt.Sprintf("c%d_set%d.lua", i, j)
+			files[f] = st.lua
+			fmt.Fprintf(&site, "\t\t\tset_by_lua_file %s @DIR@/%s %s\n", st.v, f, strings.Join(st.args, " "))
+		}
 		names := make([]string, 0, len(phases))
 		for ph := range phases {
 			names = append(names, ph)
@@ -91,6 +115,11 @@ func orSuite(t *testing.T, global string, cases []orCase) {
 					t.Fatalf("bad request line %q", c.request)
 				}
 				method, uri = m, u
+			}
+			for _, own := range []string{"/plain", "/lua", "/_dict"} {
+				if uri == own || strings.HasPrefix(uri, own+"?") || strings.HasPrefix(uri, own+"/") {
+					t.Fatalf("%s: the harness serves %s itself: use another path", c.src, own)
+				}
 			}
 			hdr := map[string]string{"Host": fmt.Sprintf("c%d.test", i)}
 			for k, v := range c.reqHeaders {

@@ -37,7 +37,7 @@ import (
 // Phase masks for CheckPhase.
 const (
 	// PhasesRequest is every phase of a request.
-	PhasesRequest = PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter | PhaseLog
+	PhasesRequest = PhaseSet | PhaseRewrite | PhaseAccess | PhaseContent | PhaseHeaderFilter | PhaseBodyFilter | PhaseLog
 	// PhasesOutput are the phases that may produce output.
 	PhasesOutput = PhaseRewrite | PhaseAccess | PhaseContent
 	// PhasesCosocket are the phases where network calls (and ngx.sleep)

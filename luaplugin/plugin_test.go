@@ -166,7 +166,7 @@ func TestLoadPluginErrors(t *testing.T) {
 		{"str-schema", `plugin "str-schema": schema must be a table, not a string`},
 		{"access-num", `plugin "access-num": access must be a function, not a number`},
 		{"spin", `plugin "spin": resty.plugins.spin: `},
-		{"var", `API disabled in the context of init`},
+		{"var", `API disabled in the context of init_by_lua*`},
 	} {
 		_, err := p.LoadPlugin(tc.name)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -630,7 +630,7 @@ func TestCheckPluginConf(t *testing.T) {
 		{map[string]any{"regex": "a("}, "regex: "},
 		{map[string]any{"plain_false": true}, "refused by check_schema"},
 		{map[string]any{"boom": true}, "exploded"},
-		{map[string]any{"exit": true}, "API disabled in the context of init"},
+		{map[string]any{"exit": true}, "API disabled in the context of init_by_lua*"},
 	} {
 		err := p.CheckPluginConf(NewPluginConf(re, c.conf))
 		switch {

@@ -23,6 +23,9 @@ const (
 	PhaseBodyFilter
 	PhaseLog
 	PhaseTimer
+	// PhaseSet is set_by_lua: it runs before rewrite and returns a value
+	// (listed last so the other phases keep their bits).
+	PhaseSet
 )
 
 // RequestPhases are the phases of a request a handler runs scripts in, in
@@ -32,6 +35,23 @@ var RequestPhases = [...]Phase{PhaseRewrite, PhaseAccess, PhaseContent, PhaseHea
 var phaseNames = map[Phase]string{
 	PhaseInit: "init", PhaseRewrite: "rewrite", PhaseAccess: "access", PhaseContent: "content",
 	PhaseHeaderFilter: "header_filter", PhaseBodyFilter: "body_filter", PhaseLog: "log", PhaseTimer: "timer",
+	PhaseSet: "set",
+}
+
+var contextNames = map[Phase]string{
+	PhaseInit: "init_by_lua*", PhaseSet: "set_by_lua*", PhaseRewrite: "rewrite_by_lua*",
+	PhaseAccess: "access_by_lua*", PhaseContent: "content_by_lua*",
+	PhaseHeaderFilter: "header_filter_by_lua*", PhaseBodyFilter: "body_filter_by_lua*",
+	PhaseLog: "log_by_lua*", PhaseTimer: "ngx.timer",
+}
+
+// Context is the phase's name in lua-nginx-module's error messages
+// ("API disabled in the context of set_by_lua*").
+func (p Phase) Context() string {
+	if n, ok := contextNames[p]; ok {
+		return n
+	}
+	return "(unknown)"
 }
 
 // Index is the phase's bit position, 0 (init) to 7 (timer).
@@ -121,6 +141,8 @@ type Request struct {
 	// Arg1 and Arg2 are ngx.arg[1] and ngx.arg[2] in body_filter.
 	Arg1 lua.LValue
 	Arg2 bool
+	// SetArgs are ngx.arg[1…n] in set_by_lua.
+	SetArgs []string
 
 	// body state for ngx.req.read_body / get_body_data.
 	bodyRead bool

@@ -230,7 +230,8 @@ func errorObject(err error) lua.LValue {
 	return lua.LString(err.Error())
 }
 
-// print is Lua's print sent to the log at NOTICE level, as in OpenResty.
+// print is Lua's print sent to the log at NOTICE level, as in OpenResty
+// (its arguments joined with no separator, as ngx.log joins them).
 func (vm *VM) print(L *lua.LState) int {
 	// As in lua-nginx-module, print(...) is ngx.log(ngx.NOTICE, ...): the
 	// values are concatenated without a separator, nil, booleans and

@@ -98,6 +98,8 @@ type Result struct {
 	Code   int
 	// Err is a runtime error (*Error), or nil.
 	Err error
+	// Value is what a set_by_lua run returned (nil otherwise).
+	Value lua.LValue
 }
 
 // Error is a Lua runtime error with its traceback.
@@ -284,14 +286,24 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	prevThread := L.G.CurrentThread
 	L.G.CurrentThread = L
 	bodyFilter := phase == PhaseBodyFilter
-	if bodyFilter {
+	nret := 0
+	switch phase {
+	case PhaseBodyFilter:
 		vm.setArgs(req)
+	case PhaseSet:
+		vm.setSetArgs(req)
+		nret = 1
 	}
 	L.Push(fn)
 	for _, a := range args {
 		L.Push(a)
 	}
-	err := L.PCall(len(args), 0, nil)
+	err := L.PCall(len(args), nret, nil)
+	var ret lua.LValue
+	if nret == 1 && err == nil {
+		ret = L.Get(-1)
+		L.Pop(1)
+	}
 	if bodyFilter {
 		if msg := vm.takeArgs(req); msg != "" && err == nil {
 			err = &lua.ApiError{Type: lua.ApiErrorRun, Object: lua.LString(name + ": " + msg)}
@@ -321,6 +333,8 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 		res = Result{Exited: true, Code: req.ExitCode}
 	} else if err != nil {
 		res.Err = vm.wrapError(name, err)
+	} else {
+		res.Value = ret
 	}
 	vm.req, vm.cur = prevReq, prevCur
 	L.G.CurrentThread = prevThread
@@ -372,6 +386,22 @@ func (th *thread) over(now int64) bool {
 	return s > 0 && th.used.Load()+now-s > int64(th.vm.pool.cfg.Timeout)
 }
 
+// budgetLeft is what is left of the running run's time budget, at most
+// lua_timeout and at least a millisecond (a Go function that may run long
+// in one call, such as a backtracking regex match, stops there).
+func (vm *VM) budgetLeft() time.Duration {
+	limit := vm.pool.cfg.Timeout
+	th := vm.cur
+	if th == nil {
+		return limit
+	}
+	left := limit
+	if s := th.since.Load(); s > 0 {
+		left -= time.Duration(th.used.Load() + vm.pool.now() - s)
+	}
+	return min(max(left, time.Millisecond), limit)
+}
+
 func (vm *VM) budgetError(name string, th *thread) *Error {
 	e := &Error{Chunk: name, Timeout: true}
 	if th.ctx.reason() == reasonMemory {
@@ -408,6 +438,37 @@ func (vm *VM) setArgs(req *Request) {
 	vm.argTable.RawSetInt(2, lua.LBool(req.Arg2))
 }
 
+// setSetArgs exposes set_by_lua's arguments as ngx.arg[1…n].
+func (vm *VM) setSetArgs(req *Request) {
+	t := vm.argTable
+	for i := t.Len(); i > len(req.SetArgs); i-- {
+		t.RawSetInt(i, lua.LNil)
+	}
+	for i, a := range req.SetArgs {
+		t.RawSetInt(i+1, lua.LString(a))
+	}
+}
+
+// RunSet runs a set_by_lua chunk with its arguments (ngx.arg) and returns
+// the value to store: what the chunk returned, as lua_tolstring gives it
+// (strings, numbers as %.14g; anything else is the empty string).
+func (vm *VM) RunSet(c *Chunk, req *Request, args []string) (string, Result) {
+	req.SetArgs = args
+	res := vm.Run(c, req, PhaseSet)
+	req.SetArgs = nil
+	t := vm.argTable
+	for i := len(args); i > 0; i-- {
+		t.RawSetInt(i, lua.LNil)
+	}
+	switch v := res.Value.(type) {
+	case lua.LString:
+		return string(v), res
+	case lua.LNumber:
+		return FormatNumber(float64(v)), res
+	}
+	return "", res
+}
+
 // takeArgs reads back what the script left in ngx.arg: a string, nil (drop
 // the chunk), a number or an array table (flattened), and the eof flag.
 func (vm *VM) takeArgs(req *Request) string {
@@ -438,6 +499,7 @@ func (vm *VM) takeArgs(req *Request) string {
 func (vm *VM) newReLib() *reLib {
 	r := newReLib(vm.pool.regex)
 	r.maxLen = vm.pool.cfg.MaxStringSize
+	r.limit = vm.budgetLeft
 	n := 0
 	r.check = func(L *lua.LState) {
 		if n++; n&63 == 0 {
@@ -527,7 +589,7 @@ func (vm *VM) checkPhase(L *lua.LState, allowed Phase) *Request {
 		L.RaiseError("no request found")
 	}
 	if req.Phase&allowed == 0 {
-		L.RaiseError("API disabled in the context of %s", req.Phase)
+		L.RaiseError("API disabled in the context of %s", req.Phase.Context())
 	}
 	return req
 }

@@ -213,11 +213,11 @@ func TestPhaseContexts(t *testing.T) {
 		code  string
 		want  string
 	}{
-		{PhaseLog, `ngx.say("x")`, "API disabled in the context of log"},
-		{PhaseBodyFilter, `ngx.exit(200)`, "API disabled in the context of body_filter"},
-		{PhaseHeaderFilter, `ngx.sleep(0)`, "API disabled in the context of header_filter"},
-		{PhaseLog, `ngx.redirect("/x")`, "API disabled in the context of log"},
-		{PhaseTimer, `local x = ngx.var.uri`, "API disabled in the context of timer"},
+		{PhaseLog, `ngx.say("x")`, "API disabled in the context of log_by_lua*"},
+		{PhaseBodyFilter, `ngx.exit(200)`, "API disabled in the context of body_filter_by_lua*"},
+		{PhaseHeaderFilter, `ngx.sleep(0)`, "API disabled in the context of header_filter_by_lua*"},
+		{PhaseLog, `ngx.redirect("/x")`, "API disabled in the context of log_by_lua*"},
+		{PhaseTimer, `local x = ngx.var.uri`, "API disabled in the context of ngx.timer"},
 	} {
 		res, _ := run(t, p, tc.phase, tc.code)
 		if res.Err == nil || !strings.Contains(res.Err.Error(), tc.want) {

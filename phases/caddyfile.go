@@ -17,6 +17,8 @@ import (
 //		TAG
 //		<phase>_by_lua "code"
 //		<phase>_by_lua_file <path>
+//		set_by_lua <var> <code> [<arg>...]
+//		set_by_lua_file <var> <path> [<arg>...]
 //		proxy_pass [<url>|<cluster>]
 //		proxy_set_header <name> <value>
 //		proxy_hide_header <name>...
@@ -34,6 +36,11 @@ import (
 //
 // The proxy_* options configure proxy_pass (see ProxyPass), with nginx's
 // names; they need proxy_pass.
+//
+// set_by_lua stores what its code returns in the variable <var> (with or
+// without nginx's `$`), before rewrite; its arguments are ngx.arg[1…n]:
+// `$name` reads an nginx variable, anything else has its placeholders
+// replaced.
 //
 // routes (no arguments) makes the handler evaluate the route table of the
 // resty app (apps.resty.routes). <phase> is one of rewrite, access,
@@ -73,6 +80,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue
 		}
+		if opt == "set_by_lua" || opt == "set_by_lua_file" {
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.Errf("%s: want a variable and %s, then optional arguments", opt,
+					map[bool]string{true: "a file path", false: "Lua code"}[opt == "set_by_lua_file"])
+			}
+			s := SetScript{Var: strings.TrimPrefix(args[0], "$"), Args: args[2:]}
+			if opt == "set_by_lua_file" {
+				s.LuaFile = args[1]
+			} else {
+				s.Lua = Dedent(args[1])
+			}
+			h.Set = append(h.Set, s)
+			continue
+		}
 		phase, file := "", false
 		switch {
 		case strings.HasSuffix(opt, "_by_lua_file"):
@@ -84,7 +106,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		target, ok := targets[phase]
 		if !ok {
-			return d.Errf("unrecognized resty directive %q (phases: rewrite, access, content, header_filter, body_filter, log; forms: <phase>_by_lua, <phase>_by_lua_file)", opt)
+			return d.Errf("unrecognized resty directive %q (phases: set, rewrite, access, content, header_filter, body_filter, log; forms: <phase>_by_lua, <phase>_by_lua_file)", opt)
 		}
 		var v string
 		if !d.Args(&v) {

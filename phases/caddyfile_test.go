@@ -15,6 +15,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			`{"access":[{"lua":"ngx.ctx.a = 1"}],"log":[{"lua_file":"/l.lua"}],"routes":true}`},
 		{"resty {\n\trewrite_by_lua <<LUA\n\t\tlocal a = 1\n\t\t  return\n\tLUA\n}", `{"rewrite":[{"lua":"local a = 1\n  return"}]}`},
 		{"resty", `{}`},
+		{"resty {\n\tset_by_lua $res \"return ngx.arg[1] + ngx.arg[2]\" $arg_a {query.b}\n\tset_by_lua_file other /s.lua\n}",
+			`{"set":[{"var":"res","lua":"return ngx.arg[1] + ngx.arg[2]","args":["$arg_a","{query.b}"]},{"var":"other","lua_file":"/s.lua"}]}`},
 		{"resty {\n\tproxy_pass http://127.0.0.1:8080/v2{uri}\n}", `{"proxy_pass":{"url":"http://127.0.0.1:8080/v2{uri}"}}`},
 		{"resty {\n\tproxy_pass backend\n}", `{"proxy_pass":{"upstream":"backend"}}`},
 		{"resty {\n\troutes\n\tproxy_pass\n\tproxy_read_timeout 5s\n}", `{"routes":true,"proxy_pass":{"read_timeout":5000000000}}`},
@@ -44,6 +46,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"resty {\n\troutes all\n}", "wrong argument count"},
+		{"resty {\n\tset_by_lua res\n}", "set_by_lua: want a variable and Lua code"},
+		{"resty {\n\tset_by_lua_file res\n}", "set_by_lua_file: want a variable and a file path"},
 		{"resty {\n\troutes\n\troutes\n}", "routes: given twice"},
 		{"resty {\n\troute\n}", "unrecognized resty directive"},
 		{"resty {\n\taccess_by_lua_block {\n\t}\n}", "use access_by_lua with a heredoc"},

@@ -28,7 +28,10 @@ func init() {
 // to the next handler, whose response passes through header_filter and
 // body_filter.
 type Handler struct {
-	// Rewrite scripts run first (rewrite_by_lua).
+	// Set scripts run first, before rewrite (set_by_lua): each one's
+	// return value is stored in its variable.
+	Set []SetScript `json:"set,omitempty"`
+	// Rewrite scripts run after set (rewrite_by_lua).
 	Rewrite []Script `json:"rewrite,omitempty"`
 	// Access scripts run after rewrite (access_by_lua): the place for
 	// authentication and rate limiting.
@@ -72,6 +75,7 @@ type Handler struct {
 	// proxy serves ProxyPass and the routes' proxy actions.
 	proxy *proxier
 
+	set                                                     []setChunk
 	rewrite, access, content, headerFilter, bodyFilter, log []*luaplugin.Chunk
 
 	// wrap is true when the response must pass through this handler's
@@ -147,8 +151,11 @@ func (h *Handler) setup(pool *luaplugin.Pool, logger *zap.Logger) error {
 			*out = append(*out, c)
 		}
 	}
+	if err := h.compileSet(pool); err != nil {
+		return err
+	}
 	h.wrap = len(h.headerFilter) > 0 || len(h.bodyFilter) > 0 || len(h.log) > 0
-	h.any = h.wrap || h.Routes || len(h.rewrite) > 0 || len(h.access) > 0 || len(h.content) > 0
+	h.any = h.wrap || h.Routes || len(h.set) > 0 || len(h.rewrite) > 0 || len(h.access) > 0 || len(h.content) > 0
 	return nil
 }
 
@@ -290,19 +297,31 @@ func (rs *reqState) release() {
 	statePool.Put(rs)
 }
 
-// runEarlyPhases runs rewrite and access. When both run, one Lua state
-// serves both (acquired once: nothing waits between them), and it is
-// given back before the content phase, which may proxy.
+// runEarlyPhases runs set, rewrite and access. When more than one runs,
+// one Lua state serves them (acquired once: nothing waits between them),
+// and it is given back before the content phase, which may proxy.
 func (rs *reqState) runEarlyPhases() (done bool, err error) {
 	h := rs.h
+	set := len(h.set) > 0
 	rewrite := len(h.rewrite) > 0 || rs.rt.phases&luaplugin.PhaseRewrite != 0
 	access := len(h.access) > 0 || rs.rt.phases&luaplugin.PhaseAccess != 0
-	if rewrite && access {
+	if (set && (rewrite || access)) || (rewrite && access) {
 		vm, owned, err := rs.acquire()
 		if err != nil {
 			return true, caddyhttp.Error(http.StatusInternalServerError, err)
 		}
 		defer rs.releaseVM(vm, owned)
+	}
+	if set {
+		vm, owned, err := rs.acquire()
+		if err != nil {
+			return true, caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		err = rs.runSet(vm)
+		rs.releaseVM(vm, owned)
+		if err != nil || rs.rw.finished || rs.rw.wroteHeader {
+			return true, err
+		}
 	}
 	if rewrite {
 		if done, err := rs.runRequestPhase(luaplugin.PhaseRewrite, h.rewrite); done || err != nil {

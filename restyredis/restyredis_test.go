@@ -570,7 +570,7 @@ func TestRestyRedisPhases(t *testing.T) {
 	p := luatest.NewPool(t, luaplugin.Config{})
 	for _, phase := range []luaplugin.Phase{luaplugin.PhaseLog, luaplugin.PhaseHeaderFilter, luaplugin.PhaseBodyFilter} {
 		res, _ := luatest.Run(t, p, phase, `require("resty.redis"):new()`)
-		want := "API disabled in the context of " + phase.String()
+		want := "API disabled in the context of " + phase.Context()
 		if res.Err == nil || !strings.Contains(res.Err.Error(), want) {
 			t.Fatalf("%s: got %v", phase, res.Err)
 		}
