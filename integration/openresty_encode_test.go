@@ -11,8 +11,8 @@ end
 
 // lua-nginx-module t/007-md5.t, t/011-md5_bin.t, t/013-base64.t,
 // t/042-crc32.t, t/046-hmac.t, t/070-sha1.t and t/115-quote-sql-str.t,
-// rebuilt. The set_by_lua blocks run as content_by_lua with the same
-// expression (`echo $a` prints it with a newline, as ngx.say does).
+// rebuilt. The set_by_lua blocks are set_by_lua here too; their `echo $a`
+// is a content_by_lua printing the variable.
 func TestOpenRestyEncode(t *testing.T) {
 	const md5 = "lua-nginx-module t/007-md5.t "
 	const md5b = "lua-nginx-module t/011-md5_bin.t "
@@ -26,9 +26,9 @@ func TestOpenRestyEncode(t *testing.T) {
 		{src: md5 + "TEST 1: set md5 hello", content: `ngx.say(ngx.md5("hello"))`, body: helloMD5},
 		{src: md5 + "TEST 2: nil string to ngx.md5", content: `ngx.say(ngx.md5(nil))`, body: emptyMD5},
 		{src: md5 + "TEST 3: null string to ngx.md5", content: `ngx.say(ngx.md5(""))`, body: emptyMD5},
-		{src: md5 + "TEST 4: use ngx.md5 in set_by_lua (as content_by_lua)", content: `ngx.say(ngx.md5("hello"))`, body: helloMD5},
-		{src: md5 + "TEST 5: use ngx.md5 in set_by_lua (nil) (as content_by_lua)", content: `ngx.say(ngx.md5(nil))`, body: emptyMD5},
-		{src: md5 + "TEST 6: use ngx.md5 in set_by_lua (null string) (as content_by_lua)", content: `ngx.say(ngx.md5(""))`, body: emptyMD5},
+		{src: md5 + "TEST 4: use ngx.md5 in set_by_lua", set: []orSet{{v: "res", lua: `return ngx.md5("hello")`}}, content: `ngx.say(ngx.var.res)`, body: helloMD5},
+		{src: md5 + "TEST 5: use ngx.md5 in set_by_lua (nil)", set: []orSet{{v: "res", lua: `return ngx.md5(nil)`}}, content: `ngx.say(ngx.var.res)`, body: emptyMD5},
+		{src: md5 + "TEST 6: use ngx.md5 in set_by_lua (null string)", set: []orSet{{v: "res", lua: `return ngx.md5("")`}}, content: `ngx.say(ngx.var.res)`, body: emptyMD5},
 		{src: md5 + "TEST 7: md5(number)", content: `ngx.say(ngx.md5(45))`, body: "6c8349cc7260ae62e3b1396831a8398f\n"},
 
 		{src: md5b + "TEST 1: set md5_bin hello", content: hexOf + `ngx.say(hex(ngx.md5_bin("hello")))`, body: helloMD5},
@@ -36,24 +36,24 @@ func TestOpenRestyEncode(t *testing.T) {
 		{src: md5b + "TEST 3: set md5_bin hello", content: hexOf + `local s = ngx.md5_bin("hello") ngx.say(hex(s))`, body: helloMD5},
 		{src: md5b + "TEST 4: nil string to ngx.md5_bin", content: hexOf + `ngx.say(hex(ngx.md5_bin(nil)))`, body: emptyMD5},
 		{src: md5b + "TEST 5: null string to ngx.md5_bin", content: hexOf + `ngx.say(hex(ngx.md5_bin("")))`, body: emptyMD5},
-		{src: md5b + "TEST 6: use ngx.md5_bin in set_by_lua (as content_by_lua)", content: hexOf + `ngx.say(hex(ngx.md5_bin("hello")))`, body: helloMD5},
-		{src: md5b + "TEST 7: use ngx.md5_bin in set_by_lua (nil) (as content_by_lua)", content: hexOf + `ngx.say(hex(ngx.md5_bin(nil)))`, body: emptyMD5},
-		{src: md5b + "TEST 8: use ngx.md5_bin in set_by_lua (null string) (as content_by_lua)", content: hexOf + `ngx.say(hex(ngx.md5_bin("")))`, body: emptyMD5},
+		{src: md5b + "TEST 6: use ngx.md5_bin in set_by_lua", set: []orSet{{v: "res", lua: hexOf + `return hex(ngx.md5_bin("hello"))`}}, content: `ngx.say(ngx.var.res)`, body: helloMD5},
+		{src: md5b + "TEST 7: use ngx.md5_bin in set_by_lua (nil)", set: []orSet{{v: "res", lua: hexOf + `return hex(ngx.md5_bin(nil))`}}, content: `ngx.say(ngx.var.res)`, body: emptyMD5},
+		{src: md5b + "TEST 8: use ngx.md5_bin in set_by_lua (null string)", set: []orSet{{v: "res", lua: hexOf + `return hex(ngx.md5_bin(""))`}}, content: `ngx.say(ngx.var.res)`, body: emptyMD5},
 		{src: md5b + "TEST 9: md5_bin(number)", content: hexOf + `ngx.say(hex(ngx.md5_bin(45)))`, body: "6c8349cc7260ae62e3b1396831a8398f\n"},
 
 		{src: b64 + "TEST 1: base64 encode hello", content: `ngx.say(ngx.encode_base64("hello"))`, body: "aGVsbG8=\n"},
 		{src: b64 + "TEST 2: nil string to ngx.encode_base64", content: `ngx.say("left" .. ngx.encode_base64(nil) .. "right")`, body: "leftright\n"},
 		{src: b64 + "TEST 3: null string to ngx.encode_base64", content: `ngx.say("left" .. ngx.encode_base64("") .. "right")`, body: "leftright\n"},
-		{src: b64 + "TEST 4: use ngx.encode_base64 in set_by_lua (as content_by_lua)", content: `ngx.say(ngx.encode_base64("hello"))`, body: "aGVsbG8=\n"},
-		{src: b64 + "TEST 5: use ngx.encode_base64 in set_by_lua (nil) (as content_by_lua)", content: `ngx.say("left" .. ngx.encode_base64(nil) .. "right")`, body: "leftright\n"},
-		{src: b64 + "TEST 6: use ngx.encode_base64 in set_by_lua (null string) (as content_by_lua)", content: `ngx.say("left" .. ngx.encode_base64("") .. "right")`, body: "leftright\n"},
+		{src: b64 + "TEST 4: use ngx.encode_base64 in set_by_lua", set: []orSet{{v: "res", lua: `return ngx.encode_base64("hello")`}}, content: `ngx.say(ngx.var.res)`, body: "aGVsbG8=\n"},
+		{src: b64 + "TEST 5: use ngx.encode_base64 in set_by_lua (nil)", set: []orSet{{v: "res", lua: `return "left" .. ngx.encode_base64(nil) .. "right"`}}, content: `ngx.say(ngx.var.res)`, body: "leftright\n"},
+		{src: b64 + "TEST 6: use ngx.encode_base64 in set_by_lua (null string)", set: []orSet{{v: "res", lua: `return "left" .. ngx.encode_base64("") .. "right"`}}, content: `ngx.say(ngx.var.res)`, body: "leftright\n"},
 		{src: b64 + "TEST 7: base64 decode hello", content: `ngx.say(ngx.decode_base64("aGVsbG8="))`, body: "hello\n"},
 		{src: b64 + "TEST 8: null string to ngx.decode_base64", content: `ngx.say("left" .. ngx.decode_base64("") .. "right")`, body: "leftright\n"},
-		{src: b64 + "TEST 9: use ngx.decode_base64 in set_by_lua (as content_by_lua)", content: `ngx.say(ngx.decode_base64("aGVsbG8="))`, body: "hello\n"},
-		{src: b64 + "TEST 10: use ngx.decode_base64 in set_by_lua (nil) (as content_by_lua)",
-			content: `ngx.say("left" .. ngx.decode_base64(nil) .. "right")`,
-			status:  500, bodyRe: "500 Internal Server Error|^$", errLog: []string{"string argument only"}},
-		{src: b64 + "TEST 11: use ngx.decode_base64 in set_by_lua (null string) (as content_by_lua)", content: `ngx.say("left" .. ngx.decode_base64("") .. "right")`, body: "leftright\n"},
+		{src: b64 + "TEST 9: use ngx.decode_base64 in set_by_lua", set: []orSet{{v: "res", lua: `return ngx.decode_base64("aGVsbG8=")`}}, content: `ngx.say(ngx.var.res)`, body: "hello\n"},
+		{src: b64 + "TEST 10: use ngx.decode_base64 in set_by_lua (nil)",
+			set: []orSet{{v: "res", lua: `return "left" .. ngx.decode_base64(nil) .. "right"`}}, content: `ngx.say(ngx.var.res)`,
+			status: 500, bodyRe: "500 Internal Server Error|^$", errLog: []string{"string argument only"}},
+		{src: b64 + "TEST 11: use ngx.decode_base64 in set_by_lua (null string)", set: []orSet{{v: "res", lua: `return "left" .. ngx.decode_base64("") .. "right"`}}, content: `ngx.say(ngx.var.res)`, body: "leftright\n"},
 		{src: b64 + "TEST 12: base64 encode number", content: `ngx.say(ngx.encode_base64(32))`, body: "MzI=\n"},
 		{src: b64 + "TEST 13: base64 decode number", content: `ngx.say(ngx.decode_base64(32))`,
 			status: 500, skipBody: true, errLog: []string{"string argument only"}},

@@ -3,40 +3,40 @@ package integration
 import "testing"
 
 // lua-nginx-module t/006-escape.t, rebuilt. Its set_by_lua blocks
-// (TEST 1, 2, 5, 6, 8-13) run here as content_by_lua with the same
-// expression, printed as `echo $res` would print it.
+// (TEST 1, 2, 5, 6, 8-13) are set_by_lua here too; their `echo $res` is
+// a content_by_lua printing ngx.var.res.
 func TestOpenRestyEscape(t *testing.T) {
 	const f = "lua-nginx-module t/006-escape.t "
 	orSuite(t, "", []orCase{
-		{src: f + "TEST 1: escape uri in set_by_lua (as content_by_lua)",
-			content: `ngx.say(ngx.escape_uri('a 你'))`, body: "a%20%E4%BD%A0\n"},
-		{src: f + "TEST 2: unescape uri in set_by_lua (as content_by_lua)",
-			content: `ngx.say(ngx.unescape_uri('a%20%e4%bd%a0'))`, body: "a 你\n"},
+		{src: f + "TEST 1: escape uri in set_by_lua",
+			set: []orSet{{v: "res", lua: `return ngx.escape_uri('a 你')`}}, content: `ngx.say(ngx.var.res)`, body: "a%20%E4%BD%A0\n"},
+		{src: f + "TEST 2: unescape uri in set_by_lua",
+			set: []orSet{{v: "res", lua: `return ngx.unescape_uri('a%20%e4%bd%a0')`}}, content: `ngx.say(ngx.var.res)`, body: "a 你\n"},
 		{src: f + "TEST 3: escape uri in content_by_lua",
 			content: `ngx.say(ngx.escape_uri('a 你'))`, body: "a%20%E4%BD%A0\n"},
 		{src: f + "TEST 4: unescape uri in content_by_lua",
 			content: `ngx.say(ngx.unescape_uri('a%20%e4%bd%a0'))`, body: "a 你\n"},
-		{src: f + "TEST 5: escape uri in set_by_lua (as content_by_lua)",
-			content: `ngx.say(ngx.escape_uri('a+b'))`, body: "a%2Bb\n"},
-		{src: f + "TEST 6: escape uri in set_by_lua (as content_by_lua)",
-			content: `ngx.say(ngx.escape_uri('"a/b={}:<>;&[]\\^'))`,
-			body:    "%22a%2Fb%3D%7B%7D%3A%3C%3E%3B%26%5B%5D%5C%5E\n"},
+		{src: f + "TEST 5: escape uri in set_by_lua",
+			set: []orSet{{v: "res", lua: `return ngx.escape_uri('a+b')`}}, content: `ngx.say(ngx.var.res)`, body: "a%2Bb\n"},
+		{src: f + "TEST 6: escape uri in set_by_lua",
+			set: []orSet{{v: "res", lua: `return ngx.escape_uri('"a/b={}:<>;&[]\\^')`}}, content: `ngx.say(ngx.var.res)`,
+			body: "%22a%2Fb%3D%7B%7D%3A%3C%3E%3B%26%5B%5D%5C%5E\n"},
 		{src: f + "TEST 7: escape uri in set_by_lua (header_filter_by_lua)",
 			content: `ngx.say("hello")`,
 			phases:  map[string]string{"header_filter": `ngx.header.baz = ngx.escape_uri(" ")`},
 			headers: map[string]string{"baz": "%20"}, body: "hello\n"},
-		{src: f + "TEST 8: escape a string that cannot be escaped (as content_by_lua)",
-			content: `ngx.say(ngx.escape_uri('abc'))`, body: "abc\n"},
-		{src: f + "TEST 9: escape an empty string that cannot be escaped (as content_by_lua)",
-			content: `ngx.say(ngx.escape_uri(''))`, body: "\n"},
-		{src: f + "TEST 10: escape nil (as content_by_lua)",
-			content: `ngx.say("[", ngx.escape_uri(nil), "]")`, body: "[]\n"},
-		{src: f + "TEST 11: escape numbers (as content_by_lua)",
-			content: `ngx.say("[", ngx.escape_uri(32), "]")`, body: "[32]\n"},
-		{src: f + "TEST 12: unescape nil (as content_by_lua)",
-			content: `ngx.say("[", ngx.unescape_uri(nil), "]")`, body: "[]\n"},
-		{src: f + "TEST 13: unescape numbers (as content_by_lua)",
-			content: `ngx.say("[", ngx.unescape_uri(32), "]")`, body: "[32]\n"},
+		{src: f + "TEST 8: escape a string that cannot be escaped",
+			set: []orSet{{v: "res", lua: `return ngx.escape_uri('abc')`}}, content: `ngx.say(ngx.var.res)`, body: "abc\n"},
+		{src: f + "TEST 9: escape an empty string that cannot be escaped",
+			set: []orSet{{v: "res", lua: `return ngx.escape_uri('')`}}, content: `ngx.say(ngx.var.res)`, body: "\n"},
+		{src: f + "TEST 10: escape nil",
+			set: []orSet{{v: "res", lua: `return ngx.escape_uri(nil)`}}, content: `ngx.say("[", ngx.var.res, "]")`, body: "[]\n"},
+		{src: f + "TEST 11: escape numbers",
+			set: []orSet{{v: "res", lua: `return ngx.escape_uri(32)`}}, content: `ngx.say("[", ngx.var.res, "]")`, body: "[32]\n"},
+		{src: f + "TEST 12: unescape nil",
+			set: []orSet{{v: "res", lua: `return ngx.unescape_uri(nil)`}}, content: `ngx.say("[", ngx.var.res, "]")`, body: "[]\n"},
+		{src: f + "TEST 13: unescape numbers",
+			set: []orSet{{v: "res", lua: `return ngx.unescape_uri(32)`}}, content: `ngx.say("[", ngx.var.res, "]")`, body: "[32]\n"},
 		{src: f + "TEST 14: reserved chars",
 			content: `
 ngx.say(ngx.escape_uri("-_.!~*'()"))

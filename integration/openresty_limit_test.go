@@ -276,7 +276,7 @@ end`,
 				`5: 0(?:\.\d+)?, conn committed: true, states: [\d.]+, [\d.]+, 4, 6\n6: [\d.]+, conn committed: true, states: [\d.]+, [\d.]+, 5, 5\n$`}},
 		{dicts: three, byName: true, orCase: orCase{src: tr + "TEST 2: sanity (no output states)",
 			content: traffic("10", false),
-			bodyRe: `^1: 0, conn committed: true\n2: 0\.5, conn committed: true\n3: 1, conn committed: true\nfailed to limit traffic: rejected\n5: 0(?:\.\d+)?, conn committed: true\n6: [\d.]+, conn committed: true\n$`}},
+			bodyRe:  `^1: 0, conn committed: true\n2: 0\.5, conn committed: true\n3: 1, conn committed: true\nfailed to limit traffic: rejected\n5: 0(?:\.\d+)?, conn committed: true\n6: [\d.]+, conn committed: true\n$`}},
 		{dicts: three, byName: true, orCase: orCase{src: tr + "TEST 3: block by limit-count (output states)",
 			content: traffic("2", true),
 			body: "1: 0, conn committed: true, states: 0, 0, 1, 1\n2: 0.5, conn committed: true, states: 1, 1, 2, 0\n" +

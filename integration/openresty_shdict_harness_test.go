@@ -85,6 +85,14 @@ func shdCases(in []shdCase) (string, []orCase) {
 			}
 			oc.phases = ph
 		}
+		if oc.set != nil {
+			sets := make([]orSet, len(oc.set))
+			for j, st := range oc.set {
+				st.lua = rename(st.lua)
+				sets[j] = st
+			}
+			oc.set = sets
+		}
 		out[i] = oc
 	}
 	return global.String(), out

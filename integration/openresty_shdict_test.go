@@ -38,8 +38,8 @@ ngx.say("ok")`
 
 // lua-nginx-module t/043-shdict.t, rebuilt. Blocks that wait with
 // ngx.location.capture("/sleep/N") (an echo_sleep subrequest) wait with
-// ngx.sleep(N) here; the set_by_lua block runs as content_by_lua;
-// pipelined requests are consecutive cases on the same dicts.
+// ngx.sleep(N) here; pipelined requests are consecutive cases on the
+// same dicts.
 func TestOpenRestyShdict(t *testing.T) {
 	const f = "lua-nginx-module t/043-shdict.t "
 	hello10 := strings.Repeat(" hello", 10)
@@ -220,11 +220,12 @@ val = dogs:get("bah")
 ngx.say(val, " ", type(val))`},
 			content: `return`,
 			body:    "32 number\n10502 number\n"}},
-		{dicts: dogs1m, orCase: orCase{src: f + "TEST 24: string key, int value (set_by_lua, as content_by_lua)",
-			content: `local dogs = ngx.shared.dogs
+		{dicts: dogs1m, orCase: orCase{src: f + "TEST 24: string key, int value (set_by_lua)",
+			set: []orSet{{v: "res", lua: `local dogs = ngx.shared.dogs
 dogs:set("foo", 32)
-ngx.say(dogs:get("foo"))`,
-			body: "32\n"}},
+return dogs:get("foo")`}},
+			content: `ngx.say(ngx.var.res)`,
+			body:    "32\n"}},
 		{dicts: dogs1m, orCase: orCase{src: f + "TEST 25: string key, int value (header_by_lua)",
 			content: `ngx.say("hello")`,
 			phases: map[string]string{"header_filter": `local dogs = ngx.shared.dogs
