@@ -200,7 +200,8 @@ func (d *Dict) Name() string { return d.name }
 type Stats struct {
 	// Capacity is the configured size in bytes.
 	Capacity int64
-	// Usable is the byte budget items can use (see the package memory model).
+	// Usable is the pages of the zone times the page size (see the package
+	// memory model); the dict's own header takes some of it.
 	Usable int64
 	// Used is the number of bytes charged to the items held.
 	Used int64
