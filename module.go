@@ -1,8 +1,8 @@
 // Package caddyresty registers every caddy-resty module with Caddy. Import it
 // (xcaddy build --with github.com/caddy-resty/caddy-resty) to get the resty
 // app, the resty HTTP handler, the Caddyfile directives and the Go-backed
-// Lua libraries (cjson, resty.http, resty.redis, resty.limit.*,
-// resty.string and the digests).
+// Lua libraries (cjson, resty.http, resty.redis, resty.mysql,
+// resty.limit.*, resty.lrucache, resty.lock, resty.string and the digests).
 package caddyresty
 
 import (
@@ -26,6 +26,9 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/restyjsonschema"
 	_ "github.com/caddy-resty/caddy-resty/restyjwt"
 	_ "github.com/caddy-resty/caddy-resty/restylimit"
+	_ "github.com/caddy-resty/caddy-resty/restylock"
+	_ "github.com/caddy-resty/caddy-resty/restylrucache"
+	_ "github.com/caddy-resty/caddy-resty/restymysql"
 	_ "github.com/caddy-resty/caddy-resty/restyredis"
 	_ "github.com/caddy-resty/caddy-resty/restystring"
 )

@@ -25,6 +25,7 @@
 package cjson
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ const errTooLong = "string length overflow"
 // emptyArray is cjson.empty_array: a sentinel userdata that encodes as
 // an empty JSON array. Like luaplugin.Null it is shared by every Lua
 // state, and never changes.
-var emptyArray = &lua.LUserData{}
+var emptyArray = &lua.LUserData{Metatable: lua.LNil}
 
 const (
 	arrayMTKey      = "caddy-resty.cjson.array_mt"
@@ -84,6 +85,9 @@ type config struct {
 	decodeArrayWithArrayMT bool
 	decodeJSONNull         bool
 	escapeSlash            bool
+	skipUnsupported        bool   // encode_skip_unsupported_value_types
+	indent                 string // encode_indent; "" is none
+	allowComment           bool   // decode_allow_comment
 
 	buf []byte // kept between encodes when keepBuffer is set
 
@@ -157,6 +161,22 @@ func open(vm *luaplugin.VM, L *lua.LState, safe bool) *lua.LTable {
 	boolOpt("decode_json_null", &cfg.decodeJSONNull)
 	boolOpt("decode_invalid_numbers", &cfg.decodeInvalidNumbers)
 	boolOpt("encode_escape_forward_slash", &cfg.escapeSlash)
+	boolOpt("encode_skip_unsupported_value_types", &cfg.skipUnsupported)
+	boolOpt("decode_allow_comment", &cfg.allowComment)
+	t.RawSetString("encode_indent", L.NewFunction(func(L *lua.LState) int {
+		argInit(L, 1, "encode_indent")
+		switch v := L.Get(1).(type) {
+		case *lua.LNilType:
+		case lua.LString:
+			cfg.indent = string(v)
+		case lua.LNumber:
+			cfg.indent = luaplugin.FormatNumber(float64(v))
+		default:
+			argTypeError(L, 1, "encode_indent", "string")
+		}
+		L.Push(lua.LString(cfg.indent))
+		return 1
+	}))
 	// The depths take what lua-cjson takes, and keep at most MaxDepth.
 	depthOpt := func(name string, setting *int) {
 		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
@@ -431,9 +451,12 @@ func formatG(b []byte, n float64, prec int) []byte {
 	return strconv.AppendFloat(b, n, 'g', prec, 64)
 }
 
-func (e *encoder) value(v lua.LValue, depth int) {
+// value appends v. It reports false, appending nothing, for a value of a
+// type JSON cannot hold when encode_skip_unsupported_value_types is on
+// (the caller then drops the element or member, as lua_cjson.c does).
+func (e *encoder) value(v lua.LValue, depth int) bool {
 	if e.err != "" || e.tooLong() {
-		return
+		return true
 	}
 	if e.n++; e.n%budgetEvery == 0 {
 		e.cfg.vm.CheckBudget(e.L)
@@ -460,10 +483,30 @@ func (e *encoder) value(v lua.LValue, depth int) {
 		case emptyArray:
 			e.buf = append(e.buf, "[]"...)
 		default:
-			e.fail("userdata", "type not supported")
+			return e.unsupported("userdata")
 		}
 	default:
-		e.fail(v.Type().String(), "type not supported")
+		return e.unsupported(v.Type().String())
+	}
+	return true
+}
+
+func (e *encoder) unsupported(typ string) bool {
+	if e.cfg.skipUnsupported {
+		return false
+	}
+	e.fail(typ, "type not supported")
+	return true
+}
+
+// newline starts a line indented depth times when encode_indent is set.
+func (e *encoder) newline(depth int) {
+	if e.cfg.indent == "" {
+		return
+	}
+	e.buf = append(e.buf, '\n')
+	for i := 0; i < depth; i++ {
+		e.buf = append(e.buf, e.cfg.indent...)
 	}
 }
 
@@ -474,15 +517,28 @@ func (e *encoder) table(t *lua.LTable, depth int) {
 	}
 	mt, _ := t.Metatable.(*lua.LTable)
 	if mt != nil && mt == e.cfg.arrayMT {
-		e.array(t, t.Len(), depth)
+		e.array(t, t.Len(), depth, true)
 		return
+	}
+	// A table with a __len metamethod is an array of that length, read
+	// through its metamethods (a proxy of an array), as in lua_cjson.c.
+	if mt != nil {
+		if lenFn := mt.RawGetString("__len"); lenFn != lua.LNil {
+			e.L.Push(lenFn)
+			e.L.Push(t)
+			e.L.Call(1, 1)
+			n, _ := e.L.Get(-1).(lua.LNumber)
+			e.L.Pop(1)
+			e.array(t, int(n), depth, false)
+			return
+		}
 	}
 	n := e.arrayLength(t)
 	if e.err != "" {
 		return
 	}
 	if n > 0 || n == 0 && !e.cfg.emptyTableAsObject {
-		e.array(t, n, depth)
+		e.array(t, n, depth, true)
 		return
 	}
 	// As lua_cjson.c: a table with empty_array_mt is written as [] when it
@@ -522,34 +578,54 @@ func (e *encoder) arrayLength(t *lua.LTable) int {
 	return int(maxK)
 }
 
-func (e *encoder) array(t *lua.LTable, n int, depth int) {
+// array appends t[1..n]; raw reads the elements with rawget, otherwise
+// through t's metamethods.
+func (e *encoder) array(t *lua.LTable, n int, depth int, raw bool) {
 	e.buf = append(e.buf, '[')
+	comma := 0
 	for i := 1; i <= n; i++ {
-		if i > 1 {
+		pos := len(e.buf)
+		if comma > 0 {
 			e.buf = append(e.buf, ',')
 		}
+		comma++
+		e.newline(depth)
 		var v lua.LValue
-		if i < lua.MaxArrayIndex {
+		switch {
+		case !raw:
+			v = e.L.GetTable(t, lua.LNumber(i))
+		case i < lua.MaxArrayIndex:
 			v = t.RawGetInt(i)
-		} else {
+		default:
 			v = t.RawGet(lua.LNumber(i))
 		}
-		e.value(v, depth)
+		if !e.value(v, depth) {
+			e.buf = e.buf[:pos]
+			if comma == 1 {
+				comma = 0
+			}
+		}
 		if e.err != "" {
 			return
 		}
+	}
+	if n > 0 {
+		e.newline(depth - 1)
 	}
 	e.buf = append(e.buf, ']')
 }
 
 func (e *encoder) object(t *lua.LTable, depth int) {
 	e.buf = append(e.buf, '{')
-	first := true
+	comma, items := 0, false
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
-		if !first {
+		items = true
+		pos := len(e.buf)
+		if comma > 0 {
 			e.buf = append(e.buf, ',')
 		}
-		first = false
+		comma++
+		e.newline(depth)
 		switch key := k.(type) {
 		case lua.LString:
 			e.appendString(string(key))
@@ -561,10 +637,21 @@ func (e *encoder) object(t *lua.LTable, depth int) {
 		default:
 			e.fail(k.Type().String(), "table key must be a number or string")
 		}
-		e.value(v, depth)
+		if e.cfg.indent != "" {
+			e.buf = append(e.buf, ' ')
+		}
+		if !e.value(v, depth) {
+			e.buf = e.buf[:pos]
+			if comma == 1 {
+				comma = 0
+			}
+		}
 		if e.err != "" {
 			return
 		}
+	}
+	if items {
+		e.newline(depth - 1)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -613,6 +700,9 @@ type jtoken struct {
 	num   float64
 	b     bool
 	err   string // for jtError
+	// integer marks a number strtoll reads whole (lua-cjson's T_INTEGER,
+	// the name its errors give such a token).
+	integer bool
 }
 
 type decoder struct {
@@ -680,8 +770,11 @@ func (d *decoder) parseError(expected string, tok *jtoken) {
 		return
 	}
 	found := jtNames[tok.typ]
-	if tok.typ == jtError {
+	switch {
+	case tok.typ == jtError:
 		found = tok.err
+	case tok.typ == jtNumber && tok.integer:
+		found = "T_INTEGER"
 	}
 	d.err = "Expected " + expected + " but found " + found + " at character " + strconv.Itoa(tok.index+1)
 }
@@ -728,13 +821,39 @@ func hasPrefixFold(s, prefix string) bool {
 
 func (d *decoder) next(tok *jtoken) {
 	var c byte
+	tok.integer = false
 	for {
-		c = d.at(d.i)
-		tok.typ = int(jtChar[c])
-		if tok.typ != jtWhitespace {
+		for {
+			c = d.at(d.i)
+			tok.typ = int(jtChar[c])
+			if tok.typ != jtWhitespace {
+				break
+			}
+			d.i++
+		}
+		// decode_allow_comment: // and /* */ comments count as whitespace.
+		if !d.cfg.allowComment || c != '/' || d.at(d.i+1) != '/' && d.at(d.i+1) != '*' {
 			break
 		}
-		d.i++
+		if d.at(d.i+1) == '/' {
+			d.i += 2
+			for d.at(d.i) != 0 && d.at(d.i) != '\n' {
+				d.i++
+			}
+			continue
+		}
+		d.i += 2
+		for {
+			if d.at(d.i) == 0 {
+				d.tokenError(tok, "unclosed multi-line comment")
+				return
+			}
+			if d.at(d.i) == '*' && d.at(d.i+1) == '/' {
+				d.i += 2
+				break
+			}
+			d.i++
+		}
 	}
 	tok.index = d.i
 	switch tok.typ {
@@ -782,7 +901,36 @@ func (d *decoder) numberToken(tok *jtoken) {
 	}
 	tok.typ = jtNumber
 	tok.num = v
+	tok.integer = isCInteger(d.s[d.i:])
 	d.i += n
+}
+
+// isCInteger reports whether lua-cjson reads the number at the start of s
+// as an integer: strtoll (base 10) takes some of it, the next byte is not
+// one of ".eEx", and the value fits in 64 bits.
+func isCInteger(s string) bool {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] >= '\t' && s[i] <= '\r') {
+		i++
+	}
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	start := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == start {
+		return false
+	}
+	if i < len(s) {
+		switch s[i] {
+		case '.', 'e', 'E', 'x':
+			return false
+		}
+	}
+	_, err := strconv.ParseInt(strings.TrimLeft(s[:i], " \t\n\v\f\r"), 10, 64)
+	return err == nil
 }
 
 func isHexDigit(c byte) bool { return hexVal(c) >= 0 }
@@ -1130,8 +1278,22 @@ func (d *decoder) array() lua.LValue {
 // Helpers
 
 // argError raises luaL_argerror's message.
+// argError raises luaL_argerror's message: no position (the error comes
+// from a C function), the function named as the caller's code names it
+// ('?' when it was called through pcall and friends), fname if unknown.
 func argError(L *lua.LState, n int, fname, msg string) {
-	L.RaiseError("bad argument #%d to '%s' (%s)", n, fname, msg)
+	if dbg, ok := L.GetStack(0); ok {
+		if _, err := L.GetInfo("n", dbg, lua.LNil); err == nil {
+			switch dbg.Name {
+			case "":
+			case "(anonymous)":
+				fname = "?"
+			default:
+				fname = dbg.Name
+			}
+		}
+	}
+	L.Error(lua.LString(fmt.Sprintf("bad argument #%d to '%s' (%s)", n, fname, msg)), 0)
 }
 
 // argTypeError raises luaL_typerror's message for argument n.

@@ -138,7 +138,7 @@ func mtGateway(t *testing.T, extraGlobal string) (*plGateway, string) {
 			server %s max_fails=1 fail_timeout=60s
 			server %s max_fails=1 fail_timeout=60s
 		}
-		shared_dict small 16k
+		shared_dict small 32k
 %s
 		route api {
 			path /api/*
@@ -202,7 +202,7 @@ func TestMetrics(t *testing.T) {
 		`caddy_resty_upstream_available_servers{cluster="be"}`:                                        1,
 		`caddy_resty_config_changes_total{table="upstreams"}`:                                         0,
 		`caddy_resty_config_changes_total{table="routes"}`:                                            0,
-		`caddy_resty_shdict_capacity_bytes{dict="small"}`:                                             16384,
+		`caddy_resty_shdict_capacity_bytes{dict="small"}`:                                             32768,
 		`caddy_resty_shdict_items{dict="small"}`:                                                      0,
 		`caddy_resty_shdict_evictions_total{dict="small"}`:                                            0,
 		`caddy_resty_lua_states_discarded_total`:                                                      0,
@@ -225,7 +225,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("Lua states: %g", n)
 	}
 
-	// Dict gauges follow sets and evictions: 5 items of ~1 KB fit in 16k;
+	// Dict gauges follow sets and evictions: 5 items of ~1 KB fit in 32k (5 pages after the dict's header);
 	// 40 more do not, and the dict evicts.
 	r := g.do("GET", "/fill?n=5&prefix=a", nil, "")
 	plExpect(t, "fill 5", r, 200, "0 5")
@@ -246,7 +246,7 @@ func TestMetrics(t *testing.T) {
 	if it := s[`caddy_resty_shdict_items{dict="small"}`]; it != float64(keys) {
 		t.Errorf("items gauge %g, want %d (get_keys)", it, keys)
 	}
-	if u := s[`caddy_resty_shdict_used_bytes{dict="small"}`]; u <= 0 || u > 16384 {
+	if u := s[`caddy_resty_shdict_used_bytes{dict="small"}`]; u <= 0 || u > 32768 {
 		t.Errorf("used bytes %g", u)
 	}
 
@@ -298,7 +298,7 @@ func TestMetrics(t *testing.T) {
 		len(badc.Servers) != 2 || badc.Servers[0].Health != "failed" || badc.Servers[1].Health != "failed" {
 		t.Errorf("status of cluster bad: %+v", badc)
 	}
-	if d := st.dict("small"); d == nil || d.Capacity != 16384 || d.Items != keys {
+	if d := st.dict("small"); d == nil || d.Capacity != 32768 || d.Items != keys {
 		t.Errorf("status of dict small: %+v", d)
 	}
 	if st.Lua.States < 1 || !st.Metrics || st.Uptime <= 0 {

@@ -32,7 +32,7 @@ type orCase struct {
 	// content comes from elsewhere).
 	site string
 	// request is "METHOD URI" ("GET /t" when empty).
-	request string
+	request    string
 	reqHeaders map[string]string
 	reqBody    string
 

@@ -74,10 +74,10 @@ func TestOpenRestySet(t *testing.T) {
 		{src: "lua-nginx-module t/001-set.t TEST 36: lua error (nil)",
 			set: []orSet{{v: "res", lua: `error(nil)`}}, content: echoRes, status: 500, skipBody: true},
 		{src: "lua-nginx-module t/001-set.t TEST 37: globals are shared in all requests",
-			set: []orSet{{v: "res", lua: "if not foo then\n foo = 1\nelse\n foo = foo + 1\nend\nreturn foo"}},
+			set:     []orSet{{v: "res", lua: "if not foo then\n foo = 1\nelse\n foo = foo + 1\nend\nreturn foo"}},
 			content: echoRes, bodyRe: `\A[12]\n\z`, errLog: []string{"writing a global Lua variable ('foo')"}},
 		{src: "lua-nginx-module t/001-set.t TEST 38: user modules using ngx.arg",
-			set: []orSet{{v: "res", lua: `local foo = require "setfoo" return foo.go()`, args: []string{"$arg_a", "$arg_b"}}},
+			set:     []orSet{{v: "res", lua: `local foo = require "setfoo" return foo.go()`, args: []string{"$arg_a", "$arg_b"}}},
 			content: echoRes, request: "GET /t?a=1&b=2", body: "3\n"},
 		// Beyond the suite: Caddy placeholders as arguments, and the value
 		// as a Caddy variable other handlers read.

@@ -121,11 +121,11 @@ ngx.req.set_body_data("replaced body: " .. ngx.req.get_body_data())`)),
 			check: sawBody("replaced body: original"),
 		},
 		{
+			// OpenResty: "request body not read yet" (t/044-req-body.t TEST 13).
 			name:   "access set_body_data without reading the body first",
 			site:   proxied(lua("access", `ngx.req.set_body_data("{}")`)),
 			method: "POST", path: "/b", reqBody: "a much longer original body",
-			status: 200, body: upstreamBody, calls: 1,
-			check: sawBody("{}"),
+			status: 500, body: anyBody, calls: 0,
 		},
 		{
 			name: "access rejects a request without the API key",

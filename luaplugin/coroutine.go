@@ -74,7 +74,7 @@ type coLib struct {
 // or log. Outside a request (state setup) everything is allowed.
 func (c *coLib) checkContext(L *lua.LState) {
 	if req := c.vm.req; req != nil && req.Phase&(coroutineContexts|PhaseHeaderFilter|PhaseBodyFilter) == 0 {
-		raiseLua(L, "API disabled in the context of %s", req.Phase.Context())
+		raiseError(L, "API disabled in the context of %s", req.Phase.Context())
 	}
 }
 
@@ -98,7 +98,7 @@ func (c *coLib) newCoroutine(L *lua.LState, fn lua.LValue) *lua.LState {
 func (c *coLib) coCreate(L *lua.LState) int {
 	fn, ok := L.Get(1).(*lua.LFunction)
 	if !ok {
-		argErrorAt(L, 1, "Lua function expected")
+		argError(L, 1, "Lua function expected")
 	}
 	c.checkContext(L)
 	L.Push(c.newCoroutine(L, fn))
@@ -108,7 +108,7 @@ func (c *coLib) coCreate(L *lua.LState) int {
 func (c *coLib) coWrap(L *lua.LState) int {
 	fn, ok := L.Get(1).(*lua.LFunction)
 	if !ok {
-		argErrorAt(L, 1, "Lua function expected")
+		argError(L, 1, "Lua function expected")
 	}
 	c.checkContext(L)
 	co := c.newCoroutine(L, fn)
@@ -116,7 +116,7 @@ func (c *coLib) coWrap(L *lua.LState) int {
 		c.checkContext(L)
 		n := L.GetTop()
 		if msg := c.refuse(L, co); msg != "" {
-			raiseLua(L, "%s", msg)
+			raiseError(L, "%s", msg)
 		}
 		L.Insert(co, 1)
 		c.run(L, n)
@@ -128,7 +128,7 @@ func (c *coLib) coWrap(L *lua.LState) int {
 		err := L.Get(2)
 		if s, ok := err.(lua.LString); ok && c.vm.req != nil &&
 			c.vm.req.Phase&(PhaseHeaderFilter|PhaseBodyFilter) != 0 {
-			raiseLua(L, "%s", string(s))
+			raiseError(L, "%s", string(s))
 		}
 		L.Error(err, 0)
 		return 0
@@ -139,7 +139,7 @@ func (c *coLib) coWrap(L *lua.LState) int {
 func (c *coLib) coResume(L *lua.LState) int {
 	co, ok := L.Get(1).(*lua.LState)
 	if !ok {
-		argErrorAt(L, 1, "coroutine expected")
+		argError(L, 1, "coroutine expected")
 	}
 	c.checkContext(L)
 	if msg := c.refuse(L, co); msg != "" {
@@ -160,7 +160,7 @@ func (c *coLib) refuse(L *lua.LState, co *lua.LState) string {
 	th := c.vm.cur
 	if th != nil && co != th.L {
 		if _, mine := th.cos[co]; !mine {
-			raiseLua(L, "no co ctx found")
+			raiseError(L, "no co ctx found")
 		}
 	}
 	if st := coStatus(L, co); st != "suspended" {
@@ -201,7 +201,7 @@ func (c *coLib) coYield(L *lua.LState) int {
 		return 0
 	}
 	if !yieldable(L) {
-		raiseLua(L, "attempt to yield across C-call boundary")
+		raiseError(L, "attempt to yield across C-call boundary")
 	}
 	return -1
 }
@@ -209,7 +209,7 @@ func (c *coLib) coYield(L *lua.LState) int {
 func (c *coLib) coStatus(L *lua.LState) int {
 	co, ok := L.Get(1).(*lua.LState)
 	if !ok {
-		argErrorAt(L, 1, "coroutine expected")
+		argError(L, 1, "coroutine expected")
 	}
 	c.checkContext(L)
 	if th := c.vm.cur; th != nil && co != th.L {

@@ -2,6 +2,7 @@ package luaplugin
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -33,7 +34,7 @@ var ngxIntConstants = map[string]int{
 	"HTTP_CLOSE": ExitHTTPClose, "HTTP_ILLEGAL": 451, "HTTP_INTERNAL_SERVER_ERROR": 500,
 	"HTTP_METHOD_NOT_IMPLEMENTED": 501, "HTTP_BAD_GATEWAY": 502,
 	"HTTP_SERVICE_UNAVAILABLE": 503, "HTTP_GATEWAY_TIMEOUT": 504,
-	"HTTP_VERSION_NOT_SUPPORTED": 505, "HTTP_INSUFFICIENT_STORAGE": 507,
+	"HTTP_NOT_IMPLEMENTED": 501, "HTTP_VERSION_NOT_SUPPORTED": 505, "HTTP_INSUFFICIENT_STORAGE": 507,
 
 	"STDERR": levelStderr, "EMERG": levelEmerg, "ALERT": levelAlert, "CRIT": levelCrit,
 	"ERR": levelErr, "WARN": levelWarn, "NOTICE": levelNotice, "INFO": levelInfo,
@@ -176,7 +177,13 @@ func (vm *VM) ngxNewIndex(L *lua.LState) int {
 	switch key {
 	case "status":
 		req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter|PhaseBodyFilter|PhaseLog)
-		code := int(L.CheckNumber(3))
+		// lua-resty-core converts the value with tonumber and hands it to
+		// C as an int.
+		f, ok := sharedToNumber(L.Get(3))
+		if !ok {
+			raiseError(L, "bad argument #2 to 'ngx_http_lua_ffi_set_resp_status' (cannot convert 'nil' to 'int')")
+		}
+		code := int(f)
 		if req.W == nil {
 			return 0
 		}
@@ -185,7 +192,8 @@ func (vm *VM) ngxNewIndex(L *lua.LState) int {
 			return 0
 		}
 		if code < 100 || code > 999 {
-			L.RaiseError("invalid HTTP status code %d", code)
+			vm.log(L, levelErr, fmt.Sprintf("invalid HTTP status code %d", code))
+			return 0
 		}
 		req.W.SetStatus(code)
 		return 0
@@ -216,29 +224,53 @@ func (vm *VM) ngxGetPhase(L *lua.LState) int {
 func (vm *VM) ngxExit(L *lua.LState) int {
 	req := vm.checkPhase(L, PhasesOutput|PhaseHeaderFilter|PhaseTimer)
 	code := int(L.CheckNumber(1))
+	if code == ExitAgain || code == ExitDone {
+		L.RaiseError("bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE")
+	}
 	if req.Phase == PhaseHeaderFilter && code != 0 && code < 200 && code != -1 {
 		L.RaiseError("attempt to call ngx.exit with an invalid status %d in header_filter", code)
+	}
+	if req.W != nil && req.W.HeadersSent() && code >= 300 &&
+		code != http.StatusRequestTimeout && code != statusClientClosed && code != ExitHTTPClose {
+		// Too late for an error status: the request ends as it is (nginx
+		// goes on with NGX_HTTP_OK; the code kept when it is the status
+		// sent changes nothing a script can see).
+		if sent := req.W.Status(); code != sent {
+			vm.log(L, levelErr, fmt.Sprintf("attempt to set status %d via ngx.exit after sending out the response status %d", code, sent))
+			code = http.StatusOK
+		}
 	}
 	vm.raiseExit(L, code)
 	return 0
 }
 
+// statusClientClosed is nginx's 499 (the client closed the connection).
+const statusClientClosed = 499
+
 func (vm *VM) ngxRedirect(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesOutput)
+	n := L.GetTop()
+	if n != 1 && n != 2 {
+		raiseError(L, "expecting one or two arguments")
+	}
 	uri := L.CheckString(1)
-	code := int(L.OptNumber(2, 302))
-	switch code {
-	case 301, 302, 303, 307, 308:
-	default:
-		L.RaiseError("only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and ngx.HTTP_TEMPORARY_REDIRECT are allowed")
+	code := http.StatusFound
+	if n == 2 {
+		code = int(L.CheckNumber(2))
+		switch code {
+		case 301, 302, 303, 307, 308:
+		default:
+			raiseError(L, "only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and ngx.HTTP_TEMPORARY_REDIRECT are allowed")
+		}
 	}
+	req := vm.checkPhase(L, PhasesOutput)
 	if req.W.HeadersSent() {
-		L.RaiseError("attempt to call ngx.redirect after sending out the headers")
+		raiseError(L, "attempt to call ngx.redirect after sending out the headers")
 	}
-	if strings.ContainsAny(uri, "\r\n") {
-		uri = strings.NewReplacer("\r", "%0D", "\n", "%0A").Replace(uri)
+	if c, ok := unsafeURIByte(uri); ok {
+		raiseError(L, "unsafe byte \"0x%02x\" in redirect uri \"%s\"", c, escapeLog(uri))
 	}
 	req.W.Header().Set("Location", uri)
+	req.W.SetStatus(code)
 	vm.raiseExit(L, code)
 	return 0
 }
@@ -252,13 +284,9 @@ func (vm *VM) output(L *lua.LState, newline bool) int {
 	buf := make([]byte, 0, 64)
 	for i := 1; i <= n; i++ {
 		var msg string
-		buf, msg = AppendValue(buf, L.Get(i))
+		buf, msg = appendOutput(buf, L.Get(i), true)
 		if msg != "" {
-			name := "print"
-			if newline {
-				name = "say"
-			}
-			L.ArgError(i, "expected string, number, boolean, nil, ngx.null or array table; "+msg+" in "+name)
+			argError(L, i, msg)
 		}
 	}
 	if newline {
@@ -269,7 +297,13 @@ func (vm *VM) output(L *lua.LState, newline bool) int {
 	return pushOK(L, req.W.Print(buf))
 }
 
-func (vm *VM) ngxFlush(L *lua.LState) int { return vm.respCall(L, Response.FlushError) }
+func (vm *VM) ngxFlush(L *lua.LState) int {
+	req := vm.checkPhase(L, PhasesOutput)
+	if !req.W.HeadersSent() {
+		return PushFail(L, "nothing to flush")
+	}
+	return pushOK(L, req.W.FlushError())
+}
 
 func (vm *VM) ngxEOF(L *lua.LState) int { return vm.respCall(L, Response.EOF) }
 
@@ -324,7 +358,7 @@ func sleepCtx(done <-chan struct{}, d time.Duration) {
 func (vm *VM) ngxLog(L *lua.LState) int {
 	level := int(L.CheckNumber(1))
 	if level < levelStderr || level > levelDebug {
-		argErrorAt(L, 1, fmt.Sprintf("bad log level: %d", level))
+		argError(L, 1, fmt.Sprintf("bad log level: %d", level))
 	}
 	// Argument numbers in errors count the message's values, as
 	// lua-nginx-module's (print's arguments, ngx.log's after the level).
@@ -335,7 +369,7 @@ func (vm *VM) ngxLog(L *lua.LState) int {
 		case *lua.LTable:
 			fn := L.GetMetaField(t, "__tostring")
 			if fn == lua.LNil {
-				argErrorAt(L, i-1, "expected table to have __tostring metamethod")
+				argError(L, i-1, "expected table to have __tostring metamethod")
 			}
 			L.Push(fn)
 			L.Push(t)
@@ -345,12 +379,12 @@ func (vm *VM) ngxLog(L *lua.LState) int {
 		case lua.LString, lua.LNumber, lua.LBool, *lua.LNilType:
 		default:
 			if v != Null {
-				argErrorAt(L, i-1, "string, number, boolean, or nil expected, got "+v.Type().String())
+				argError(L, i-1, "string, number, boolean, or nil expected, got "+v.Type().String())
 			}
 		}
 		bs, msg := AppendValue(nil, v)
 		if msg != "" {
-			argErrorAt(L, i-1, msg)
+			argError(L, i-1, msg)
 		}
 		b.Write(bs)
 	}

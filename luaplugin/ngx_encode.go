@@ -43,9 +43,16 @@ func (vm *VM) installEncoding(ngx *lua.LTable) {
 		"crc32_long":  ngxCRC32,
 		"escape_uri": func(L *lua.LState) int {
 			s := stringArg(L, 1)
-			typ := int(L.OptNumber(2, 2))
-			if typ < 0 || typ > 7 {
-				L.ArgError(2, "\"type\" 0-7 expected")
+			typ := 2
+			switch v := L.Get(2).(type) {
+			case *lua.LNilType:
+			case lua.LNumber:
+				if v < 0 || v > 6 {
+					L.RaiseError("\"type\" %s out of range", FormatNumber(float64(v)))
+				}
+				typ = int(v)
+			default:
+				L.RaiseError("\"type\" is not a number")
 			}
 			L.Push(lua.LString(escapeURI(s, typ)))
 			return 1
@@ -70,8 +77,9 @@ func (vm *VM) installEncoding(ngx *lua.LTable) {
 	}
 }
 
-// stringArg accepts a string, a number (as text) or nil (as "") like
-// lua-nginx-module's string arguments.
+// stringArg converts a string argument as lua-resty-core does (escape_uri,
+// md5, encode_base64, …): nil and false are "", other non-strings are
+// tostring'd.
 func stringArg(L *lua.LState, n int) string {
 	switch v := L.Get(n).(type) {
 	case lua.LString:
@@ -80,15 +88,24 @@ func stringArg(L *lua.LState, n int) string {
 		return FormatNumber(float64(v))
 	case *lua.LNilType:
 		return ""
-	default:
-		L.ArgError(n, "string expected, got "+v.Type().String())
+	case lua.LBool:
+		if !v {
+			return ""
+		}
 	}
-	return ""
+	return L.ToStringMeta(L.Get(n)).String()
 }
 
 func ngxEncodeBase64(L *lua.LState) int {
 	s := stringArg(L, 1)
-	if lua.LVAsBool(L.Get(2)) {
+	noPad := false
+	if v := L.Get(2); lua.LVAsBool(v) {
+		if v != lua.LTrue {
+			L.RaiseError("bad no_padding: boolean expected, got %s", v.Type().String())
+		}
+		noPad = true
+	}
+	if noPad {
 		L.Push(lua.LString(base64.RawStdEncoding.EncodeToString([]byte(s))))
 	} else {
 		L.Push(lua.LString(base64.StdEncoding.EncodeToString([]byte(s))))
@@ -97,8 +114,11 @@ func ngxEncodeBase64(L *lua.LState) int {
 }
 
 func ngxDecodeBase64(L *lua.LState) int {
-	s := L.CheckString(1)
-	b, ok := decodeBase64(s, base64.RawStdEncoding)
+	s, ok := L.Get(1).(lua.LString)
+	if !ok {
+		L.RaiseError("string argument only")
+	}
+	b, ok := decodeBase64(string(s), base64.RawStdEncoding)
 	if !ok {
 		L.Push(lua.LNil)
 		return 1
@@ -113,7 +133,7 @@ func decodeBase64(s string, enc *base64.Encoding) ([]byte, bool) {
 	if i := strings.IndexByte(s, '='); i >= 0 {
 		s = s[:i]
 	}
-	if len(s)%4 == 1 {
+	if len(s)%4 == 1 || strings.ContainsAny(s, "\r\n") {
 		return nil, false
 	}
 	b, err := enc.DecodeString(s)
@@ -128,37 +148,29 @@ func ngxCRC32(L *lua.LState) int {
 	return 1
 }
 
-// escapeURI escapes s as ngx.escape_uri does: type 2 (the default,
-// "component") escapes everything but letters, digits and -_.~; type 0
-// ("uri") leaves the reserved characters of a URI path alone.
+// escapeTables are lua-nginx-module's escape maps (ngx_http_lua_escape_uri),
+// one bit per byte, indexed by the type argument of ngx.escape_uri: 0 uri,
+// 1 args, 2 uri component (the default), 3 html, 4 refresh, 5 memcached,
+// 6 mail_auth (the same as memcached).
+var escapeTables = [7][8]uint32{
+	{0xffffffff, 0x80000029, 0x00000000, 0x80000000, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+	{0xffffffff, 0x80000829, 0x00000000, 0x80000000, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+	{0xffffffff, 0xfc00987d, 0x78000001, 0xb8000001, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+	{0xffffffff, 0x000000ad, 0x00000000, 0x80000000, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+	{0xffffffff, 0x00000085, 0x00000000, 0x80000000, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+	{0xffffffff, 0x00000021, 0, 0, 0, 0, 0, 0},
+	{0xffffffff, 0x00000021, 0, 0, 0, 0, 0, 0},
+}
+
+// escapeURI escapes s as ngx.escape_uri does with the given type (0-6,
+// see escapeTables); type 2 keeps only letters, digits and -_.~ (and, like
+// nginx, !*'() too).
 func escapeURI(s string, typ int) string {
-	keep := func(c byte) bool {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			return true
-		}
-		switch c {
-		case '-', '_', '.', '~':
-			return true
-		}
-		if typ == 2 {
-			return false
-		}
-		if c <= ' ' || c >= 0x7f {
-			return false
-		}
-		switch c {
-		case '"', '#', '%', '\'', '<', '>', '\\', '^', '`', '{', '|', '}':
-			return false
-		case '?':
-			return typ != 0 && typ != 1
-		case '&', '+', '=':
-			return typ != 1
-		}
-		return true
-	}
+	tab := &escapeTables[typ]
+	esc := func(c byte) bool { return tab[c>>5]&(1<<(c&0x1f)) != 0 }
 	n := 0
 	for i := 0; i < len(s); i++ {
-		if !keep(s[i]) {
+		if esc(s[i]) {
 			n++
 		}
 	}
@@ -169,10 +181,10 @@ func escapeURI(s string, typ int) string {
 	b := make([]byte, 0, len(s)+2*n)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if keep(c) {
-			b = append(b, c)
-		} else {
+		if esc(c) {
 			b = append(b, '%', hexd[c>>4], hexd[c&15])
+		} else {
+			b = append(b, c)
 		}
 	}
 	return string(b)

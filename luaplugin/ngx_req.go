@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -77,9 +78,13 @@ func (vm *VM) reqGetMethod(L *lua.LState) int {
 
 func (vm *VM) reqSetMethod(L *lua.LState) int {
 	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
-	m, ok := methodConstants[int(L.CheckNumber(1))]
+	num, isNum := L.Get(1).(lua.LNumber)
+	if !isNum {
+		raiseError(L, "bad method number")
+	}
+	m, ok := methodConstants[int(num)]
 	if !ok {
-		L.ArgError(1, "unsupported HTTP method: "+L.Get(1).String())
+		raiseError(L, "unsupported HTTP method: %s", FormatNumber(float64(num)))
 	}
 	req.R.Method = m
 	return 0
@@ -160,66 +165,56 @@ func (hb *headerBuilder) push() int {
 	return 1
 }
 
-// escapeHeaderValue keeps CR and LF out of header values (header
-// injection), escaping them as lua-nginx-module does.
-func escapeHeaderValue(v string) string {
-	if strings.ContainsAny(v, "\r\n") {
-		return strings.NewReplacer("\r", "%0D", "\n", "%0A").Replace(v)
-	}
-	return v
-}
-
-// headerValues converts a Lua value given for a header into its values;
-// nil or an empty table clears the header.
-func headerValues(L *lua.LState, v lua.LValue, argn int) []string {
+// headerValues converts a Lua value given for a header into its values
+// as lua-resty-core does: tostring of a scalar or of each item of an
+// array table, escaped as lua-nginx-module escapes header values; nil or
+// an empty table clears the header.
+func headerValues(v lua.LValue) []string {
 	switch lv := v.(type) {
 	case *lua.LNilType:
 		return nil
-	case lua.LString:
-		return []string{escapeHeaderValue(string(lv))}
-	case lua.LNumber:
-		return []string{FormatNumber(float64(lv))}
-	case lua.LBool:
-		if lv {
-			return []string{"true"}
-		}
-		return []string{"false"}
 	case *lua.LTable:
 		n := lv.Len()
 		out := make([]string, 0, n)
 		for i := 1; i <= n; i++ {
-			item := lv.RawGetInt(i)
-			switch iv := item.(type) {
-			case lua.LString:
-				out = append(out, escapeHeaderValue(string(iv)))
-			case lua.LNumber:
-				out = append(out, FormatNumber(float64(iv)))
-			default:
-				L.ArgError(argn, "bad header value type in table: "+item.Type().String())
-			}
+			out = append(out, escapeHeader(ToString(lv.RawGetInt(i)), false))
 		}
 		return out
 	}
-	L.ArgError(argn, "bad header value type: "+v.Type().String())
-	return nil
+	return []string{escapeHeader(ToString(v), false)}
+}
+
+// luaHeaderKey is the header key for a name given from Lua: tostring'd,
+// underscores as dashes, escaped as lua-nginx-module escapes header
+// names; in canonical form unless escaping changed it (the escaped name
+// goes out as it is).
+func luaHeaderKey(name lua.LValue) string {
+	s := ToString(name)
+	if strings.IndexByte(s, '_') >= 0 {
+		s = strings.ReplaceAll(s, "_", "-")
+	}
+	if e := escapeHeader(s, true); e != s {
+		return e
+	}
+	return textproto.CanonicalMIMEHeaderKey(s)
 }
 
 func (vm *VM) reqSetHeader(L *lua.LState) int {
 	req := vm.checkPhase(L, phasesReqWrite)
-	name := L.CheckString(1)
-	vals := headerValues(L, L.Get(2), 2)
-	setRequestHeader(req.R, name, vals)
+	if L.Get(1) == lua.LNil {
+		raiseError(L, "bad 'name' argument: string expected, got nil")
+	}
+	setRequestHeader(req.R, luaHeaderKey(L.Get(1)), headerValues(L.Get(2)))
 	return 0
 }
 
 func (vm *VM) reqClearHeader(L *lua.LState) int {
 	req := vm.checkPhase(L, phasesReqWrite)
-	setRequestHeader(req.R, L.CheckString(1), nil)
+	setRequestHeader(req.R, luaHeaderKey(L.Get(1)), nil)
 	return 0
 }
 
-func setRequestHeader(r *http.Request, name string, vals []string) {
-	key := headerKey(name)
+func setRequestHeader(r *http.Request, key string, vals []string) {
 	if key == "Host" {
 		if len(vals) > 0 {
 			r.Host = vals[0]
@@ -227,7 +222,7 @@ func setRequestHeader(r *http.Request, name string, vals []string) {
 		return
 	}
 	if len(vals) == 0 {
-		r.Header.Del(key)
+		delete(r.Header, key)
 		if key == "Content-Length" {
 			r.ContentLength = -1
 		}
@@ -242,50 +237,44 @@ func (vm *VM) reqGetURIArgs(L *lua.LState) int {
 }
 
 // pushArgs decodes an x-www-form-urlencoded string into a Lua table as
-// ngx.req.get_uri_args does: repeated keys become arrays, bare keys are
-// true, keys and values are unescaped ('+' is a space).
+// lua-nginx-module does: repeated keys become arrays, bare keys are true,
+// keys and values are unescaped ('+' is a space), pairs with an empty key
+// are dropped; every pair ended by '&' counts toward max (0: no limit),
+// and reaching it stops with "truncated".
 func pushArgs(L *lua.LState, query string, max int) int {
 	t := L.CreateTable(0, 4)
 	count := 0
-	truncated := false
 	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		if pair == "" {
-			continue
-		}
-		if max > 0 && count >= max {
-			truncated = true
-			break
-		}
+		pair, rest, more := strings.Cut(query, "&")
+		query = rest
 		k, v, hasEq := strings.Cut(pair, "=")
-		key := unescapeURI(k)
-		if key == "" {
-			continue
+		if key := unescapeURI(k); key != "" {
+			var val lua.LValue = lua.LTrue
+			if hasEq {
+				val = lua.LString(unescapeURI(v))
+			}
+			lk := lua.LString(key)
+			switch cur := t.RawGetString(key).(type) {
+			case *lua.LNilType:
+				t.RawSetH(lk, val)
+			case *lua.LTable:
+				cur.Append(val)
+			default:
+				arr := L.CreateTable(2, 0)
+				arr.Append(cur)
+				arr.Append(val)
+				t.RawSetH(lk, arr)
+			}
 		}
-		count++
-		var val lua.LValue = lua.LTrue
-		if hasEq {
-			val = lua.LString(unescapeURI(v))
-		}
-		lk := lua.LString(key)
-		switch cur := t.RawGetString(key).(type) {
-		case *lua.LNilType:
-			t.RawSetH(lk, val)
-		case *lua.LTable:
-			cur.Append(val)
-		default:
-			arr := L.CreateTable(2, 0)
-			arr.Append(cur)
-			arr.Append(val)
-			t.RawSetH(lk, arr)
+		if more {
+			if count++; max > 0 && count == max {
+				L.Push(t)
+				L.Push(lua.LString("truncated"))
+				return 2
+			}
 		}
 	}
 	L.Push(t)
-	if truncated {
-		L.Push(lua.LString("truncated"))
-		return 2
-	}
 	return 1
 }
 
@@ -300,7 +289,7 @@ func (vm *VM) reqSetURIArgs(L *lua.LState) int {
 	case *lua.LTable:
 		q = encodeArgs(L, v)
 	default:
-		L.ArgError(1, "string or table expected, got "+v.Type().String())
+		argError(L, 1, "string, number, or table expected, but got "+typeName(v))
 	}
 	req.R.URL.RawQuery = q
 	req.R.URL.ForceQuery = false
@@ -308,23 +297,57 @@ func (vm *VM) reqSetURIArgs(L *lua.LState) int {
 	return 0
 }
 
+// reqSetURI is ngx.req.set_uri(uri, jump?, binary?): without jump it
+// only changes the URI (in every phase, as in lua-nginx-module); a jump
+// (an internal redirect) is not supported.
 func (vm *VM) reqSetURI(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseSet|PhaseRewrite|PhaseAccess|PhaseContent)
+	n := L.GetTop()
+	if n < 1 || n > 3 {
+		raiseError(L, "expecting 1, 2 or 3 arguments but seen %d", n)
+	}
+	req := vm.checkPhase(L, PhasesRequest)
 	uri := L.CheckString(1)
 	if uri == "" {
-		L.ArgError(1, "attempt to use zero-length uri")
+		raiseError(L, "attempt to use zero-length uri")
 	}
-	if lua.LVAsBool(L.Get(2)) {
-		if req.Phase == PhaseSet {
-			L.RaiseError("API disabled in the context of %s", req.Phase.Context())
+	binary := false
+	if n >= 3 {
+		binary = boolArg(L, 3)
+	}
+	if !binary {
+		if c, bad := unsafeURIByte(uri); bad {
+			raiseError(L, "unsafe byte \"0x%02x\" in uri \"%s\" (maybe you want to set the 'binary' argument?)", c, escapeLog(uri))
 		}
-		L.RaiseError("ngx.req.set_uri with jump = true (an internal redirect) is not supported by caddy-resty")
+	}
+	if n >= 2 && boolArg(L, 2) {
+		if req.Phase != PhaseRewrite {
+			raiseError(L, "API disabled in the context of %s", req.Phase.Context())
+		}
+		raiseError(L, "ngx.req.set_uri with jump = true (an internal redirect) is not supported by caddy-resty")
 	}
 	u := req.R.URL
 	u.Path = uri
 	u.RawPath = ""
 	req.R.RequestURI = u.RequestURI()
 	return 0
+}
+
+// boolArg is luaL_checktype(L, n, LUA_TBOOLEAN).
+func boolArg(L *lua.LState, n int) bool {
+	b, ok := L.Get(n).(lua.LBool)
+	if !ok {
+		argError(L, n, "boolean expected, got "+typeName(L.Get(n)))
+	}
+	return bool(b)
+}
+
+// typeName is lua_typename's name of v's type ("no value" is not told
+// apart from nil).
+func typeName(v lua.LValue) string {
+	if ud, ok := v.(*lua.LUserData); ok && ud == Null {
+		return "userdata"
+	}
+	return v.Type().String()
 }
 
 func (vm *VM) reqGetBodyData(L *lua.LState) int {
@@ -359,12 +382,18 @@ func (req *Request) SetBody(data []byte) {
 
 func (vm *VM) reqSetBodyData(L *lua.LState) int {
 	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	if !req.bodyRead {
+		raiseError(L, "request body not read yet")
+	}
 	req.SetBody([]byte(L.CheckString(1)))
 	return 0
 }
 
 func (vm *VM) reqInitBody(L *lua.LState) int {
 	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	if !req.bodyRead {
+		raiseError(L, "request body not read yet")
+	}
 	req.newBody = []byte{}
 	return 0
 }

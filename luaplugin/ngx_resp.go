@@ -2,6 +2,7 @@ package luaplugin
 
 import (
 	"net/http"
+	"strconv"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -26,7 +27,7 @@ func (vm *VM) newProxyTable(index, newindex lua.LGFunction) *lua.LTable {
 
 func (vm *VM) headerIndex(L *lua.LState) int {
 	req := vm.checkPhase(L, PhasesRequest)
-	name := L.CheckString(2)
+	name := ToString(L.Get(2))
 	if req.W == nil {
 		L.Push(lua.LNil)
 		return 1
@@ -49,26 +50,53 @@ func (vm *VM) headerIndex(L *lua.LState) int {
 
 func (vm *VM) headerNewIndex(L *lua.LState) int {
 	req := vm.checkPhase(L, PhasesRequest)
-	name := L.CheckString(2)
-	vals := headerValues(L, L.Get(3), 3)
+	key := luaHeaderKey(L.Get(2))
+	vals := headerValues(L.Get(3))
 	if req.W == nil {
 		return 0
 	}
 	if req.W.HeadersSent() || req.Phase&(PhaseBodyFilter|PhaseLog) != 0 {
-		vm.log(L, levelErr, "attempt to set ngx.header."+name+" after sending out response headers")
+		vm.log(L, levelErr, "attempt to set ngx.header.HEADER after sending out response headers")
 		return 0
 	}
-	setResponseHeader(req.W.Header(), name, vals)
+	if !setResponseHeader(req.W.Header(), key, vals) {
+		raiseError(L, "failed to set header")
+	}
 	return 0
 }
 
-func setResponseHeader(h http.Header, name string, vals []string) {
-	key := headerKey(name)
+// singleHeaders are the response headers nginx keeps one value of: a
+// table sets the last one.
+var singleHeaders = map[string]bool{
+	"Server": true, "Date": true, "Content-Encoding": true, "Location": true, "Refresh": true,
+	"Last-Modified": true, "Content-Range": true, "Accept-Ranges": true, "Expires": true,
+	"Etag": true, "E-Tag": true, "Content-Length": true, "Content-Type": true,
+}
+
+// setResponseHeader sets (or, with no values, removes) a response
+// header; it reports false for a value nginx refuses (a Content-Length
+// that is not a number).
+func setResponseHeader(h http.Header, key string, vals []string) bool {
 	if len(vals) == 0 {
+		if key == "Content-Type" {
+			// Present without a value: no default type is added (nginx's
+			// default_type) and Go does not sniff one.
+			h[key] = nil
+			return true
+		}
 		delete(h, key)
-		return
+		return true
+	}
+	if singleHeaders[key] && len(vals) > 1 {
+		vals = vals[len(vals)-1:]
+	}
+	if key == "Content-Length" {
+		if _, err := strconv.ParseUint(vals[0], 10, 63); err != nil {
+			return false
+		}
 	}
 	h[key] = vals
+	return true
 }
 
 func (vm *VM) newRespTable() *lua.LTable {
@@ -97,13 +125,15 @@ func (vm *VM) respGetHeaders(L *lua.LState) int {
 // respAddHeader is ngx.resp.add_header: adds a line without replacing.
 func (vm *VM) respAddHeader(L *lua.LState) int {
 	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter)
-	name := L.CheckString(1)
-	vals := headerValues(L, L.Get(2), 2)
+	key := luaHeaderKey(L.Get(1))
+	if L.Get(2) == lua.LNil {
+		raiseError(L, "invalid header value")
+	}
+	vals := headerValues(L.Get(2))
 	if req.W == nil || req.W.HeadersSent() {
-		vm.log(L, levelErr, "attempt to add ngx.header."+name+" after sending out response headers")
+		vm.log(L, levelErr, "attempt to set ngx.header.HEADER after sending out response headers")
 		return 0
 	}
-	key := headerKey(name)
 	h := req.W.Header()
 	h[key] = append(h[key], vals...)
 	return 0

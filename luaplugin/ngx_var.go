@@ -23,8 +23,11 @@ func (vm *VM) newVarTable() *lua.LTable {
 
 func (vm *VM) varIndex(L *lua.LState) int {
 	req := vm.checkPhase(L, PhasesRequest)
-	name := L.CheckString(2)
-	if v, ok := Variable(req, name); ok {
+	name, ok := L.Get(2).(lua.LString)
+	if !ok {
+		raiseError(L, "bad variable name")
+	}
+	if v, ok := Variable(req, string(name)); ok {
 		L.Push(lua.LString(v))
 	} else {
 		L.Push(lua.LNil)
@@ -34,32 +37,36 @@ func (vm *VM) varIndex(L *lua.LState) int {
 
 func (vm *VM) varNewIndex(L *lua.LState) int {
 	req := vm.checkPhase(L, PhasesRequest)
-	name := L.CheckString(2)
-	val := L.Get(3)
-	var s string
-	switch v := val.(type) {
-	case *lua.LNilType:
-	case lua.LString:
-		s = string(v)
-	case lua.LNumber:
-		s = FormatNumber(float64(v))
-	default:
-		L.RaiseError("bad variable value type %s", val.Type())
+	lname, ok := L.Get(2).(lua.LString)
+	if !ok {
+		raiseError(L, "bad variable name")
 	}
+	name := string(lname)
+	lower := strings.ToLower(name)
+	val := L.Get(3)
+	// lua-resty-core sets tostring(value); nil clears.
+	s := ToString(val)
 	r := req.R
-	switch name {
-	case "args", "query_string":
+	switch lower {
+	case "args":
+		if val == lua.LNil {
+			s = ""
+		}
 		r.URL.RawQuery = s
 		r.URL.ForceQuery = false
 		return 0
 	case "uri", "request_uri", "host", "scheme", "request_method", "remote_addr",
 		"remote_port", "server_addr", "server_port", "server_name", "status",
 		"request_time", "binary_remote_addr", "document_uri", "is_args",
-		"content_type", "content_length", "server_protocol", "https":
-		L.RaiseError("variable \"%s\" not changeable", name)
+		"content_type", "content_length", "server_protocol", "https", "query_string",
+		"request_body", "request_length", "request_id", "msec", "time_local",
+		"time_iso8601", "pid", "hostname", "realip_remote_addr", "http_host":
+		raiseError(L, "variable \"%s\" not changeable", lower)
 	}
-	if strings.HasPrefix(name, "http_") || strings.HasPrefix(name, "arg_") || strings.HasPrefix(name, "cookie_") {
-		L.RaiseError("variable \"%s\" not changeable", name)
+	if strings.HasPrefix(lower, "http_") || strings.HasPrefix(lower, "arg_") ||
+		strings.HasPrefix(lower, "cookie_") || strings.HasPrefix(lower, "sent_http_") ||
+		strings.HasPrefix(lower, "upstream_") {
+		raiseError(L, "variable \"%s\" not changeable", lower)
 	}
 	if val == lua.LNil {
 		caddyhttp.SetVar(r.Context(), name, nil)
@@ -75,6 +82,11 @@ func (vm *VM) varNewIndex(L *lua.LState) int {
 // Caddy placeholders ("http.request.host").
 func Variable(req *Request, name string) (string, bool) {
 	r := req.R
+	orig := name
+	if hasUpper(name) {
+		// nginx's variable names are case-insensitive.
+		name = strings.ToLower(name)
+	}
 	switch name {
 	case "uri", "document_uri":
 		return req.URI(), true
@@ -223,12 +235,17 @@ func Variable(req *Request, name string) (string, bool) {
 		}
 		return strings.Join(vals, ", "), true
 	}
-	if v := caddyhttp.GetVar(r.Context(), name); v != nil {
+	if v := caddyhttp.GetVar(r.Context(), orig); v != nil {
 		return fmt.Sprint(v), true
 	}
-	if strings.IndexByte(name, '.') > 0 {
+	if orig != name {
+		if v := caddyhttp.GetVar(r.Context(), name); v != nil {
+			return fmt.Sprint(v), true
+		}
+	}
+	if strings.IndexByte(orig, '.') > 0 {
 		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			if v, ok := repl.GetString(name); ok {
+			if v, ok := repl.GetString(orig); ok {
 				return v, true
 			}
 		}
@@ -349,4 +366,14 @@ func cookieVar(r *http.Request, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// hasUpper reports whether s has an ASCII upper-case letter.
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }

@@ -2,12 +2,19 @@ package luaplugin
 
 // ngx.re — OpenResty's regex API (match, find, gmatch, sub, gsub, and the
 // split/opt helpers of lua-resty-core's ngx.re module) on top of Go's RE2
-// engine. This file is only the Lua binding: the PCRE to RE2 translation
-// and the matching are in internal/pcre, whose package documentation says
-// what is emulated, what is refused and the known differences.
+// engine, and of regexp2 (backtracking) for the patterns RE2 cannot run.
+// This file is only the Lua binding: the PCRE translation and the matching
+// are in internal/pcre, whose package documentation says which engine runs
+// what, what is emulated, what is refused and the known differences.
+//
+// A backtracking match is bounded in time by what is left of the calling
+// run's budget (reLib.limit): past it the match fails as PCRE's match
+// limit does (nil, "pcre_exec() failed: -8"), and the run, whose budget is
+// spent, is then stopped by its watchdog.
 
 import (
 	"sync"
+	"time"
 
 	"github.com/caddy-resty/caddy-resty/internal/pcre"
 	lua "github.com/yuin/gopher-lua"
@@ -48,6 +55,10 @@ type reLib struct {
 	// maxLen, when > 0, bounds the length of the strings sub and gsub
 	// build: a longer result raises "string length overflow".
 	maxLen int
+	// limit, when set, returns the time a backtracking match may take
+	// (what is left of the running run's budget); when nil,
+	// pcre.DefaultTimeLimit.
+	limit func() time.Duration
 }
 
 // newReLib returns a reLib on cache, or on the process-wide default cache
@@ -227,6 +238,14 @@ func (r *reLib) step(L *lua.LState) {
 	}
 }
 
+// exec runs c.Exec, first bounding a backtracking match by the time limit.
+func (r *reLib) exec(c *pcre.Regexp, sv *pcre.Subject, pos int, needGroups bool, caps []int) (bool, string) {
+	if c.Backtracks() && r.limit != nil {
+		sv.TimeLimit = r.limit()
+	}
+	return c.Exec(sv, pos, needGroups, caps)
+}
+
 // checkLen raises LuaJIT's error for oversize strings when a result of n
 // bytes exceeds maxLen.
 func (r *reLib) checkLen(L *lua.LState, n int) {
@@ -256,7 +275,7 @@ func (r *reLib) match(L *lua.LState) int {
 	defer pcre.PutSubject(sv)
 	var buf [24]int
 	caps := c.Caps(buf[:])
-	ok, msg := c.Exec(sv, rpos, true, caps)
+	ok, msg := r.exec(c, sv, rpos, true, caps)
 	if msg != "" {
 		return PushFail(L, msg)
 	}
@@ -300,7 +319,7 @@ func (r *reLib) find(L *lua.LState) int {
 	defer pcre.PutSubject(sv)
 	var buf [24]int
 	caps := c.Caps(buf[:])
-	ok, msg := c.Exec(sv, rpos, nth > 0, caps)
+	ok, msg := r.exec(c, sv, rpos, nth > 0, caps)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -348,7 +367,7 @@ func (r *reLib) gmatch(L *lua.LState) int {
 			return PushFail(L, prepErr)
 		}
 		r.step(L)
-		ok, msg := c.Exec(sv, pos, true, caps)
+		ok, msg := r.exec(c, sv, pos, true, caps)
 		if msg != "" {
 			done = true
 			return PushFail(L, msg)
@@ -437,7 +456,7 @@ func (r *reLib) subHelper(L *lua.LState, fname string, global bool) int {
 	cpPos := 0 // orig offset of the first byte not yet copied
 	for pos <= sv.Len() {
 		r.step(L)
-		ok, msg := c.Exec(sv, pos, needGroups, caps)
+		ok, msg := r.exec(c, sv, pos, needGroups, caps)
 		if msg != "" {
 			return fail(msg)
 		}
@@ -542,7 +561,7 @@ func (r *reLib) split(L *lua.LState) int {
 	lastEnd := -1
 	for (maxFields <= 0 || fields+1 < maxFields) && search <= sv.Len() {
 		r.step(L)
-		ok, msg := c.Exec(sv, search, needGroups, caps)
+		ok, msg := r.exec(c, sv, search, needGroups, caps)
 		if msg != "" {
 			return PushFail(L, msg)
 		}
@@ -583,7 +602,8 @@ func (r *reLib) split(L *lua.LState) int {
 }
 
 // reOpt implements ngx_re.opt(option, value). The only option OpenResty
-// knows, "jit_stack_size", is accepted and ignored: RE2 has no JIT stack.
+// knows, "jit_stack_size", is accepted and ignored: neither engine has a
+// JIT stack.
 func reOpt(L *lua.LState) int {
 	name := L.Get(1)
 	if s, ok := name.(lua.LString); ok && s == "jit_stack_size" {

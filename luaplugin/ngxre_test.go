@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -348,38 +349,65 @@ func TestNgxReSplit(t *testing.T) {
 	})
 }
 
+// TestNgxReBacktracking runs the PCRE features RE2 refuses, which run on
+// regexp2, through every function, with byte offsets in both modes.
+func TestNgxReBacktracking(t *testing.T) {
+	runReCases(t, []reCase{
+		{"look-ahead", `say(dump(ngx.re.match("price: 100 USD, 200 EUR", [[(\d+)(?= EUR)]])))`, `["200" "200"]`},
+		{"negative look-ahead", `say(dump(ngx.re.match("foobar foobaz", [[foo(?!bar)\w+]])))`, `["foobaz"]`},
+		{"look-behind", `say(dump(ngx.re.match("USD100 EUR200", [[(?<=EUR)\d+]])))`, `["200"]`},
+		{"negative look-behind", `say(dump(ngx.re.match("a1 b2", [[(?<!a)\d]])))`, `["2"]`},
+		{"back-reference", `say(dump(ngx.re.match("say hello hello world", [[\b(\w+) \1\b]])))`, `["hello hello" "hello"]`},
+		{"named back-reference", `say(dump(ngx.re.match("<b>x</b>", [[<(?<tag>\w+)>.*?</\k<tag>>]])))`, `["<b>x</b>" "b" tag="b"]`},
+		{"python back-reference", `say(dump(ngx.re.match("abba", [[(?P<c>b)(?P=c)]])))`, `["bb" "b" c="b"]`},
+		{"relative back-reference", `say(dump(ngx.re.match("xyzyz", [[(y)(z)\g{-2}\g2]])))`, `["yzyz" "y" "z"]`},
+		{"atomic group", `say(ngx.re.match("aaab", [[(?>a+)ab]]), " ", dump(ngx.re.match("aaab", [[(?>a+)b]])))`, `nil ["aaab"]`},
+		{"possessive", `say(ngx.re.find("aaa", "a*+a"), " ", ngx.re.find("aaab", "a++b"))`, `nil 14`},
+		{"\\K", `say(dump(ngx.re.match("foobar", [[foo\Kbar]])), " ", ngx.re.gsub("a=1, b=2", [[\w=\K\d]], "N"))`, `["bar"] a=N, b=N2`},
+		{"conditional", `for _, s in ipairs{"<a>", "a", "<a"} do say(dump(ngx.re.match(s, [[^(<)?a(?(1)>)$]]))) end`, "[\"<a>\" \"<\"]\n[\"a\" false]\nnil"},
+		{"assertion conditional", `say(dump(ngx.re.match("x-12", [[(?(?=\d)\d+|[a-z]+)]])), dump(ngx.re.match("-12", [[(?(?=\d)\d+|[a-z]+)]])))`, `["x"]["12"]`},
+		{"grapheme cluster", `say(ngx.re.find("e\204\129x", [[\X]], "u"))`, `13`},
+		{"large repeat", `say(ngx.re.find(string.rep("a", 1500), "a{1200,}"))`, `11500`},
+		{"ungreedy option", `say(dump(ngx.re.match("aaa", "(?U)(?=a)a+")), dump(ngx.re.match("aaa", "(?U)(?=a)a+?")))`, `["a"]["aaa"]`},
+		{"byte offsets", `say(ngx.re.find("\195\169tt x", [[\w+(?= )]]))`, `34`},
+		{"utf8 offsets", `local ctx = {} say(ngx.re.find("\195\169t\195\169 x", [[(?<=\x{e9})\w(?=\x{e9})]], "u", ctx), " ", ctx.pos)`, `3 4`},
+		{"utf8 ctx.pos start", `say(ngx.re.find("\195\169t\195\169t", [[(?<=\x{e9})t]], "u", {pos = 4}))`, `66`},
+		{"utf8 start inside a character", `say(ngx.re.find("\195\169t", [[(?=t)]], "u", {pos = 2}))`, `nilnilpcre_exec() failed: -11`},
+		{"gmatch", `for m in ngx.re.gmatch("a1b22c333", [[(?<=[a-z])(\d)\1*]]) do say(m[0], " ", m[1]) end`, "1 1\n22 2\n333 3"},
+		{"gmatch empty", `local t = {} for m in ngx.re.gmatch("abc", [[(?=\w)]]) do t[#t+1] = "<" .. m[0] .. ">" end say(table.concat(t))`, `<><><>`},
+		{"gsub global rule", `say(ngx.re.gsub("hello", [[(?=l)|l]], "_"))`, `he_l_lo2`},
+		{"gsub template", `say(ngx.re.gsub("2024-05-06", [[(?<y>\d+)-(?<m>\d+)(?=-)]], "${m}/$y"))`, `05/2024-061`},
+		{"sub function", `say(ngx.re.sub("aXbX", [[(?<=a)X]], function(m) return "[" .. m[0] .. "]" end))`, `a[X]bX1`},
+		{"split", `local re = require "ngx.re" say(list(re.split("a1b2c", [[(?<=\d)]])))`, `3:a1|b2|c`},
+		{"unmatched group false", `say(dump(ngx.re.match("b", [[(?=b)(a)?b]])))`, `["b" false]`},
+		{"dup names", `say(dump(ngx.re.match("b", [[(?=.)(?:(?<n>a)|(?<n>b))]], "D")))`, `["b" false "b" n={"b"}]`},
+		{"anchored", `say(ngx.re.find("xab", [[(?=a)a]], "a"), " ", ngx.re.find("ab", [[(?=a)a]], "a"))`, `nil 11`},
+		{"caseless", `say(ngx.re.find("xAB", [[(?<=x)ab]], "i"))`, `23`},
+		{"caseless byte mode", `say(ngx.re.find("\195\137", "(?=.)\195\169", "i"))`, `nil`},
+		{"multiline", `say(ngx.re.gsub("a\nb\n", [[^(?=\w)]], ">", "m"))`, ">a\n>b\n2"},
+		{"dollar before final newline", `say(ngx.re.find("ab\n", [[(?<=a)b$]]))`, `22`},
+		{"word boundary is ASCII", `say(ngx.re.find("\195\169a", [[(?=a)\b]], "u"))`, `32`},
+	})
+}
+
+// TestNgxReUnsupported lists the PCRE features neither engine runs.
 func TestNgxReUnsupported(t *testing.T) {
 	cases := []struct{ pattern, what string }{
-		{`a(?=b)`, "look-ahead assertions are"},
-		{`a(?!b)`, "look-ahead assertions are"},
-		{`(?<=a)b`, "look-behind assertions are"},
-		{`(?<!a)b`, "look-behind assertions are"},
-		{`(a)\1`, "back-references are"},
-		{`(?<n>a)\k<n>`, "back-references are"},
-		{`(a)\g{1}`, "back-references are"},
-		{`(a)\g1`, "back-references are"},
-		{`(?P<n>a)(?P=n)`, "back-references are"},
-		{`(?>a+)b`, "atomic groups (?> are"},
-		{`a++`, "possessive quantifiers are"},
-		{`a*+`, "possessive quantifiers are"},
-		{`a{2}+`, "possessive quantifiers are"},
-		{`a\Kb`, `\K (match start reset) is`},
 		{`(a|(?R))`, "recursion and subroutine calls are"},
 		{`(a)(?1)`, "recursion and subroutine calls are"},
 		{`(?<n>a)(?&n)`, "recursion and subroutine calls are"},
 		{`(?P>n)`, "recursion and subroutine calls are"},
 		{`(a)\g<1>`, `subroutine calls (\g<...>) are`},
-		{`(?(1)a|b)`, "conditional groups are"},
+		{`(?(R)a|b)`, "recursion and subroutine calls are"},
+		{`(?(DEFINE)(?<n>a))`, "recursion and subroutine calls are"},
 		{`(*SKIP)a`, "backtracking control verbs and start-of-pattern options (*...) are"},
 		{`(?|(a)|(b))`, "branch reset groups (?| are"},
-		{`\X`, `\X (extended grapheme clusters) is`},
-		{`a\Gb`, `\G anywhere but at the start of the pattern is`},
 		{`(?C1)a`, "callouts are"},
-		{`a{1001}`, "repeat counts above 1000 are"},
+		{`\N{U+41}`, `\N{name} escapes are`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pattern, func(t *testing.T) {
-			want := `nil failed to compile regex "` + tc.pattern + `": ` + tc.what + ` not supported by caddy-resty's RE2 engine`
+			want := `nil failed to compile regex "` + tc.pattern + `": ` + tc.what + ` not supported by caddy-resty's regex engines`
 			code := fmt.Sprintf(`local m, err = ngx.re.match("ab", %q) say(m, " ", err)`, tc.pattern)
 			if got := runRe(t, code); got != want {
 				t.Errorf("got  %s\nwant %s", got, want)
@@ -392,8 +420,59 @@ func TestNgxReUnsupported(t *testing.T) {
 		})
 	}
 	runReCases(t, []reCase{
-		{"J option", `say(select(2, ngx.re.match("a", "a", "J")))`, `failed to compile regex "a": the J (JavaScript compatibility) option is not supported by caddy-resty's RE2 engine`},
+		{"J option", `say(select(2, ngx.re.match("a", "a", "J")))`, `failed to compile regex "a": the J (JavaScript compatibility) option is not supported by caddy-resty's regex engines`},
+		{"DFA with look-ahead", `say(select(2, ngx.re.match("a", "(?=a)", "d")))`, `failed to compile regex "(?=a)": the d (DFA) option together with look-around, back-references, atomic groups, possessive quantifiers, conditionals or \K is not supported by caddy-resty's regex engines`},
+		{"missing group", `say(select(2, ngx.re.match("a", [[(a)\2]])))`, `pcre_compile() failed: reference to non-existent subpattern in "(a)\2"`},
+		{"missing name", `say(select(2, ngx.re.match("a", [[(?<x>a)\k<y>]])))`, `pcre_compile() failed: reference to non-existent subpattern in "(?<x>a)\k<y>"`},
+		{"three branches", `say(select(2, ngx.re.match("a", [[(a)?(?(1)a|b|c)]])))`, `pcre_compile() failed: conditional group contains more than two branches in "(a)?(?(1)a|b|c)"`},
+		{"syntax error after look-ahead", `say(select(2, ngx.re.match("a", [[(?=a)(]])))`, `pcre_compile() failed: missing ) in "(?=a)("`},
 	})
+}
+
+// catastrophic is a pattern whose backtracking is exponential in the
+// length of a subject of "a"s that does not match.
+const catastrophic = `^(?=a)(\w+\s?)*$`
+
+// TestNgxReMatchLimit checks that a backtracking match that runs past its
+// time limit fails as PCRE's match limit does, in every function.
+func TestNgxReMatchLimit(t *testing.T) {
+	L, out := newReState(t, NewRegexCache(0))
+	defer L.Close()
+	subj := strings.Repeat("a", 40) + "!"
+	code := fmt.Sprintf(`
+local s, re = %q, %q
+say(ngx.re.match(s, re))
+say(ngx.re.find(s, re))
+say(ngx.re.gsub(s, re, ""))
+local it = ngx.re.gmatch(s, re)
+say(it())
+`, subj, catastrophic)
+	lib := newReLib(NewRegexCache(0))
+	lib.limit = func() time.Duration { return 20 * time.Millisecond }
+	ngx := L.GetGlobal("ngx").(*lua.LTable)
+	ngx.RawSetString("re", lib.open(L))
+	if err := L.DoString(code); err != nil {
+		t.Fatal(err)
+	}
+	want := "nilpcre_exec() failed: -8\nnilnilpcre_exec() failed: -8\nnilnilpcre_exec() failed: -8\nnilpcre_exec() failed: -8\n"
+	if out.String() != want {
+		t.Fatalf("got %q", out.String())
+	}
+}
+
+// TestNgxReBudget runs a catastrophic match in a pool: the run ends with
+// the budget error instead of hanging, and the state serves again.
+func TestNgxReBudget(t *testing.T) {
+	p := newTestPool(t, Config{Timeout: 150 * time.Millisecond})
+	code := fmt.Sprintf(`local m, err = ngx.re.match(string.rep("a", 40) .. "!", %q) ngx.print(err)`, catastrophic)
+	res, _ := run(t, p, PhaseContent, code)
+	if res.Err == nil || !res.Err.(*Error).Timeout {
+		t.Fatalf("want the budget error, got %+v", res)
+	}
+	res, w := run(t, p, PhaseContent, `ngx.print(ngx.re.find("xab", "(?<=a)b"))`)
+	if res.Err != nil || w.body.String() != "33" {
+		t.Fatalf("after: %+v %q", res, w.body.String())
+	}
 }
 
 func TestNgxReErrors(t *testing.T) {
@@ -496,6 +575,12 @@ func TestNgxReMore(t *testing.T) {
 
 func BenchmarkNgxReMatch(b *testing.B) {
 	reBenchLua(b, `local m = ngx.re.match("GET /api/v1/users/12345 HTTP/1.1", [[^(\w+) /api/v(\d+)/users/(\d+)]], "jo")`)
+}
+
+// BenchmarkNgxReMatchLookahead is BenchmarkNgxReMatch with a look-ahead,
+// which runs on regexp2.
+func BenchmarkNgxReMatchLookahead(b *testing.B) {
+	reBenchLua(b, `local m = ngx.re.match("GET /api/v1/users/12345 HTTP/1.1", [[^(\w+) /api/v(\d+)/users/(\d+)(?= )]], "jo")`)
 }
 
 func BenchmarkNgxReMatchNamed(b *testing.B) {

@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -12,14 +13,15 @@ import (
 )
 
 // sharedDictTypeName is the registry key of the metatable given to the
-// userdata that stand for shared dicts in Lua.
+// tables that stand for shared dicts in Lua.
 const sharedDictTypeName = "caddy-resty.shdict"
 
 // NewSharedTable returns the table to install as ngx.shared in L. Indexing
 // it with a name (ngx.shared.dogs) asks resolve for the dict of that name;
-// a known dict is wrapped in a userdata whose methods are those of
-// ngx.shared.DICT, and cached in the table with rawset so later lookups are
-// plain table hits. An unknown name (resolve returns nil) yields nil and is
+// a known dict is wrapped, as lua-nginx-module does, in a table holding
+// the dict (a userdata) at index 1, whose metatable gives the methods of
+// ngx.shared.DICT, and cached in the table with rawset so later lookups are plain table
+// hits. An unknown name (resolve returns nil) yields nil and is
 // not cached. The methods table is created once per Lua state.
 //
 // Unlike OpenResty, where ngx.shared is filled at startup, the table only
@@ -42,9 +44,11 @@ func NewSharedTable(L *lua.LState, resolve func(name string) *shdict.Dict) *lua.
 		}
 		ud := L.NewUserData()
 		ud.Value = d
-		ud.Metatable = dictMT
-		tbl.RawSetString(string(name), ud)
-		L.Push(ud)
+		zone := L.CreateTable(1, 0)
+		zone.RawSetInt(1, ud)
+		zone.Metatable = dictMT
+		tbl.RawSetString(string(name), zone)
+		L.Push(zone)
 		return 1
 	}))
 	t.Metatable = mt
@@ -61,9 +65,11 @@ func ResetSharedTable(t *lua.LTable) {
 	}
 	var names []lua.LValue
 	t.ForEach(func(k, v lua.LValue) {
-		if ud, ok := v.(*lua.LUserData); ok {
-			if _, ok := ud.Value.(*shdict.Dict); ok {
-				names = append(names, k)
+		if zone, ok := v.(*lua.LTable); ok {
+			if ud, ok := zone.RawGetInt(1).(*lua.LUserData); ok {
+				if _, ok := ud.Value.(*shdict.Dict); ok {
+					names = append(names, k)
+				}
 			}
 		}
 	})
@@ -72,7 +78,7 @@ func ResetSharedTable(t *lua.LTable) {
 	}
 }
 
-// sharedDictMetatable returns the metatable of dict userdata in L, creating
+// sharedDictMetatable returns the metatable of dict tables in L, creating
 // it and its methods table on first use.
 func sharedDictMetatable(L *lua.LState) *lua.LTable {
 	mt := L.NewTypeMetatable(sharedDictTypeName)
@@ -114,12 +120,14 @@ var sharedDictMethods = map[string]lua.LGFunction{
 // sharedCheckDict returns the dict a method is called on, raising OpenResty's
 // error when the method was called with a dot instead of a colon.
 func sharedCheckDict(L *lua.LState) *shdict.Dict {
-	if ud, ok := L.Get(1).(*lua.LUserData); ok {
-		if d, ok := ud.Value.(*shdict.Dict); ok && d != nil {
-			return d
+	if zone, ok := L.Get(1).(*lua.LTable); ok {
+		if ud, ok := zone.RawGetInt(1).(*lua.LUserData); ok {
+			if d, ok := ud.Value.(*shdict.Dict); ok && d != nil {
+				return d
+			}
 		}
 	}
-	L.RaiseError(`bad "zone" argument`)
+	shdRaise(L, `bad "zone" argument`)
 	return nil
 }
 
@@ -164,7 +172,7 @@ func sharedListKey(L *lua.LState, idx int, fname string) (string, string) {
 	case *lua.LNilType:
 		return "", "nil key"
 	default:
-		L.RaiseError("bad argument #%d to '%s' (string expected, got %s)", idx-1, fname, v.Type().String())
+		shdRaise(L, "bad argument #%d to '%s' (string expected, got %s)", idx-1, fname, v.Type().String())
 	}
 	return key, sharedCheckKeyLen(key)
 }
@@ -305,29 +313,29 @@ func sharedStore(op sharedStoreFunc) lua.LGFunction {
 		case *lua.LNilType:
 		case lua.LBool:
 			if ev {
-				L.RaiseError("attempt to compare boolean with number")
+				shdRaise(L, "attempt to compare boolean with number")
 			}
 		case lua.LNumber:
 			if ev < 0 {
-				L.RaiseError(`bad "exptime" argument`)
+				shdRaise(L, `bad "exptime" argument`)
 			}
 			ttl = sharedSeconds(float64(ev))
 		default:
-			L.RaiseError("attempt to compare %s with number", ev.Type().String())
+			shdRaise(L, "attempt to compare %s with number", ev.Type().String())
 		}
 		var flags uint32
 		switch fv := L.Get(5).(type) {
 		case *lua.LNilType:
 		case lua.LBool:
 			if fv {
-				L.RaiseError("cannot convert 'boolean' to 'int'")
+				shdRaise(L, "cannot convert 'boolean' to 'int'")
 			}
 		case lua.LNumber:
 			if f := float64(fv); !math.IsNaN(f) && !math.IsInf(f, 0) {
 				flags = uint32(int64(f))
 			}
 		default:
-			L.RaiseError("cannot convert '%s' to 'int'", fv.Type().String())
+			shdRaise(L, "cannot convert '%s' to 'int'", fv.Type().String())
 		}
 		key, msg := sharedKey(L, 2)
 		if msg != "" {
@@ -385,27 +393,27 @@ func sharedIncr(L *lua.LState) int {
 	delta, ok := sharedToNumber(L.Get(3))
 	if !ok {
 		// lua-resty-core stores tonumber(value), nil here, in a double.
-		L.RaiseError("cannot convert 'nil' to 'double'")
+		shdRaise(L, "cannot convert 'nil' to 'double'")
 	}
 	var init float64
 	hasInit := lua.LVAsBool(L.Get(4))
 	if hasInit {
 		iv := L.Get(4)
 		if init, ok = sharedToNumber(iv); !ok {
-			L.RaiseError("bad init arg: number expected, got %s", iv.Type().String())
+			shdRaise(L, "bad init arg: number expected, got %s", iv.Type().String())
 		}
 	}
 	var initTTL time.Duration
 	if tv := L.Get(5); tv != lua.LNil {
 		sec, ok := sharedToNumber(tv)
 		if !ok {
-			L.RaiseError("bad init_ttl arg: number expected, got %s", tv.Type().String())
+			shdRaise(L, "bad init_ttl arg: number expected, got %s", tv.Type().String())
 		}
 		if sec < 0 {
-			L.RaiseError(`bad "init_ttl" argument`)
+			shdRaise(L, `bad "init_ttl" argument`)
 		}
 		if !hasInit {
-			L.RaiseError(`must provide "init" when providing "init_ttl"`)
+			shdRaise(L, `must provide "init" when providing "init_ttl"`)
 		}
 		initTTL = sharedSeconds(sec)
 	}
@@ -450,7 +458,7 @@ func sharedExpire(L *lua.LState) int {
 	d := sharedCheckDict(L)
 	ev := L.Get(3)
 	if !lua.LVAsBool(ev) {
-		L.RaiseError(`bad "exptime" argument`)
+		shdRaise(L, `bad "exptime" argument`)
 	}
 	key, msg := sharedKey(L, 2)
 	if msg != "" {
@@ -458,7 +466,7 @@ func sharedExpire(L *lua.LState) int {
 	}
 	sec, ok := sharedToNumber(ev)
 	if !ok {
-		L.RaiseError("attempt to perform arithmetic on local 'exptime' (a %s value)", ev.Type().String())
+		shdRaise(L, "attempt to perform arithmetic on local 'exptime' (a %s value)", ev.Type().String())
 	}
 	if err := d.Expire(key, sharedSeconds(sec)); err != nil {
 		return PushFail(L, err.Error())
@@ -478,7 +486,7 @@ func sharedFlushAll(L *lua.LState) int {
 func sharedOptInt(L *lua.LState, fname string, def int) int {
 	n := L.GetTop()
 	if n > 2 {
-		L.RaiseError("expecting 1 or 2 argument(s), but saw %d", n)
+		shdRaise(L, "expecting 1 or 2 argument(s), but saw %d", n)
 	}
 	if n < 2 {
 		return def
@@ -486,7 +494,7 @@ func sharedOptInt(L *lua.LState, fname string, def int) int {
 	v := L.Get(2)
 	f, ok := sharedToNumber(v)
 	if !ok {
-		L.RaiseError("bad argument #1 to '%s' (number expected, got %s)", fname, v.Type().String())
+		shdRaise(L, "bad argument #1 to '%s' (number expected, got %s)", fname, v.Type().String())
 	}
 	if math.IsNaN(f) || f >= math.MaxInt32 || f <= math.MinInt32 {
 		return 0
@@ -534,7 +542,7 @@ func sharedPush(fname string, push func(*shdict.Dict, string, shdict.Value) (int
 	return func(L *lua.LState) int {
 		d := sharedCheckDict(L)
 		if n := L.GetTop(); n != 3 {
-			L.RaiseError("expecting 3 arguments, but only seen %d", n)
+			shdRaise(L, "expecting 3 arguments, but only seen %d", n)
 		}
 		key, msg := sharedListKey(L, 2, fname)
 		if msg != "" {
@@ -550,7 +558,7 @@ func sharedPush(fname string, push func(*shdict.Dict, string, shdict.Value) (int
 			return PushFail(L, "bad value type")
 		}
 		n, err := push(d, key, v)
-		if err == shdict.ErrNoMemory {
+		if err == shdict.ErrNoListMemory {
 			L.Push(lua.LFalse)
 			L.Push(lua.LString(err.Error()))
 			return 2
@@ -569,7 +577,7 @@ func sharedPop(fname string, pop func(*shdict.Dict, string) (shdict.Value, error
 	return func(L *lua.LState) int {
 		d := sharedCheckDict(L)
 		if n := L.GetTop(); n != 2 {
-			L.RaiseError("expecting 2 arguments, but only seen %d", n)
+			shdRaise(L, "expecting 2 arguments, but only seen %d", n)
 		}
 		key, msg := sharedListKey(L, 2, fname)
 		if msg != "" {
@@ -588,7 +596,7 @@ func sharedPop(fname string, pop func(*shdict.Dict, string) (shdict.Value, error
 func sharedLLen(L *lua.LState) int {
 	d := sharedCheckDict(L)
 	if n := L.GetTop(); n != 2 {
-		L.RaiseError("expecting 2 arguments, but only seen %d", n)
+		shdRaise(L, "expecting 2 arguments, but only seen %d", n)
 	}
 	key, msg := sharedListKey(L, 2, "llen")
 	if msg != "" {
@@ -600,4 +608,18 @@ func sharedLLen(L *lua.LState) int {
 	}
 	L.Push(lua.LNumber(n))
 	return 1
+}
+
+// shdRaise raises an error as lua-resty-core's shdict methods do, with
+// error(msg, 2): prefixed with the position of the calling Lua code, and
+// with none when the method was called by a Go function (pcall(dict.set,
+// ...)).
+func shdRaise(L *lua.LState, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if dbg, ok := L.GetStack(1); ok {
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err == nil && dbg.CurrentLine > 0 {
+			msg = fmt.Sprintf("%s:%d: %s", dbg.Source, dbg.CurrentLine, msg)
+		}
+	}
+	L.Error(lua.LString(msg), 0)
 }

@@ -153,25 +153,25 @@ func (vm *VM) require(L *lua.LState) int {
 	name := L.CheckString(1)
 	loaded, ok := L.G.Registry.RawGetString("_LOADED").(*lua.LTable)
 	if !ok {
-		raiseLua(L, "package.loaded must be a table")
+		raiseError(L, "package.loaded must be a table")
 	}
 	if v := loaded.RawGetString(name); lua.LVAsBool(v) {
 		if v == loadingModule {
-			raiseLua(L, "loop or previous error loading module '%s'", name)
+			raiseError(L, "loop or previous error loading module '%s'", name)
 		}
 		L.Push(v)
 		return 1
 	}
 	loaders, ok := L.G.Registry.RawGetString("_LOADERS").(*lua.LTable)
 	if !ok {
-		raiseLua(L, "package.loaders must be a table")
+		raiseError(L, "package.loaders must be a table")
 	}
 	var tried strings.Builder
 	var fn *lua.LFunction
 	for i := 1; fn == nil; i++ {
 		loader := loaders.RawGetInt(i)
 		if loader == lua.LNil {
-			raiseLua(L, "module '%s' not found:%s", name, tried.String())
+			raiseError(L, "module '%s' not found:%s", name, tried.String())
 		}
 		L.Push(loader)
 		L.Push(lua.LString(name))
@@ -205,7 +205,7 @@ func preloadLoader(pkg *lua.LTable) lua.LGFunction {
 		name := L.CheckString(1)
 		preload, ok := pkg.RawGetString("preload").(*lua.LTable)
 		if !ok {
-			raiseLua(L, "package.preload must be a table")
+			raiseError(L, "package.preload must be a table")
 		}
 		if v := preload.RawGetString(name); v != lua.LNil {
 			L.Push(v)
@@ -232,7 +232,7 @@ func (vm *VM) fileLoader(L *lua.LState) int {
 		}
 		chunk, err := vm.pool.files.load(file)
 		if err != nil {
-			raiseLua(L, "error loading module '%s' from file '%s':\n\t%s", name, file, err)
+			raiseError(L, "error loading module '%s' from file '%s':\n\t%s", name, file, err)
 		}
 		L.Push(vm.function(chunk))
 		return 1
@@ -252,7 +252,7 @@ func (vm *VM) embeddedLoader(L *lua.LState) int {
 	}
 	chunk, err := s.compile()
 	if err != nil {
-		raiseLua(L, "error loading embedded module '%s':\n\t%s", name, err)
+		raiseError(L, "error loading embedded module '%s':\n\t%s", name, err)
 	}
 	L.Push(vm.function(chunk))
 	return 1
@@ -282,7 +282,7 @@ func (vm *VM) protectPackagePath(pkg *lua.LTable) {
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
 		k := L.Get(2)
 		if s, ok := k.(lua.LString); ok && (s == "path" || s == "cpath") {
-			raiseLua(L, "package.%s is read-only in caddy-resty: set lua_package_path in the Caddy config", s)
+			raiseError(L, "package.%s is read-only in caddy-resty: set lua_package_path in the Caddy config", s)
 		}
 		L.CheckTable(1).RawSet(k, L.Get(3))
 		return 0

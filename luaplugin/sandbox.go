@@ -1,7 +1,7 @@
 package luaplugin
 
 import (
-	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -36,6 +36,10 @@ func (vm *VM) setup() error {
 		}
 	}
 
+	// gopher-lua's math.huge is the largest float; Lua's is infinity.
+	if m, ok := L.GetGlobal("math").(*lua.LTable); ok {
+		m.RawSetString("huge", lua.LNumber(math.Inf(1)))
+	}
 	if os, ok := L.GetGlobal("os").(*lua.LTable); ok {
 		for _, name := range []string{"execute", "exit", "remove", "rename", "tmpname", "setenv", "setlocale"} {
 			os.RawSetString(name, lua.LNil)
@@ -209,31 +213,6 @@ func loadChunk(L *lua.LState, src, name string) int {
 	return 1
 }
 
-// argErrorAt raises luaL_argerror's "bad argument #n to 'name' (msg)"
-// for the running Go function, named as its caller called it ('?' when
-// that is not known, as with pcall(f, …)).
-func argErrorAt(L *lua.LState, n int, msg string) {
-	name := "?"
-	if dbg, ok := L.GetStack(0); ok {
-		if _, err := L.GetInfo("n", dbg, lua.LNil); err == nil && dbg.Name != "" &&
-			dbg.Name != "(anonymous)" && !strings.HasPrefix(dbg.Name, "<") {
-			name = dbg.Name
-		}
-	}
-	raiseLua(L, "bad argument #%d to '%s' (%s)", n, name, msg)
-}
-
-// raiseLua is luaL_error for the running Go function: the message gets
-// the position of its caller when that is a Lua function (gopher-lua's
-// RaiseError looks past Go callers such as pcall to the next Lua one).
-func raiseLua(L *lua.LState, format string, args ...any) {
-	msg := format
-	if len(args) > 0 {
-		msg = fmt.Sprintf(format, args...)
-	}
-	L.Error(lua.LString(luaWhere(L, 1)+msg), 0)
-}
-
 // luaError is Lua 5.1's error: a string (or number) message gets the
 // position of the function at level (1, the default: the one calling
 // error; 2: its caller; 0: none). gopher-lua's own error names the caller
@@ -325,7 +304,8 @@ func errorObject(err error) lua.LValue {
 	return lua.LString(err.Error())
 }
 
-// print is Lua's print sent to the log at NOTICE level, as in OpenResty.
+// print is Lua's print sent to the log at NOTICE level, as in OpenResty
+// (its arguments joined with no separator, as ngx.log joins them).
 func (vm *VM) print(L *lua.LState) int {
 	// As in lua-nginx-module, print(...) is ngx.log(ngx.NOTICE, ...): the
 	// values are concatenated without a separator, nil, booleans and

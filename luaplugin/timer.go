@@ -1,6 +1,8 @@
 package luaplugin
 
 import (
+	"container/heap"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +17,11 @@ import (
 // when the state is retired (Lua files reloaded, the runtime replaced), its
 // pending timers run at once with premature = true, as nginx runs them when
 // a worker shuts down, and are counted and logged, never silently lost.
+//
+// One dispatcher goroutine per pool starts the callbacks that are due in
+// order (due time, then creation), and the callbacks of one state enter
+// it in that order, so that timers created one after the other run one
+// after the other, as on nginx's single-threaded event loop.
 type timerState struct {
 	p         *Pool
 	pending   atomic.Int64
@@ -23,6 +30,11 @@ type timerState struct {
 
 	mu     sync.Mutex
 	timers map[*timer]struct{}
+	queue  timerHeap
+	seq    uint64
+	gates  map[*VM]chan struct{} // per state: closed once the last callback started entered it
+	wake   chan struct{}
+	active bool // the dispatcher runs
 	closed bool
 }
 
@@ -31,12 +43,99 @@ type timer struct {
 	fn    *lua.LFunction
 	args  []lua.LValue
 	every time.Duration
-	t     *time.Timer
+	due   time.Time
+	seq   uint64
+	idx   int // index in the queue, -1 when not queued
+}
+
+// timerHeap orders timers by due time, then creation.
+type timerHeap []*timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].due.Equal(h[j].due) {
+		return h[i].due.Before(h[j].due)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = i
+	h[j].idx = j
+}
+func (h *timerHeap) Push(x any) {
+	tm := x.(*timer)
+	tm.idx = len(*h)
+	*h = append(*h, tm)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	tm := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	tm.idx = -1
+	return tm
 }
 
 func (ts *timerState) init(p *Pool) {
 	ts.p = p
 	ts.timers = make(map[*timer]struct{})
+	ts.gates = make(map[*VM]chan struct{})
+	ts.wake = make(chan struct{}, 1)
+}
+
+// schedule queues tm for due; the caller holds ts.mu.
+func (ts *timerState) schedule(tm *timer, due time.Time) {
+	tm.due = due
+	ts.seq++
+	tm.seq = ts.seq
+	heap.Push(&ts.queue, tm)
+	if !ts.active {
+		ts.active = true
+		go ts.dispatch()
+	}
+	select {
+	case ts.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch starts the due timers in order until no timer is left.
+func (ts *timerState) dispatch() {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		ts.mu.Lock()
+		if len(ts.queue) == 0 {
+			ts.active = false
+			ts.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		var due []*timer
+		for len(ts.queue) > 0 && !ts.queue[0].due.After(now) {
+			tm := heap.Pop(&ts.queue).(*timer)
+			due = append(due, tm)
+		}
+		var wait time.Duration
+		if len(due) == 0 {
+			wait = ts.queue[0].due.Sub(now)
+		}
+		ts.mu.Unlock()
+		for _, tm := range due {
+			ts.fire(tm)
+		}
+		if wait > 0 {
+			t.Reset(wait)
+			select {
+			case <-t.C:
+			case <-ts.wake:
+				if !t.Stop() {
+					<-t.C
+				}
+			}
+		}
+	}
 }
 
 func (vm *VM) newTimerTable() *lua.LTable {
@@ -75,7 +174,7 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 		ts.mu.Unlock()
 		return PushFail(L, "too many pending timers")
 	}
-	tm := &timer{vm: vm, fn: fn, args: args}
+	tm := &timer{vm: vm, fn: fn, args: args, idx: -1}
 	d := time.Duration(delay * float64(time.Second))
 	if every {
 		tm.every = d
@@ -86,43 +185,84 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 	}
 	ts.timers[tm] = struct{}{}
 	ts.pending.Add(1)
-	tm.t = time.AfterFunc(d, func() { ts.fire(tm) })
+	ts.schedule(tm, time.Now().Add(d))
 	ts.mu.Unlock()
 	L.Push(lua.LTrue)
 	return 1
 }
 
-// fire runs a timer that is due.
+// fire starts a timer that is due (the dispatcher calls it in order). A
+// recurring timer is queued again as its run starts, as lua-nginx-module
+// does, so runs overlap when a callback takes longer than the interval;
+// each run holds a reference on the state of its own.
 func (ts *timerState) fire(tm *timer) {
+	p := ts.p
 	ts.mu.Lock()
 	if _, ok := ts.timers[tm]; !ok {
-		// Taken out by runEarly after it was due.
 		ts.mu.Unlock()
+		return
+	}
+	premature := false
+	switch {
+	case tm.every == 0:
+		delete(ts.timers, tm)
+		ts.pending.Add(-1)
+	case ts.closed || tm.vm.retired.Load():
+		// Retired while the dispatcher held it: its last run, early.
+		delete(ts.timers, tm)
+		ts.pending.Add(-1)
+		ts.premature.Add(1)
+		premature = true
+	default:
+		if !p.bind(tm.vm) {
+			ts.mu.Unlock()
+			return
+		}
+		ts.schedule(tm, time.Now().Add(tm.every))
+	}
+	if ts.running.Add(1) > int64(p.cfg.MaxRunningTimers) {
+		ts.running.Add(-1)
+		ts.mu.Unlock()
+		// lua-nginx-module's alert, naming where the callback is defined.
+		p.Logger().Error(fmt.Sprintf("lua failed to run timer with function defined at %s: %d lua_max_running_timers are not enough",
+			funcLocation(tm.fn), p.cfg.MaxRunningTimers),
+			zap.Int("max_running_timers", p.cfg.MaxRunningTimers))
+		// The reference of a one-off timer, or of this run of a recurring one.
 		ts.release(tm.vm)
 		return
 	}
-	if tm.every == 0 {
-		delete(ts.timers, tm)
-		ts.pending.Add(-1)
-	}
+	prev := ts.gates[tm.vm]
+	gate := make(chan struct{})
+	ts.gates[tm.vm] = gate
 	ts.mu.Unlock()
-	p := ts.p
-	if ts.running.Add(1) > int64(p.cfg.MaxRunningTimers) {
+	go func() {
+		if prev != nil {
+			<-prev
+		}
+		ts.run(tm, premature, gate)
 		ts.running.Add(-1)
-		p.Logger().Error("lua timer dropped: too many running timers",
-			zap.Int("max_running_timers", p.cfg.MaxRunningTimers))
-		ts.done(tm)
-		return
-	}
-	ts.run(tm, false)
-	ts.running.Add(-1)
-	ts.done(tm)
+		ts.release(tm.vm)
+	}()
 }
 
-// run calls the timer's callback on a thread of its state.
-func (ts *timerState) run(tm *timer, premature bool) {
+// funcLocation is where a Lua function is defined (chunk:line), as
+// lua-nginx-module's messages about timers give it.
+func funcLocation(fn *lua.LFunction) string {
+	if fn.IsG || fn.Proto == nil {
+		return "=[C]:-1"
+	}
+	return fmt.Sprintf("%s:%d", fn.Proto.SourceName, fn.Proto.LineDefined)
+}
+
+// run calls the timer's callback on a thread of its state; it closes
+// entered (when not nil) once it holds the state, or gave up on it.
+func (ts *timerState) run(tm *timer, premature bool, entered chan struct{}) {
 	p, vm := ts.p, tm.vm
-	if err := vm.enter(); err != nil {
+	err := vm.enter()
+	if entered != nil {
+		close(entered)
+	}
+	if err != nil {
 		p.Logger().Error("lua timer skipped", zap.Error(err))
 		return
 	}
@@ -139,24 +279,15 @@ func (ts *timerState) run(tm *timer, premature bool) {
 	}
 }
 
-// done re-arms a recurring timer, or lets go of the timer's state.
-func (ts *timerState) done(tm *timer) {
-	ts.mu.Lock()
-	if _, ok := ts.timers[tm]; ok && tm.every > 0 {
-		tm.t.Reset(tm.every)
-		ts.mu.Unlock()
-		return
-	}
-	ts.mu.Unlock()
-	ts.release(tm.vm)
-}
-
 func (ts *timerState) release(vm *VM) { ts.p.unbind(vm) }
 
 // retireState runs the pending timers of a retired state early, with
 // premature = true.
 func (ts *timerState) retireState(vm *VM) {
 	ts.runEarly(false, func(tm *timer) bool { return tm.vm == vm })
+	ts.mu.Lock()
+	delete(ts.gates, vm)
+	ts.mu.Unlock()
 }
 
 // close runs every pending timer early: the runtime is going away.
@@ -174,12 +305,14 @@ func (ts *timerState) runEarly(closing bool, match func(*timer) bool) {
 		ts.closed = true
 	}
 	for tm := range ts.timers {
-		if !match(tm) {
+		// A timer the dispatcher took out of the queue is left to it.
+		if !match(tm) || tm.idx < 0 {
 			continue
 		}
 		delete(ts.timers, tm)
 		ts.pending.Add(-1)
-		if tm.t.Stop() {
+		if tm.idx >= 0 {
+			heap.Remove(&ts.queue, tm.idx)
 			due = append(due, tm)
 		}
 	}
@@ -192,7 +325,7 @@ func (ts *timerState) runEarly(closing bool, match func(*timer) bool) {
 		zap.Int("timers", len(due)))
 	for _, tm := range due {
 		go func(tm *timer) {
-			ts.run(tm, true)
+			ts.run(tm, true, nil)
 			ts.release(tm.vm)
 		}(tm)
 	}

@@ -1,6 +1,7 @@
 package luaplugin
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"net/textproto"
@@ -15,7 +16,7 @@ import (
 // Null is ngx.null (and cjson.null): the sentinel OpenResty uses for a JSON
 // null or a nil reply. It is a light userdata with no metatable and never
 // changes, so one value serves every Lua state.
-var Null = &lua.LUserData{}
+var Null = &lua.LUserData{Metatable: lua.LNil}
 
 // FormatNumber formats n as LuaJIT does ("%.14g"), which is how OpenResty
 // prints numbers everywhere: tostring, ngx.say, string concatenation.
@@ -135,4 +136,169 @@ func headerKey(name string) string {
 		name = strings.ReplaceAll(name, "_", "-")
 	}
 	return textproto.CanonicalMIMEHeaderKey(name)
+}
+
+// appendOutput appends the text of v to b as ngx.say and ngx.print do:
+// strings and numbers as text, nil as "nil", booleans, ngx.null as "null",
+// array tables flattened (a hole prints "nil", up to the largest integer
+// key). It returns lua-nginx-module's message for a value it refuses.
+func appendOutput(b []byte, v lua.LValue, top bool) ([]byte, string) {
+	switch lv := v.(type) {
+	case lua.LString:
+		return append(b, lv...), ""
+	case lua.LNumber:
+		return append(b, FormatNumber(float64(lv))...), ""
+	case *lua.LNilType:
+		return append(b, "nil"...), ""
+	case lua.LBool:
+		if lv {
+			return append(b, "true"...), ""
+		}
+		return append(b, "false"...), ""
+	case *lua.LTable:
+		max, ok := arrayLen(lv)
+		if !ok {
+			return b, "non-array table found"
+		}
+		for i := 1; i <= max; i++ {
+			var msg string
+			if b, msg = appendOutput(b, lv.RawGetInt(i), false); msg != "" {
+				return b, msg
+			}
+		}
+		return b, ""
+	case *lua.LUserData:
+		if lv == Null {
+			return append(b, "null"...), ""
+		}
+	}
+	if top {
+		return b, "string, number, boolean, nil, ngx.null, or array table expected, but got " + v.Type().String()
+	}
+	return b, "bad data type " + v.Type().String() + " found"
+}
+
+// arrayLen returns the largest positive integer key of t, and false when
+// t has a key that is not one (lua-nginx-module's array test).
+func arrayLen(t *lua.LTable) (int, bool) {
+	max := 0
+	ok := true
+	t.ForEach(func(k, _ lua.LValue) {
+		n, isNum := k.(lua.LNumber)
+		f := float64(n)
+		if !isNum || f < 1 || f != math.Trunc(f) {
+			ok = false
+			return
+		}
+		if int(f) > max {
+			max = int(f)
+		}
+	})
+	return max, ok
+}
+
+// raiseError raises an error as luaL_error does: the message is prefixed
+// with the position of the Lua code that called the running Go function,
+// and with nothing when that caller is itself a Go function (as in
+// pcall(ngx.req.set_uri, "")).
+func raiseError(L *lua.LState, format string, args ...any) {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	L.Error(lua.LString(callerWhere(L)+msg), 0)
+}
+
+// argError raises luaL_argerror's "bad argument #n to 'name' (msg)", the
+// name being the one the running function was called by ('?' when it is
+// not known, as with pcall(f, …)).
+func argError(L *lua.LState, n int, msg string) {
+	name := "?"
+	if dbg, ok := L.GetStack(0); ok {
+		if _, err := L.GetInfo("n", dbg, lua.LNil); err == nil && dbg.Name != "" &&
+			dbg.Name != "(anonymous)" && !strings.HasPrefix(dbg.Name, "<") {
+			name = dbg.Name
+		}
+	}
+	raiseError(L, "bad argument #%d to '%s' (%s)", n, name, msg)
+}
+
+// callerWhere is luaL_where(L, 1): "chunk:line: " of the calling Lua
+// code, or "" when the caller is a Go function.
+func callerWhere(L *lua.LState) string {
+	dbg, ok := L.GetStack(1)
+	if !ok {
+		return ""
+	}
+	if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil || dbg.CurrentLine <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d: ", dbg.Source, dbg.CurrentLine)
+}
+
+// unsafeURIByte returns the first byte of s that may not appear in a URI
+// nginx sends on (a control character but tab, or DEL).
+func unsafeURIByte(s string) (byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// escapeLog escapes s for an error message as lua-nginx-module does:
+// control characters, '"', '\', DEL and bytes over 0x7f as \xHH.
+func escapeLog(s string) string {
+	const hexd = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			b.WriteString(`\x`)
+			b.WriteByte(hexd[c>>4])
+			b.WriteByte(hexd[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// escapeHeader escapes a header name or value given from Lua as
+// lua-nginx-module does, %XX: in a value the control characters but tab,
+// and DEL; in a name also the separators, space and bytes over 0x7f.
+func escapeHeader(s string, name bool) string {
+	esc := func(c byte) bool {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+		if !name {
+			return false
+		}
+		if c == '\t' || c >= 0x80 {
+			return true
+		}
+		return strings.IndexByte(" \"(),/:;<=>?@[\\]{}", c) >= 0
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if esc(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	const hexd = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if esc(c) {
+			b = append(b, '%', hexd[c>>4], hexd[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }

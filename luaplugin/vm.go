@@ -463,6 +463,22 @@ func (th *thread) over(now int64) bool {
 	return s > 0 && th.used.Load()+now-s > int64(th.vm.pool.cfg.Timeout)
 }
 
+// budgetLeft is what is left of the running run's time budget, at most
+// lua_timeout and at least a millisecond (a Go function that may run long
+// in one call, such as a backtracking regex match, stops there).
+func (vm *VM) budgetLeft() time.Duration {
+	limit := vm.pool.cfg.Timeout
+	th := vm.cur
+	if th == nil {
+		return limit
+	}
+	left := limit
+	if s := th.since.Load(); s > 0 {
+		left -= time.Duration(th.used.Load() + vm.pool.now() - s)
+	}
+	return min(max(left, time.Millisecond), limit)
+}
+
 func (vm *VM) budgetError(name string, th *thread) *Error {
 	e := &Error{Chunk: name, Timeout: true}
 	if th.ctx.reason() == reasonMemory {
@@ -566,6 +582,7 @@ func (vm *VM) takeArgs(req *Request) string {
 func (vm *VM) newReLib() *reLib {
 	r := newReLib(vm.pool.regex)
 	r.maxLen = vm.pool.cfg.MaxStringSize
+	r.limit = vm.budgetLeft
 	n := 0
 	r.check = func(L *lua.LState) {
 		if n++; n&63 == 0 {

@@ -51,11 +51,15 @@ type responseWriter struct {
 	// completes it reaches body_filter with eof set, as the last buffer of
 	// a proxied response does in nginx, which saves a second call.
 	remaining int64
+	// clLeft is how much more body the Content-Length sent allows (-1
+	// without one): a longer body is cut there, as nginx cuts output
+	// past a Content-Length that Lua set lower.
+	clLeft int64
 }
 
 func (rw *responseWriter) reset(w http.ResponseWriter) {
 	rs := rw.rs
-	*rw = responseWriter{rs: rs, remaining: -1}
+	*rw = responseWriter{rs: rs, remaining: -1, clLeft: -1}
 	rw.ResponseWriter = w
 }
 
@@ -135,12 +139,14 @@ func (rw *responseWriter) sendHeaders() {
 	if rw.status == 0 {
 		rw.status = http.StatusOK
 	}
+	hdr := rw.Header()
+	if _, set := hdr["Content-Type"]; rw.luaResponse && !set {
+		// nginx's default_type, before the header filters see the
+		// headers; a Content-Type Lua cleared stays absent.
+		hdr.Set("Content-Type", "text/plain")
+	}
 	if rs.hasPhase(h.headerFilter, luaplugin.PhaseHeaderFilter) {
 		rw.runHeaderFilter()
-	}
-	hdr := rw.Header()
-	if rw.luaResponse && len(hdr["Content-Type"]) == 0 && !rw.discard {
-		hdr.Set("Content-Type", "text/plain")
 	}
 	if rs.hasPhase(h.bodyFilter, luaplugin.PhaseBodyFilter) {
 		if cl := hdr.Get("Content-Length"); cl != "" && !rw.luaResponse && !rw.discard {
@@ -151,6 +157,11 @@ func (rw *responseWriter) sendHeaders() {
 		// body_filter may change the length; nginx leaves clearing
 		// Content-Length to the script, Go would fail the response.
 		hdr.Del("Content-Length")
+	}
+	if cl := hdr.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			rw.clLeft = n
+		}
 	}
 	rw.wroteHeader = true
 	rw.ResponseWriter.WriteHeader(rw.status)
@@ -275,6 +286,15 @@ func (rw *responseWriter) writeBody(p []byte, last bool) error {
 // the request's Lua state released, so a slow client holds only its own
 // request, never the state.
 func (rw *responseWriter) send(p []byte) error {
+	if rw.clLeft >= 0 {
+		if int64(len(p)) > rw.clLeft {
+			p = p[:rw.clLeft]
+		}
+		rw.clLeft -= int64(len(p))
+		if len(p) == 0 {
+			return nil
+		}
+	}
 	if vm := rw.rs.held; vm != nil {
 		resume := vm.Suspend()
 		defer resume()
@@ -328,7 +348,7 @@ func (rw *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !rw.wroteHeader {
 		rw.sendHeaders()
 	}
-	if !rw.rs.hasPhase(rw.rs.h.bodyFilter, luaplugin.PhaseBodyFilter) && !rw.discard && !rw.eof && !rw.aborted {
+	if !rw.rs.hasPhase(rw.rs.h.bodyFilter, luaplugin.PhaseBodyFilter) && !rw.discard && !rw.eof && !rw.aborted && rw.clLeft < 0 {
 		n, err := rw.ResponseWriterWrapper.ReadFrom(src)
 		rw.bytes += n
 		return n, err

@@ -639,7 +639,8 @@ func limitCall(L *lua.LState, lim lua.LValue, method string, key lua.LValue, com
 // combine(limiters, keys, states?) -> max delay, or nil, err. As in the
 // library: every limiter but the last is first tried without committing,
 // and the last is committed; then the others are committed in order, and
-// when one of them rejects, those committed before it are uncommitted.
+// when one of them rejects, those committed before it and the last one are
+// uncommitted.
 func limitCombine(L *lua.LState) int {
 	limiters := L.CheckTable(1)
 	keys := L.CheckTable(2)
@@ -668,11 +669,14 @@ func limitCombine(L *lua.LState) int {
 		lim := L.GetTable(limiters, idx)
 		delay, state := limitCall(L, lim, "incoming", L.GetTable(keys, idx), lua.LTrue)
 		if !lua.LVAsBool(delay) {
+			// Errors are ignored here, as in the library; the last
+			// limiter, committed in the first pass, is uncommitted too.
 			for j := 1; j < i; j++ {
 				jdx := lua.LNumber(j)
-				// Errors are ignored here, as in the library.
 				limitCall(L, L.GetTable(limiters, jdx), "uncommit", L.GetTable(keys, jdx), nil)
 			}
+			last := lua.LNumber(n)
+			limitCall(L, L.GetTable(limiters, last), "uncommit", L.GetTable(keys, last), nil)
 			L.Push(lua.LNil)
 			L.Push(state)
 			return 2

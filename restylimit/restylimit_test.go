@@ -527,7 +527,8 @@ func TestRestyLimitTrafficCombine(t *testing.T) {
 	)
 
 	// A rejection in the commit pass uncommits the limiters committed
-	// before it (and not the last one, committed in the first pass).
+	// before it and the last one, committed in the first pass
+	// (lua-resty-limit-traffic t/traffic.t TEST 5).
 	out := limitOut(t, p, clk, `
 		local limit_req = require "resty.limit.req"
 		local limit_count = require "resty.limit.count"
@@ -554,7 +555,7 @@ func TestRestyLimitTrafficCombine(t *testing.T) {
 	`)
 	luatest.ExpectLines(t, out,
 		"nilrejected",
-		"5 -1 4",
+		"5 -1 5",
 		"0",
 	)
 }

@@ -56,8 +56,9 @@ func (q *deque) popBack() Value {
 // LPush inserts v (a string or number) at the head of the list stored under
 // key, creating the list when the key is missing or expired, and returns
 // the new length. It fails with ErrNotList when key holds a live non-list
-// value, ErrBadValue for other kinds of v, and ErrNoMemory when the element
-// does not fit: like nginx, pushes remove expired items to make room but
+// value, ErrBadValue for other kinds of v, ErrNoListMemory when a new
+// list's head does not fit and ErrNoMemory when the element does not: like
+// nginx, pushes remove expired items to make room but
 // never evict live ones.
 func (d *Dict) LPush(key string, v Value) (int, error) { return d.push(key, v, true) }
 
@@ -112,7 +113,12 @@ func (d *Dict) push(key string, v Value, left bool) (int, error) {
 	elem := listElemCost(v)
 	if e == nil {
 		head := listHeadCost(len(key))
-		if ok, _ := d.reserve(head+elem, false, &c); !ok {
+		if ok, _ := d.reserve(head, false, &c); !ok {
+			return 0, ErrNoListMemory
+		}
+		d.slab.alloc(head)
+		if ok, _ := d.reserve(elem, false, &c); !ok {
+			d.slab.free(head)
 			return 0, ErrNoMemory
 		}
 		e = &entry{key: key, list: &deque{}, cost: head, hidx: -1}
@@ -129,6 +135,7 @@ func (d *Dict) push(key string, v Value, left bool) (int, error) {
 	}
 	e.cost += elem
 	d.used += elem
+	d.slab.alloc(elem)
 	if left {
 		e.list.pushFront(v)
 	} else {
@@ -161,6 +168,7 @@ func (d *Dict) pop(key string, left bool) (Value, error) {
 	elem := listElemCost(v)
 	e.cost -= elem
 	d.used -= elem
+	d.slab.free(elem)
 	if e.list.n == 0 {
 		d.remove(e)
 	}

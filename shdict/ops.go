@@ -269,13 +269,16 @@ func (d *Dict) Keys(max int) []string {
 // Capacity returns the configured size of the dictionary in bytes.
 func (d *Dict) Capacity() int64 { return d.size }
 
-// FreeSpace returns the unused part of the dictionary's byte budget, rounded
-// down to whole 4 KiB pages (nginx reports the number of free pages times
-// the page size). Expired items not yet removed count as used.
+// FreeSpace returns the free pages of the modelled zone times the page
+// size, as nginx reports it (see the package memory model). Expired items
+// not yet removed count as used.
 func (d *Dict) FreeSpace() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return (d.limit - d.used) / PageSize * PageSize
+	if d.slab.used >= d.slab.pages {
+		return 0
+	}
+	return (d.slab.pages - d.slab.used) * PageSize
 }
 
 // UpdateOp tells Update what to do after its callback returns.

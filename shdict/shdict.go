@@ -11,11 +11,11 @@
 // allocator, so a dictionary holds as many items as fit in the configured
 // size. Dict models that allocator instead of measuring Go heap usage:
 //
-//   - The zone is cut into 4 KiB pages, each also costing a 24-byte page
-//     descriptor, so a dictionary of size S has floor(S / (4096+24)) usable
-//     pages; the usable byte budget is that many pages times 4096. (nginx
-//     also spends a few hundred bytes on the pool header and its own
-//     bookkeeping; that is not modelled.)
+//   - The zone is laid out as nginx's ngx_slab_init lays it out on 64-bit
+//     Linux: a 704-byte pool header (the pool, its slot heads and stats),
+//     then one 24-byte descriptor per page, then 4 KiB pages starting on a
+//     page boundary, so a 100 KiB dictionary has 24 pages and a 1 MiB one
+//     254.
 //   - A scalar item costs one allocation of 68 bytes of node overhead (the
 //     64-bit size of nginx's rbtree node plus shdict node header) plus the
 //     key plus the value (string bytes, 8 for a number, 1 for a boolean).
@@ -23,11 +23,22 @@
 //     for its head, plus one allocation of 21 + value bytes per element.
 //   - Every allocation is rounded up like nginx's slab classes: a power of
 //     two, at least 8 bytes, for requests up to half a page (2048 bytes);
-//     larger requests take whole 4 KiB pages.
+//     larger requests take whole pages. A page holds slots of one class
+//     only (4096/size of them, fewer for the classes under 64 bytes whose
+//     bitmap takes the first slots), so a class uses ceil(items/slots)
+//     pages. Fragmentation is not modelled: a class's items are counted as
+//     if packed.
+//   - The dictionary's own header (128-byte class) and the zone name nginx
+//     keeps for its log messages (32- or 64-byte class) are allocated at
+//     creation, as lua-nginx-module does, so they take two pages.
 //
-// Capacity reports the configured size, FreeSpace the unused part of the
-// budget rounded down to whole 4 KiB pages (nginx reports its free pages,
-// so both move in page steps), and Stats the exact bytes charged.
+// With this model a dictionary holds exactly as many items as nginx's
+// before it starts evicting in lua-nginx-module's tests (352 values of
+// about 140 bytes in 100 KiB).
+//
+// Capacity reports the configured size, FreeSpace the free pages times
+// 4096 (nginx reports its free pages), and Stats the bytes of the slab
+// chunks charged.
 //
 // When a store does not fit, expired items are removed first; then, unless
 // the operation is one of the safe_* variants, up to 30 least-recently-used
@@ -76,10 +87,12 @@ const (
 	// memory runs out (nginx tries 30 times).
 	MaxForcedEvictions = 30
 
-	pageDescSize     = 24 // sizeof(ngx_slab_page_t) on 64-bit
-	nodeOverhead     = 68 // rbtree node header (32) + shdict node header (36)
-	listHeadSize     = 16 // ngx_queue_t holding the list elements
-	listNodeOverhead = 21 // ngx_queue_t + value_len + value_type
+	pageDescSize     = 24  // sizeof(ngx_slab_page_t) on 64-bit
+	poolHeaderSize   = 704 // ngx_slab_pool_t (200) + 9 slot heads (216) + 9 stats (288)
+	shctxSize        = 80  // ngx_http_lua_shdict_shctx_t: rbtree, sentinel, LRU queue
+	nodeOverhead     = 68  // rbtree node header (32) + shdict node header (36)
+	listHeadSize     = 16  // ngx_queue_t holding the list elements
+	listNodeOverhead = 21  // ngx_queue_t + value_len + value_type
 	minSlot          = 8
 	halfPage         = PageSize / 2
 )
@@ -92,11 +105,16 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrExists     = errors.New("exists")
 	ErrNoMemory   = errors.New("no memory")
-	ErrNotNumber  = errors.New("not a number")
-	ErrNotList    = errors.New("value not a list")
-	ErrIsList     = errors.New("value is a list")
-	ErrNilValue   = errors.New("attempt to add or replace nil values")
-	ErrBadValue   = errors.New("bad value type")
+	// ErrNoListMemory is what LPush and RPush return when the head of a
+	// new list does not fit (ErrNoMemory: its element does not). The text
+	// is the same; lua-nginx-module returns false, "no memory" for the
+	// first and nil, "no memory" for the second.
+	ErrNoListMemory = errors.New("no memory")
+	ErrNotNumber    = errors.New("not a number")
+	ErrNotList      = errors.New("value not a list")
+	ErrIsList       = errors.New("value is a list")
+	ErrNilValue     = errors.New("attempt to add or replace nil values")
+	ErrBadValue     = errors.New("bad value type")
 	// ErrBadUpdateOp is returned by Update when the callback returns an
 	// UpdateOp it does not know.
 	ErrBadUpdateOp = errors.New("shdict: invalid UpdateOp")
@@ -105,16 +123,16 @@ var (
 // Dict is one shared dictionary. It is safe for concurrent use; every method
 // is atomic. Create it with New.
 type Dict struct {
-	name  string
-	size  int64 // configured size, reported by Capacity
-	limit int64 // usable bytes: whole pages after page descriptors
-	now   func() time.Time
+	name string
+	size int64 // configured size, reported by Capacity
+	slab slabs // page accounting of the modelled allocator
+	now  func() time.Time
 
 	mu    sync.Mutex
 	items map[string]*entry
 	lru   entry    // sentinel: lru.next is the most, lru.prev the least recently used
 	heap  []*entry // min-heap on expires of the entries that have one
-	used  int64    // bytes charged to the entries in items
+	used  int64    // bytes of the slab chunks charged to the entries in items
 
 	evictions   uint64
 	expirations uint64
@@ -159,12 +177,16 @@ func New(name string, size int64, opts ...Option) (*Dict, error) {
 	d := &Dict{
 		name:  name,
 		size:  size,
-		limit: size / (PageSize + pageDescSize) * PageSize,
+		slab:  slabs{pages: zonePages(size)},
 		now:   time.Now,
 		items: make(map[string]*entry),
 	}
 	d.lru.next = &d.lru
 	d.lru.prev = &d.lru
+	// lua-nginx-module allocates the dict's header and its log context
+	// (" in lua_shared_dict zone \"NAME\"") in the zone at start-up.
+	d.slab.alloc(slabSize(shctxSize))
+	d.slab.alloc(slabSize(len(" in lua_shared_dict zone \"\"") + 1 + len(name)))
 	for _, o := range opts {
 		o(d)
 	}
@@ -178,7 +200,8 @@ func (d *Dict) Name() string { return d.name }
 type Stats struct {
 	// Capacity is the configured size in bytes.
 	Capacity int64
-	// Usable is the byte budget items can use (see the package memory model).
+	// Usable is the pages of the zone times the page size (see the package
+	// memory model); the dict's own header takes some of it.
 	Usable int64
 	// Used is the number of bytes charged to the items held.
 	Used int64
@@ -198,7 +221,7 @@ func (d *Dict) Stats() Stats {
 	defer d.mu.Unlock()
 	return Stats{
 		Capacity:    d.size,
-		Usable:      d.limit,
+		Usable:      d.slab.pages * PageSize,
 		Used:        d.used,
 		Items:       len(d.items),
 		Evictions:   d.evictions,
@@ -260,6 +283,82 @@ func slabSize(n int) int64 {
 		return int64(1) << bits.Len(uint(n-1))
 	}
 	return int64((n + PageSize - 1) / PageSize * PageSize)
+}
+
+// zonePages is the number of pages ngx_slab_init finds in a zone of size
+// bytes: after the pool header, one descriptor per page, and the pages
+// aligned to a page boundary.
+func zonePages(size int64) int64 {
+	pages := (size - poolHeaderSize) / (PageSize + pageDescSize)
+	start := (poolHeaderSize + pages*pageDescSize + PageSize - 1) / PageSize * PageSize
+	if m := pages - (size-start)/PageSize; m > 0 {
+		pages -= m
+	}
+	if pages < 0 {
+		pages = 0
+	}
+	return pages
+}
+
+// slabs counts the pages the modelled slab allocator uses: the chunks of
+// each class (8 to 2048 bytes) packed into pages of that class, plus the
+// whole pages of larger allocations.
+type slabs struct {
+	pages int64    // pages in the zone
+	used  int64    // pages in use
+	n     [9]int64 // chunks in use per class, 8 << i bytes
+	big   int64    // pages held by allocations over half a page
+}
+
+// slotsPerPage is how many chunks of class 8<<i fit in a page; classes
+// under 64 bytes keep their bitmap in the page's first chunks.
+func slotsPerPage(i int) int64 {
+	size := int64(minSlot) << i
+	n := PageSize / size
+	if size < 64 {
+		n -= (n/8 + size - 1) / size
+	}
+	return n
+}
+
+func slabClass(size int64) int { return bits.Len64(uint64(size)) - 4 }
+
+// fits reports whether a chunk of size bytes (a slabSize) can be had.
+func (s *slabs) fits(size int64) bool {
+	if size > halfPage {
+		return s.used+size/PageSize <= s.pages
+	}
+	i := slabClass(size)
+	return s.n[i]%slotsPerPage(i) != 0 || s.used < s.pages
+}
+
+// alloc takes a chunk of size bytes; the caller checked fits (the
+// start-up allocations of New may overcommit a tiny zone).
+func (s *slabs) alloc(size int64) {
+	if size > halfPage {
+		s.used += size / PageSize
+		s.big += size / PageSize
+		return
+	}
+	i := slabClass(size)
+	if s.n[i]%slotsPerPage(i) == 0 {
+		s.used++
+	}
+	s.n[i]++
+}
+
+// free gives a chunk of size bytes back.
+func (s *slabs) free(size int64) {
+	if size > halfPage {
+		s.used -= size / PageSize
+		s.big -= size / PageSize
+		return
+	}
+	i := slabClass(size)
+	s.n[i]--
+	if s.n[i]%slotsPerPage(i) == 0 {
+		s.used--
+	}
 }
 
 func scalarCost(keyLen int, v Value) int64 {
@@ -387,6 +486,15 @@ func (d *Dict) remove(e *entry) {
 		d.heapRemove(e)
 	}
 	d.used -= e.cost
+	if e.list == nil {
+		d.slab.free(e.cost)
+		return
+	}
+	d.slab.free(listHeadCost(len(e.key)))
+	q := e.list
+	for i := 0; i < q.n; i++ {
+		d.slab.free(listElemCost(q.buf[(q.head+i)%len(q.buf)]))
+	}
 }
 
 // expireTail is nginx's per-operation cleanup: remove up to two expired
@@ -410,19 +518,17 @@ func (d *Dict) purgeExpired(c *clock) {
 	}
 }
 
-// reserve makes room for cost more bytes; the caller charges them. It drops
-// expired items first and then, if evict is set, up to MaxForcedEvictions
-// least-recently-used live items; forcible reports whether any live item
-// was evicted (even when room could not be made).
+// reserve makes room for a chunk of cost bytes (a slabSize); the caller
+// allocates it. It drops expired items first and then, if evict is set,
+// up to MaxForcedEvictions least-recently-used live items, as nginx does
+// even when the chunk is bigger than the whole zone; forcible reports
+// whether any live item was evicted (even when room could not be made).
 func (d *Dict) reserve(cost int64, evict bool, c *clock) (ok, forcible bool) {
-	if d.used+cost <= d.limit {
+	if d.slab.fits(cost) {
 		return true, false
 	}
-	if cost > d.limit {
-		return false, false
-	}
 	d.purgeExpired(c)
-	if d.used+cost <= d.limit {
+	if d.slab.fits(cost) {
 		return true, false
 	}
 	if !evict {
@@ -436,7 +542,7 @@ func (d *Dict) reserve(cost int64, evict bool, c *clock) (ok, forcible bool) {
 		d.remove(e)
 		d.evictions++
 		forcible = true
-		if d.used+cost <= d.limit {
+		if d.slab.fits(cost) {
 			return true, true
 		}
 	}
@@ -465,6 +571,7 @@ func (d *Dict) put(e *entry, key string, v Value, exp int64, flags uint32, evict
 	}
 	ne := &entry{key: key, val: v, flags: flags, cost: cost, hidx: -1}
 	d.used += cost
+	d.slab.alloc(cost)
 	d.items[key] = ne
 	d.lruPushFront(ne)
 	d.setExpires(ne, exp)

@@ -81,8 +81,8 @@ func check(t testing.TB, d *Dict) {
 	if used != d.used {
 		t.Fatalf("used %d, sum of costs %d", d.used, used)
 	}
-	if d.used > d.limit {
-		t.Fatalf("used %d over limit %d", d.used, d.limit)
+	if d.slab.used > d.slab.pages {
+		t.Fatalf("%d pages used of %d", d.slab.used, d.slab.pages)
 	}
 	for i, e := range d.heap {
 		if e.hidx != i {
@@ -129,12 +129,14 @@ func TestNew(t *testing.T) {
 	if d.Name() != "x" || d.Capacity() != 8192 {
 		t.Errorf("name %q capacity %d", d.Name(), d.Capacity())
 	}
-	// 8192 bytes hold one 4096-byte page plus its descriptor.
-	if d.FreeSpace() != 4096 {
-		t.Errorf("free space %d, want 4096", d.FreeSpace())
+	// 8192 bytes hold one page, which nginx's own allocations at start-up
+	// overcommit (nginx fails to start with dicts under 12k).
+	if d.FreeSpace() != 0 {
+		t.Errorf("free space %d, want 0", d.FreeSpace())
 	}
+	// 1 MiB has 254 pages; the dict's header and log context take two.
 	d, _ = New("y", 1<<20)
-	if got, want := d.FreeSpace(), int64(1<<20/(4096+24)*4096); got != want {
+	if got, want := d.FreeSpace(), int64(252*4096); got != want {
 		t.Errorf("free space %d, want %d", got, want)
 	}
 }
@@ -505,8 +507,9 @@ func TestFlushAll(t *testing.T) {
 	if st := d.Stats(); st.Items != 1 || st.Expirations != 101 {
 		t.Fatalf("stats after flush_expired: %+v", st)
 	}
-	if d.FreeSpace() != free-PageSize {
-		t.Fatalf("free space %d, want %d", d.FreeSpace(), free-PageSize)
+	// k1 takes a chunk of the 128-byte page the dict's header opened.
+	if d.FreeSpace() != free {
+		t.Fatalf("free space %d, want %d", d.FreeSpace(), free)
 	}
 	wantGet(t, d, "k1", StringValue("new"), 0)
 	check(t, d)
@@ -626,16 +629,16 @@ func TestMemoryAccounting(t *testing.T) {
 		t.Fatalf("used %d after popping the list", st.Used)
 	}
 	free := d.FreeSpace()
-	if free%PageSize != 0 || free != (d.limit-d.used)/PageSize*PageSize {
+	if free%PageSize != 0 || free != (d.slab.pages-d.slab.used)*PageSize {
 		t.Fatalf("free space %d", free)
 	}
 	check(t, d)
 }
 
 func TestLRUEviction(t *testing.T) {
-	d, _ := newDict(t, 64*1024)                  // 15 pages: 61440 bytes
-	val := StringValue(strings.Repeat("v", 900)) // 68+3+900 -> 1024 bytes
-	for i := 0; i < 60; i++ {
+	d, _ := newDict(t, 64*1024)                  // 15 pages, 13 after the dict's header
+	val := StringValue(strings.Repeat("v", 900)) // 68+3+900 -> 1024 bytes, 4 a page
+	for i := 0; i < 52; i++ {
 		f, err := d.Set(fmt.Sprint("k", i+100), val, 0, 0)
 		if f || err != nil {
 			t.Fatalf("set %d: %v %v", i, f, err)
@@ -652,7 +655,7 @@ func TestLRUEviction(t *testing.T) {
 	wantGet(t, d, "k100", val, 0)
 	wantGet(t, d, "k101", Value{}, 0)
 	wantGet(t, d, "k102", val, 0)
-	if st := d.Stats(); st.Evictions != 1 || st.Items != 60 {
+	if st := d.Stats(); st.Evictions != 1 || st.Items != 52 {
 		t.Fatalf("stats %+v", st)
 	}
 	// A 4 KiB value needs four 1 KiB items evicted: the least recently used.
@@ -706,12 +709,16 @@ func TestTooLarge(t *testing.T) {
 	mustSet(t, d, "a", NumberValue(1), 0, 0)
 	mustSet(t, d, "k", StringValue("small"), 0, 0)
 	f, err := d.Set("k", StringValue(strings.Repeat("x", 64*1024)), 0, 0)
-	if f || err != ErrNoMemory {
+	if !f || err != ErrNoMemory {
 		t.Fatalf("too large: %v %v", f, err)
 	}
-	// Nothing was evicted, but (as in nginx) the old value of k is gone.
-	wantGet(t, d, "a", NumberValue(1), 0)
+	// As in nginx (lua-nginx-module t/043-shdict.t TEST 26), the old value
+	// of k is gone and every other item was evicted trying to make room.
+	wantGet(t, d, "a", Value{}, 0)
 	wantGet(t, d, "k", Value{}, 0)
+	if f, err := d.Set("k", StringValue(strings.Repeat("x", 64*1024)), 0, 0); f || err != ErrNoMemory {
+		t.Fatalf("too large in an empty dict: %v %v", f, err)
+	}
 	if _, err := d.RPush("l", StringValue(strings.Repeat("x", 64*1024))); err != ErrNoMemory {
 		t.Fatalf("too large push: %v", err)
 	}
@@ -724,7 +731,7 @@ func TestTooLarge(t *testing.T) {
 func TestExpiredDroppedBeforeLive(t *testing.T) {
 	d, clk := newDict(t, 64*1024)
 	val := StringValue(strings.Repeat("v", 900))
-	for i := 0; i < 60; i++ {
+	for i := 0; i < 52; i++ {
 		ttl := time.Duration(0)
 		if i%2 == 1 {
 			ttl = time.Second
@@ -734,16 +741,16 @@ func TestExpiredDroppedBeforeLive(t *testing.T) {
 	clk.Advance(time.Second)
 	// The least recently used item is live: nginx would evict it, but the
 	// expired ones are dropped first.
-	for i := 0; i < 30; i++ {
+	for i := 0; i < 26; i++ {
 		f, err := d.Set(fmt.Sprint("n", i), val, 0, 0)
 		if f || err != nil {
 			t.Fatalf("set %d: forcible=%v err=%v", i, f, err)
 		}
 	}
-	for i := 0; i < 60; i += 2 {
+	for i := 0; i < 52; i += 2 {
 		wantGet(t, d, fmt.Sprint("k", i+100), val, 0)
 	}
-	if st := d.Stats(); st.Evictions != 0 || st.Expirations != 30 {
+	if st := d.Stats(); st.Evictions != 0 || st.Expirations != 26 {
 		t.Fatalf("stats %+v", st)
 	}
 	check(t, d)
@@ -752,7 +759,7 @@ func TestExpiredDroppedBeforeLive(t *testing.T) {
 func TestSafeNoMemory(t *testing.T) {
 	d, clk := newDict(t, 64*1024)
 	val := StringValue(strings.Repeat("v", 900))
-	for i := 0; i < 59; i++ {
+	for i := 0; i < 51; i++ {
 		mustSet(t, d, fmt.Sprint("k", i), val, 0, 0)
 	}
 	mustSet(t, d, "exp", val, time.Second, 0)
@@ -762,19 +769,26 @@ func TestSafeNoMemory(t *testing.T) {
 	if f, err := d.SafeAdd("x", val, 0, 0); f || err != ErrNoMemory {
 		t.Fatalf("safe_add full: %v %v", f, err)
 	}
-	if st := d.Stats(); st.Evictions != 0 || st.Items != 60 {
+	if st := d.Stats(); st.Evictions != 0 || st.Items != 52 {
 		t.Fatalf("stats %+v", st)
 	}
-	// Pushes never evict live items either.
-	if _, err := d.LPush("list", NumberValue(1)); err != ErrNoMemory {
+	// Pushes never evict live items either. (The head fits in the page of
+	// 128-byte chunks the dict's header opened; a 64-byte element needs a
+	// page of its own.) A small element still fits in the 32-byte page of
+	// the zone name.
+	if _, err := d.LPush("list", StringValue(strings.Repeat("e", 20))); err != ErrNoMemory {
 		t.Fatalf("lpush full: %v", err)
 	}
+	if n, err := d.LPush("list2", NumberValue(1)); n != 1 || err != nil {
+		t.Fatalf("lpush of a small element: %d %v", n, err)
+	}
+	d.Delete("list2")
 	// Expired items may be reclaimed by safe_set.
 	clk.Advance(time.Second)
 	if f, err := d.SafeSet("x", val, 0, 0); f || err != nil {
 		t.Fatalf("safe_set after expiry: %v %v", f, err)
 	}
-	if st := d.Stats(); st.Evictions != 0 || st.Items != 60 {
+	if st := d.Stats(); st.Evictions != 0 || st.Items != 52 {
 		t.Fatalf("stats %+v", st)
 	}
 	// safe_set of a same-size value over an existing key needs no memory.
@@ -1123,6 +1137,60 @@ func TestRandomInvariants(t *testing.T) {
 		if i%97 == 0 {
 			check(t, d)
 		}
+	}
+	check(t, d)
+}
+
+// TestSlabModel checks the page model against counts lua-nginx-module's
+// tests observe on nginx (t/043-shdict.t TEST 9 and 21, t/145-shdict-list.t
+// TEST 22).
+func TestSlabModel(t *testing.T) {
+	if got := zonePages(100 << 10); got != 24 {
+		t.Errorf("100k: %d pages, want 24", got)
+	}
+	if got := zonePages(1 << 20); got != 254 {
+		t.Errorf("1m: %d pages, want 254", got)
+	}
+	if got := zonePages(50 << 10); got != 11 {
+		t.Errorf("50k: %d pages, want 11", got)
+	}
+	d, _ := New("dogs", 100<<10)
+	i := 0
+	for ; i < 1000; i++ {
+		f, err := d.Set(fmt.Sprint("key_", i+1), StringValue(strings.Repeat(" hello", 10)+fmt.Sprint(i+1)), 0, 0)
+		if err != nil || f {
+			break
+		}
+	}
+	if i+1 != 353 {
+		t.Errorf("first forcible set at %d, want 353", i+1)
+	}
+	d, _ = New("dogs", 100<<10)
+	for i = 0; i < 1000; i++ {
+		if f, err := d.Set(fmt.Sprint("key_", i+1), StringValue(strings.Repeat("hello", i+1)), 0, 0); err != nil || f {
+			break
+		}
+	}
+	if i+1 != 140 && i+1 != 141 {
+		t.Errorf("first forcible set at %d, want 140 or 141", i+1)
+	}
+	d, _ = New("dogs", 100<<10)
+	for i = 0; i < 2920; i++ {
+		if _, err := d.LPush("foo", StringValue("bar")); err != nil {
+			t.Fatalf("push %d: %v", i+1, err)
+		}
+	}
+	if _, err := d.LPush("foo", StringValue("bar")); err != ErrNoMemory {
+		t.Errorf("push 2921: %v, want ErrNoMemory", err)
+	}
+	// No room for a new list's head either: the 128-byte page is full.
+	for i = 0; i < 100; i++ {
+		if _, err := d.SafeSet(fmt.Sprint("n", i), NumberValue(1), 0, 0); err != nil {
+			break
+		}
+	}
+	if _, err := d.LPush("other", StringValue("bar")); err != ErrNoListMemory {
+		t.Errorf("push to a new list in a full dict: %v, want ErrNoListMemory", err)
 	}
 	check(t, d)
 }

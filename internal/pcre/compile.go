@@ -37,8 +37,13 @@ type Regexp struct {
 	nlMu  sync.Mutex
 	nl    *reTranslation
 
+	// bt is the regexp2 program of a pattern RE2 cannot run (then the
+	// Go programs are not used).
+	bt *btProg
+
 	mu       sync.Mutex
 	variants [16]atomic.Pointer[reVariant]
+	tooLarge bool // the last variant failed with RE2's size limits
 }
 
 // reVariant is one compiled Go program for a Regexp.
@@ -70,8 +75,12 @@ func Compile(pattern string, flags Flags) (re *Regexp, errMsg string) {
 	if flags&UTF8 != 0 && !utf8.ValidString(pattern) {
 		return nil, pcreCompileMsg(pattern, "invalid UTF-8 string")
 	}
-	tr, msg := translatePCRE(pattern, flags, false)
+	tr, msg, refused := translatePCRE(pattern, flags, false, false)
 	if tr == nil {
+		if refused {
+			// A feature RE2 cannot run: the backtracking engine can.
+			return compileBT(pattern, flags)
+		}
 		return nil, msg
 	}
 	c := &Regexp{
@@ -109,10 +118,20 @@ func Compile(pattern string, flags Flags) (re *Regexp, errMsg string) {
 		kind |= vkLongest
 	}
 	if _, msg := c.variant(kind); msg != "" {
+		if c.tooLarge {
+			// Beyond RE2's program size (large repeat counts): the
+			// backtracking engine takes it.
+			return compileBT(pattern, flags)
+		}
 		return nil, msg
 	}
 	return c, ""
 }
+
+// Backtracks reports whether the pattern runs on the backtracking engine
+// (regexp2), whose matches are bounded by Subject.TimeLimit, rather than on
+// RE2.
+func (c *Regexp) Backtracks() bool { return c.bt != nil }
 
 // NumCap returns the number of capture groups reported by a match (0 with
 // the "d" option, which reports the whole match only).
@@ -140,7 +159,7 @@ func (c *Regexp) variant(kind int) (*reVariant, string) {
 	if kind&vkNL != 0 && c.hasEOL {
 		c.nlMu.Lock()
 		if c.nl == nil {
-			nl, msg := translatePCRE(c.pattern, c.flags, true)
+			nl, msg, _ := translatePCRE(c.pattern, c.flags, true, false)
 			if nl == nil {
 				c.nlMu.Unlock()
 				return nil, msg
@@ -166,6 +185,8 @@ func (c *Regexp) variant(kind int) (*reVariant, string) {
 	}
 	re, err := regexp.Compile(src)
 	if err != nil {
+		var se *syntax.Error
+		c.tooLarge = errors.As(err, &se) && (se.Code == syntax.ErrLarge || se.Code == syntax.ErrInvalidRepeatSize)
 		return nil, pcreCompileMsg(c.pattern, goSyntaxErrMsg(err))
 	}
 	if kind&vkLongest != 0 {
@@ -192,10 +213,10 @@ func pcreCompileMsg(pattern, msg string) string {
 	return "pcre_compile() failed: " + msg + " in \"" + pattern + "\""
 }
 
-// unsupportedMsg is the error message for a PCRE feature RE2 cannot
-// express; what ends with "is" or "are".
+// unsupportedMsg is the error message for a PCRE feature neither engine
+// runs; what ends with "is" or "are".
 func unsupportedMsg(pattern, what string) string {
-	return "failed to compile regex \"" + pattern + "\": " + what + " not supported by caddy-resty's RE2 engine"
+	return "failed to compile regex \"" + pattern + "\": " + what + " not supported by caddy-resty's regex engines"
 }
 
 // goSyntaxErrMsg turns an RE2 syntax error into PCRE's wording.

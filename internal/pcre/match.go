@@ -3,33 +3,60 @@ package pcre
 import (
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
 // Subject is a subject prepared for matching by Regexp.Prepare. Matching
-// works on run offsets: run is the text the Go program sees (the subject
-// itself, or its Latin-1 expansion in byte mode when it holds bytes >=
-// 0x80). OrigPos and Slice convert run offsets back to the subject.
+// works on run offsets: for RE2, run is the text the Go program sees (the
+// subject itself, or its Latin-1 expansion in byte mode when it holds
+// bytes >= 0x80), and run offsets are byte offsets in it; for the
+// backtracking engine, runes is the subject as regexp2 sees it (one rune
+// per byte in byte mode, the decoded characters in "u" mode) and run
+// offsets are indexes in it. OrigPos and Slice convert run offsets back to
+// the subject.
 //
 // The zero value is ready for Prepare; GetSubject and PutSubject recycle
 // Subjects (and their offset tables) between matches.
 type Subject struct {
 	orig   string
 	run    string
-	latin  bool
-	toRun  []int32 // orig offset -> run offset (latin only)
-	toOrig []int32 // run offset -> orig offset (latin only)
+	mapped bool    // run offsets differ from byte offsets: the tables hold
+	toRun  []int32 // orig offset -> run offset (mapped only)
+	toOrig []int32 // run offset -> orig offset (mapped only)
 	endsNL bool
+
+	bt    bool   // prepared for the backtracking engine
+	runes []rune // the subject for regexp2 (bt only)
+	jit   bool   // the "j" option (for the error of a too deep match)
+
+	// TimeLimit bounds each backtracking match of Exec (a pattern that
+	// Backtracks): a match still running after it fails with PCRE's
+	// match limit error, "pcre_exec() failed: -8". Zero means
+	// DefaultTimeLimit. Prepare resets it; RE2 matches ignore it.
+	TimeLimit time.Duration
 }
 
 var subjectPool = sync.Pool{New: func() any { return new(Subject) }}
+
+// maxPooledRunes bounds the rune buffer a pooled Subject keeps.
+const maxPooledRunes = 1 << 18
 
 // GetSubject returns a Subject from a pool; give it back with PutSubject
 // when the match results that refer to it are no longer needed.
 func GetSubject() *Subject { return subjectPool.Get().(*Subject) }
 
 // PutSubject returns sv to the pool of GetSubject.
-func PutSubject(sv *Subject) { subjectPool.Put(sv) }
+func PutSubject(sv *Subject) {
+	sv.orig, sv.run = "", ""
+	if cap(sv.runes) > maxPooledRunes {
+		sv.runes = nil
+	}
+	if cap(sv.toRun) > maxPooledRunes {
+		sv.toRun, sv.toOrig = nil, nil
+	}
+	subjectPool.Put(sv)
+}
 
 func reIsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -44,12 +71,20 @@ func reIsASCII(s string) bool {
 // time options (NoUTF8Check). It returns an error message for a subject
 // PCRE would refuse (invalid UTF-8 in "u" mode).
 func (c *Regexp) Prepare(sv *Subject, s string, flags Flags) (errMsg string) {
-	sv.orig, sv.run, sv.latin = s, s, false
+	sv.orig, sv.run, sv.mapped = s, s, false
 	sv.endsNL = len(s) > 0 && s[len(s)-1] == '\n'
+	sv.bt, sv.jit, sv.TimeLimit = c.bt != nil, flags&JIT != 0, 0
 	if c.utf8 {
 		if flags&NoUTF8Check == 0 && !utf8.ValidString(s) {
 			return "pcre_exec() failed: -10"
 		}
+		if sv.bt {
+			sv.prepareRunes(true)
+		}
+		return ""
+	}
+	if sv.bt {
+		sv.prepareRunes(false)
 		return ""
 	}
 	if c.rawBytes || reIsASCII(s) {
@@ -89,18 +124,60 @@ func (c *Regexp) Prepare(sv *Subject, s string, flags Flags) (errMsg string) {
 	sv.toRun[len(s)] = int32(r)
 	sv.toOrig[r] = int32(len(s))
 	sv.run = b.String()
-	sv.latin = true
+	sv.mapped = true
 	return ""
+}
+
+// prepareRunes fills sv.runes for regexp2: one rune per byte in byte
+// mode, so that run offsets are byte offsets; the decoded characters in
+// UTF-8 mode (an invalid byte is one U+FFFD), with the offset tables when
+// the subject is not ASCII.
+func (sv *Subject) prepareRunes(decode bool) {
+	s := sv.orig
+	if cap(sv.runes) < len(s) {
+		sv.runes = make([]rune, 0, len(s))
+	}
+	rs := sv.runes[:0]
+	if !decode || reIsASCII(s) {
+		for i := 0; i < len(s); i++ {
+			rs = append(rs, rune(s[i]))
+		}
+		sv.runes = rs
+		return
+	}
+	if cap(sv.toRun) < len(s)+1 {
+		sv.toRun = make([]int32, len(s)+1)
+	}
+	sv.toRun = sv.toRun[:len(s)+1]
+	toOrig := sv.toOrig[:0]
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		for k := 0; k < size; k++ {
+			sv.toRun[i+k] = int32(len(rs))
+		}
+		toOrig = append(toOrig, int32(i))
+		rs = append(rs, r)
+		i += size
+	}
+	sv.toRun[len(s)] = int32(len(rs))
+	sv.toOrig = append(toOrig, int32(len(s)))
+	sv.runes = rs
+	sv.mapped = true
 }
 
 // Len returns the length of the run text: run offsets range over
 // [0, Len()].
-func (sv *Subject) Len() int { return len(sv.run) }
+func (sv *Subject) Len() int {
+	if sv.bt {
+		return len(sv.runes)
+	}
+	return len(sv.run)
+}
 
 // OrigPos converts run offset r to a byte offset in the subject. Negative
 // offsets (groups that did not participate) are returned unchanged.
 func (sv *Subject) OrigPos(r int) int {
-	if sv.latin && r >= 0 {
+	if sv.mapped && r >= 0 {
 		return int(sv.toOrig[r])
 	}
 	return r
@@ -114,7 +191,7 @@ func (sv *Subject) Slice(start, end int) string {
 
 // runPos converts byte offset o of the subject to a run offset.
 func (sv *Subject) runPos(o int) int {
-	if sv.latin {
+	if sv.mapped {
 		return int(sv.toRun[o])
 	}
 	return o
@@ -124,6 +201,9 @@ func (sv *Subject) runPos(o int) int {
 // iteration resumes after an empty match at r. The result exceeds Len()
 // when r is at the end.
 func (sv *Subject) NextPos(r int) int {
+	if sv.bt {
+		return r + 1
+	}
 	if r >= len(sv.run) {
 		return r + 1
 	}
@@ -141,6 +221,9 @@ func (sv *Subject) NextPos(r int) int {
 // reports whether a match was found; errMsg is set when none could be
 // attempted.
 func (c *Regexp) Exec(sv *Subject, pos int, needGroups bool, caps []int) (matched bool, errMsg string) {
+	if c.bt != nil {
+		return c.execBT(sv, pos, needGroups, caps)
+	}
 	run := sv.run
 	kind := 0
 	if c.hasEOL && sv.endsNL {

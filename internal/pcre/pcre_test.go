@@ -99,7 +99,7 @@ func TestPCRETranslation(t *testing.T) {
 		{`é`, UTF8, `\x{e9}`},
 	}
 	for _, tc := range cases {
-		tr, msg := translatePCRE(tc.pat, tc.flags, false)
+		tr, msg, _ := translatePCRE(tc.pat, tc.flags, false, false)
 		if tr == nil {
 			t.Errorf("%q: %s", tc.pat, msg)
 			continue
@@ -108,7 +108,7 @@ func TestPCRETranslation(t *testing.T) {
 			t.Errorf("%q: got %q want %q", tc.pat, tr.body, tc.want)
 		}
 	}
-	tr, _ := translatePCRE(`a$`, 0, true)
+	tr, _, _ := translatePCRE(`a$`, 0, true, false)
 	if tr.body != `a(\n?\z)` || len(tr.dollars) != 1 {
 		t.Errorf("nl translation: %q", tr.body)
 	}
@@ -124,8 +124,9 @@ func TestCompileErrors(t *testing.T) {
 		{`(a`, 0, `pcre_compile() failed: missing ) in "(a"`},
 		{`a{3,2}`, 0, `pcre_compile() failed: numbers out of order in {} quantifier in "a{3,2}"`},
 		{"\xff", UTF8, "pcre_compile() failed: invalid UTF-8 string in \"\xff\""},
-		{`a`, JSCompat, `failed to compile regex "a": the J (JavaScript compatibility) option is not supported by caddy-resty's RE2 engine`},
-		{`(?=a)`, 0, `failed to compile regex "(?=a)": look-ahead assertions are not supported by caddy-resty's RE2 engine`},
+		{`a`, JSCompat, `failed to compile regex "a": the J (JavaScript compatibility) option is not supported by caddy-resty's regex engines`},
+		{`(?R)`, 0, `failed to compile regex "(?R)": recursion and subroutine calls are not supported by caddy-resty's regex engines`},
+		{`(?=a)**`, 0, `pcre_compile() failed: nothing to repeat in "(?=a)**"`},
 	} {
 		re, msg := Compile(tc.pat, tc.flags)
 		if re != nil || msg != tc.want {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -23,6 +24,9 @@ type reTranslation struct {
 	// nonASCII is set when some atom may match a non-ASCII character (or,
 	// with "i", a letter with a non-ASCII case variant such as K/U+212A).
 	nonASCII bool
+	// kGroup is, in backtracking mode, the regexp2 group number of the
+	// hidden group \K leaves (0: the pattern has no \K).
+	kGroup int
 }
 
 // reMinWidth returns the minimum number of bytes a match of re consumes.
@@ -65,6 +69,24 @@ func reMinWidth(re *syntax.Regexp) int {
 // until the end of the enclosing group.
 type reScope struct {
 	multiline, extended, caseless bool
+	// ungreedy is PCRE's (?U): it swaps greedy and lazy quantifiers
+	// (backtracking mode; Go's syntax has (?U) itself).
+	ungreedy bool
+}
+
+// reFrame is what the translator knows of an open group.
+type reFrame struct {
+	cond bool // a conditional group: at most one "|"
+	bars int
+}
+
+// pendingRef is a back-reference or a condition naming a group, resolved
+// once every group is known (PCRE allows forward references).
+type pendingRef struct {
+	pos  int    // offset in the output where the reference goes
+	name string // group name, or "" for a number
+	num  int
+	cond bool // a condition "(?(N)": only the number is written
 }
 
 // pcreTranslator is the state of translatePCRE.
@@ -81,6 +103,15 @@ type pcreTranslator struct {
 	res      *reTranslation
 	emitted  bool // an atom was emitted (for \G)
 	errMsg   string
+	// refused is set when the pattern uses a PCRE feature the target
+	// cannot run (then errMsg is an unsupportedMsg).
+	refused bool
+	// bt selects the backtracking target: .NET syntax for regexp2,
+	// where look-around, back-references, atomic groups, possessive
+	// quantifiers, conditionals and \K are written out instead of refused.
+	bt      bool
+	frames  []reFrame
+	pending []pendingRef
 }
 
 func (t *pcreTranslator) fail(msg string) {
@@ -92,6 +123,7 @@ func (t *pcreTranslator) fail(msg string) {
 func (t *pcreTranslator) refuse(what string) {
 	if t.errMsg == "" {
 		t.errMsg = unsupportedMsg(t.pat, what)
+		t.refused = true
 	}
 }
 
@@ -101,11 +133,18 @@ func (t *pcreTranslator) refuse(what string) {
 // matches before a final newline; the newline it may consume is given back
 // afterwards) and a multiline "^" carries an empty marker group so that a
 // match after the final newline can be refused.
-func translatePCRE(pattern string, flags Flags, nl bool) (*reTranslation, string) {
+//
+// With bt set the translation is for regexp2 (.NET syntax) instead, where
+// nl does not apply. refused reports that the pattern failed because it
+// uses a feature the target cannot run (RE2: look-around and the rest of
+// the backtracking features; regexp2: recursion, branch reset, verbs...)
+// rather than because it is malformed.
+func translatePCRE(pattern string, flags Flags, nl, bt bool) (tr *reTranslation, errMsg string, refused bool) {
 	t := &pcreTranslator{
 		pat:   pattern,
 		utf8:  flags&UTF8 != 0,
-		nl:    nl,
+		nl:    nl && !bt,
+		bt:    bt,
 		dupOK: flags&DupNames != 0,
 		cur: reScope{
 			multiline: flags&Multiline != 0,
@@ -122,15 +161,68 @@ func translatePCRE(pattern string, flags Flags, nl bool) (*reTranslation, string
 	}
 	t.run()
 	if t.errMsg != "" {
-		return nil, t.errMsg
+		return nil, t.errMsg, t.refused
 	}
 	if len(t.stack) != 0 {
-		return nil, pcreCompileMsg(pattern, "missing )")
+		return nil, pcreCompileMsg(pattern, "missing )"), false
 	}
-	t.res.body = t.out.String()
 	t.res.ncap = len(t.res.gidx) - 1
+	body := t.out.String()
+	if len(t.pending) > 0 {
+		var b strings.Builder
+		last := 0
+		for _, pr := range t.pending {
+			b.WriteString(body[last:pr.pos])
+			last = pr.pos
+			if !t.writeRef(&b, pr) {
+				return nil, t.errMsg, false
+			}
+		}
+		b.WriteString(body[last:])
+		body = b.String()
+	}
+	if t.bt && t.res.kGroup > 0 {
+		// The hidden group of \K is named, so regexp2 numbers it after
+		// every (unnamed) PCRE group.
+		t.res.kGroup = t.res.ncap + 1
+	}
+	t.res.body = body
 	sort.Slice(t.res.names, func(a, b int) bool { return t.res.names[a].Name < t.res.names[b].Name })
-	return t.res, ""
+	return t.res, "", false
+}
+
+// writeRef writes a pending group reference, now that every group is
+// known. It returns false (errMsg set) when the group does not exist.
+func (t *pcreTranslator) writeRef(b *strings.Builder, pr pendingRef) bool {
+	groups := []int{pr.num}
+	if pr.name != "" {
+		groups = nil
+		for _, ng := range t.res.names {
+			if ng.Name == pr.name {
+				groups = ng.Groups
+			}
+		}
+	}
+	if len(groups) == 0 || groups[0] > t.res.ncap {
+		t.fail("reference to non-existent subpattern")
+		return false
+	}
+	if pr.cond {
+		b.WriteString(strconv.Itoa(groups[0]))
+		return true
+	}
+	// (?:\N) so that a digit that follows is not read as part of N;
+	// a duplicate name matches any of its groups.
+	b.WriteString("(?:")
+	for k, g := range groups {
+		if k > 0 {
+			b.WriteByte('|')
+		}
+		b.WriteByte('\\')
+		b.WriteString(strconv.Itoa(g))
+	}
+	b.WriteByte(')')
+	return true
 }
 
 func reIsPCRESpace(c byte) bool {
@@ -186,12 +278,21 @@ func (t *pcreTranslator) run() {
 			}
 			t.cur = t.stack[len(t.stack)-1]
 			t.stack = t.stack[:len(t.stack)-1]
+			t.frames = t.frames[:len(t.frames)-1]
 			t.out.WriteByte(')')
 			t.i++
 		case '^':
 			t.emitted = true
 			t.res.ctxSens = true
-			if t.cur.multiline {
+			if t.bt {
+				if t.cur.multiline {
+					// PCRE's multiline ^ does not match after a newline
+					// that ends the subject; .NET's does.
+					t.out.WriteString(`(?:\A|(?<=\n)(?!\z))`)
+				} else {
+					t.out.WriteString(`\A`)
+				}
+			} else if t.cur.multiline {
 				t.out.WriteString("(?m:^)")
 				t.res.hasEOL = true
 				if t.nl {
@@ -217,6 +318,14 @@ func (t *pcreTranslator) run() {
 			t.out.WriteByte('.')
 			t.i++
 		case '|':
+			if n := len(t.frames); n > 0 {
+				f := &t.frames[n-1]
+				f.bars++
+				if f.cond && f.bars > 1 {
+					t.fail("conditional group contains more than two branches")
+					return
+				}
+			}
 			t.out.WriteByte('|')
 			t.i++
 		case '*', '+', '?':
@@ -238,6 +347,12 @@ func (t *pcreTranslator) run() {
 
 // dollar emits a non-multiline "$" (or \Z).
 func (t *pcreTranslator) dollar() {
+	if t.bt {
+		// .NET's \Z is PCRE's: the end, or before a newline that ends
+		// the subject.
+		t.out.WriteString(`\Z`)
+		return
+	}
 	t.res.hasEOL = true
 	if t.nl {
 		t.goGroups++
@@ -248,16 +363,30 @@ func (t *pcreTranslator) dollar() {
 	}
 }
 
-// quantSuffix handles what may follow a quantifier: "?" (lazy, as RE2) or
-// "+" (possessive, refused).
+// quantSuffix handles what may follow a quantifier: "?" (lazy) or "+"
+// (possessive: refused for RE2, kept for regexp2). In backtracking mode
+// (?U) swaps greedy and lazy here.
 func (t *pcreTranslator) quantSuffix() {
+	var next byte
 	if t.i < len(t.pat) {
-		switch t.pat[t.i] {
-		case '?':
+		next = t.pat[t.i]
+	}
+	switch next {
+	case '?':
+		t.i++
+		if !t.bt || !t.cur.ungreedy {
 			t.out.WriteByte('?')
-			t.i++
-		case '+':
+		}
+	case '+':
+		if !t.bt {
 			t.refuse("possessive quantifiers are")
+			return
+		}
+		t.i++
+		t.out.WriteByte('+')
+	default:
+		if t.bt && t.cur.ungreedy {
+			t.out.WriteByte('?')
 		}
 	}
 }
@@ -303,7 +432,7 @@ func (t *pcreTranslator) braceQuant() bool {
 		t.fail("numbers out of order in {} quantifier")
 		return true
 	}
-	if minV > 1000 || maxV > 1000 {
+	if (minV > 1000 || maxV > 1000) && !t.bt {
 		t.refuse("repeat counts above 1000 are")
 		return true
 	}
@@ -344,6 +473,17 @@ func (t *pcreTranslator) emitLiteral(r rune) {
 	t.emitted = true
 	if r >= utf8.RuneSelf || t.cur.caseless && (r|0x20 == 'k' || r|0x20 == 's') {
 		t.res.nonASCII = true
+	}
+	if t.bt {
+		if r >= 0x80 && !t.utf8 && t.cur.caseless {
+			// Byte mode folds ASCII letters only, as PCRE's default tables.
+			t.out.WriteString("(?:(?-i)")
+			writeNetRune(&t.out, r, false)
+			t.out.WriteByte(')')
+			return
+		}
+		writeNetRune(&t.out, r, false)
+		return
 	}
 	switch {
 	case r < utf8.RuneSelf && (reIsWordByte(byte(r)) || r == ' '):
@@ -505,6 +645,41 @@ var (
 	rangesVUTF8 = [][2]rune{{'\n', '\r'}, {0x85, 0x85}, {0x2028, 0x2029}}
 )
 
+// writeNetRune writes code point r in .NET (regexp2) syntax, in a class or
+// not: letters and digits as they are, other ASCII characters escaped,
+// \xhh, \uhhhh, and the code points beyond the BMP as themselves (regexp2
+// works on runes, and they are never special).
+func writeNetRune(b *strings.Builder, r rune, inClass bool) {
+	const hex = "0123456789abcdef"
+	switch {
+	case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_'):
+		b.WriteByte(byte(r))
+	case !inClass && r > ' ' && r < 0x7f:
+		b.WriteByte('\\')
+		b.WriteByte(byte(r))
+	case r < 0x100:
+		b.WriteString(`\x`)
+		b.WriteByte(hex[r>>4])
+		b.WriteByte(hex[r&15])
+	case r <= 0xffff:
+		b.WriteString(`\u`)
+		for sh := 12; sh >= 0; sh -= 4 {
+			b.WriteByte(hex[(r>>sh)&15])
+		}
+	default:
+		b.WriteRune(r)
+	}
+}
+
+// classRune writes r as an element of a character class.
+func (t *pcreTranslator) classRune(b *strings.Builder, r rune) {
+	if t.bt {
+		writeNetRune(b, r, true)
+		return
+	}
+	writeClassRune(b, r)
+}
+
 func writeClassRune(b *strings.Builder, r rune) {
 	if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
 		b.WriteByte(byte(r))
@@ -516,14 +691,14 @@ func writeClassRune(b *strings.Builder, r rune) {
 }
 
 // rangesSet renders ranges (or their complement) as the inside of a class.
-func rangesSet(rs [][2]rune, negate bool) string {
+func (t *pcreTranslator) rangesSet(rs [][2]rune, negate bool) string {
 	var b strings.Builder
 	if !negate {
 		for _, r := range rs {
-			writeClassRune(&b, r[0])
+			t.classRune(&b, r[0])
 			if r[1] != r[0] {
 				b.WriteByte('-')
-				writeClassRune(&b, r[1])
+				t.classRune(&b, r[1])
 			}
 		}
 		return b.String()
@@ -531,18 +706,184 @@ func rangesSet(rs [][2]rune, negate bool) string {
 	next := rune(0)
 	for _, r := range rs {
 		if r[0] > next {
-			writeClassRune(&b, next)
+			t.classRune(&b, next)
 			if r[0]-1 != next {
 				b.WriteByte('-')
-				writeClassRune(&b, r[0]-1)
+				t.classRune(&b, r[0]-1)
 			}
 		}
 		next = r[1] + 1
 	}
 	if next <= utf8.MaxRune {
-		writeClassRune(&b, next)
+		t.classRune(&b, next)
 		b.WriteByte('-')
-		writeClassRune(&b, utf8.MaxRune)
+		t.classRune(&b, utf8.MaxRune)
+	}
+	return b.String()
+}
+
+// ASCII sets of the PCRE escapes and POSIX classes (PCRE does not set
+// UCP under lua-nginx-module: they never match beyond ASCII).
+var (
+	rangesDigit  = [][2]rune{{'0', '9'}}
+	rangesWord   = [][2]rune{{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}}
+	posixClasses = map[string][][2]rune{
+		"alnum":  {{'0', '9'}, {'A', 'Z'}, {'a', 'z'}},
+		"alpha":  {{'A', 'Z'}, {'a', 'z'}},
+		"ascii":  {{0, 0x7f}},
+		"blank":  {{'\t', '\t'}, {' ', ' '}},
+		"cntrl":  {{0, 0x1f}, {0x7f, 0x7f}},
+		"digit":  rangesDigit,
+		"graph":  {{0x21, 0x7e}},
+		"lower":  {{'a', 'z'}},
+		"print":  {{0x20, 0x7e}},
+		"punct":  {{0x21, 0x2f}, {0x3a, 0x40}, {0x5b, 0x60}, {0x7b, 0x7e}},
+		"space":  rangesSpace,
+		"upper":  {{'A', 'Z'}},
+		"word":   rangesWord,
+		"xdigit": {{'0', '9'}, {'A', 'F'}, {'a', 'f'}},
+	}
+)
+
+// classItem is an element of a character class: a range of characters,
+// or a set (an escape such as \d or \p{L}, a POSIX class).
+type classItem struct {
+	lo, hi rune
+	set    string
+}
+
+// setRanges returns the ranges of a set item of a class in backtracking
+// mode (false for Unicode properties).
+func (t *pcreTranslator) setRanges(set string) ([][2]rune, bool) {
+	var rs [][2]rune
+	neg := false
+	switch {
+	case len(set) == 2 && set[0] == '\\':
+		c := set[1]
+		switch c {
+		case 'd', 'D':
+			rs = rangesDigit
+		case 'w', 'W':
+			rs = rangesWord
+		case 's', 'S', 'h', 'H', 'v', 'V':
+			rs = t.spaceRanges(c | 0x20)
+		default:
+			return nil, false
+		}
+		neg = c < 'a'
+	case strings.HasPrefix(set, "[:"):
+		name := strings.TrimSuffix(set[2:], ":]")
+		neg = strings.HasPrefix(name, "^")
+		rs = posixClasses[strings.TrimPrefix(name, "^")]
+		if t.cur.caseless && (name == "upper" || name == "lower") {
+			rs = posixClasses["alpha"] // PCRE: caseless [:upper:] is every letter
+		}
+	default:
+		return nil, false
+	}
+	if neg {
+		return complementRanges(rs), true
+	}
+	return rs, true
+}
+
+// complementRanges returns the code points not in rs (sorted, disjoint).
+func complementRanges(rs [][2]rune) [][2]rune {
+	var out [][2]rune
+	next := rune(0)
+	for _, r := range rs {
+		if r[0] > next {
+			out = append(out, [2]rune{next, r[0] - 1})
+		}
+		next = r[1] + 1
+	}
+	if next <= utf8.MaxRune {
+		out = append(out, [2]rune{next, utf8.MaxRune})
+	}
+	return out
+}
+
+// mergeRanges sorts rs and merges overlapping and adjacent ranges (regexp2
+// mishandles some classes with overlapping ranges).
+func mergeRanges(rs [][2]rune) [][2]rune {
+	sort.Slice(rs, func(a, b int) bool { return rs[a][0] < rs[b][0] })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && r[0] <= out[n-1][1]+1 {
+			out[n-1][1] = max(out[n-1][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// classBT renders a character class for regexp2. regexp2 folds the
+// ranges of a class under "i", which is right for literal characters but
+// not for sets (\W's ranges would take in every letter; PCRE never folds
+// \d, \w, \p...) nor in byte mode for non-ASCII letters (PCRE's default
+// tables fold ASCII only): then the class is kept from folding and its
+// literal characters are folded here.
+func (t *pcreTranslator) classBT(items []classItem, negate bool) string {
+	var rs [][2]rune
+	var props []string
+	fold := false
+	if t.cur.caseless {
+		for _, it := range items {
+			if it.set != "" || !t.utf8 && it.hi >= utf8.RuneSelf {
+				fold = true
+			}
+		}
+	}
+	for _, it := range items {
+		if it.set != "" {
+			if r, ok := t.setRanges(it.set); ok {
+				rs = append(rs, r...)
+			} else {
+				props = append(props, it.set)
+			}
+			continue
+		}
+		rs = append(rs, [2]rune{it.lo, it.hi})
+		if !fold {
+			continue
+		}
+		for _, cr := range [][3]rune{{'a', 'z', 'A' - 'a'}, {'A', 'Z', 'a' - 'A'}} {
+			if l, h := max(it.lo, cr[0]), min(it.hi, cr[1]); l <= h {
+				rs = append(rs, [2]rune{l + cr[2], h + cr[2]})
+			}
+		}
+		if t.utf8 {
+			for r := it.lo; r <= it.hi && r-it.lo < 4096; r++ {
+				for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+					rs = append(rs, [2]rune{f, f})
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	if fold {
+		b.WriteString("(?:(?-i)")
+	}
+	b.WriteByte('[')
+	if negate {
+		b.WriteByte('^')
+	}
+	for _, r := range mergeRanges(rs) {
+		t.classRune(&b, r[0])
+		if r[1] != r[0] {
+			if r[1] > r[0]+1 {
+				b.WriteByte('-')
+			}
+			t.classRune(&b, r[1])
+		}
+	}
+	for _, p := range props {
+		b.WriteString(p)
+	}
+	b.WriteByte(']')
+	if fold {
+		b.WriteByte(')')
 	}
 	return b.String()
 }
@@ -584,8 +925,14 @@ func (t *pcreTranslator) property(negate bool, inClass bool) string {
 	case "Xwd":
 		parts = `\p{L}\p{N}_`
 	case "Xsp", "Xps":
-		parts = `\p{Z}\t\n\x{b}\f\r`
-	default:
+		parts = `\p{Z}\t\n\x0b\f\r`
+	case "Any":
+		if !t.bt {
+			break
+		}
+		parts = `\x00-` + string(rune(utf8.MaxRune))
+	}
+	if parts == "" {
 		for k := 0; k < len(name); k++ {
 			if !reIsWordByte(name[k]) {
 				t.fail("unknown property name after \\P or \\p")
@@ -627,9 +974,23 @@ func (t *pcreTranslator) escape() {
 	switch c {
 	case 'd', 'D', 'w', 'W':
 		t.emitted = true
+		t.i++
+		if t.bt {
+			// ASCII classes, kept from case folding (Kelvin sign).
+			rs := rangesDigit
+			if c == 'w' || c == 'W' {
+				rs = rangesWord
+			}
+			t.out.WriteString("(?:(?-i)[")
+			if c == 'D' || c == 'W' {
+				t.out.WriteByte('^')
+			}
+			t.out.WriteString(t.rangesSet(rs, false))
+			t.out.WriteString("])")
+			return
+		}
 		t.out.WriteByte('\\')
 		t.out.WriteByte(c)
-		t.i++
 		return
 	case 's', 'S', 'h', 'H', 'v', 'V':
 		t.emitted = true
@@ -637,12 +998,21 @@ func (t *pcreTranslator) escape() {
 		if c == 'S' || c == 'H' || c == 'V' {
 			t.out.WriteByte('^')
 		}
-		t.out.WriteString(rangesSet(t.spaceRanges(c), false))
+		t.out.WriteString(t.rangesSet(t.spaceRanges(c), false))
 		t.out.WriteByte(']')
 		t.i++
 		return
 	case 'R':
 		t.emitted = true
+		if t.bt {
+			if t.utf8 {
+				t.out.WriteString(`(?:\r\n|[\n\x0b\f\r\x85\u2028\u2029])`)
+			} else {
+				t.out.WriteString(`(?:\r\n|[\n\x0b\f\r\x85])`)
+			}
+			t.i++
+			return
+		}
 		if t.utf8 {
 			t.out.WriteString(`(?:\r\n|[\n\x{b}\f\r\x{85}\x{2028}\x{2029}])`)
 		} else {
@@ -662,6 +1032,16 @@ func (t *pcreTranslator) escape() {
 	case 'b', 'B':
 		t.emitted = true
 		t.res.ctxSens = true
+		if t.bt {
+			// .NET's \b knows Unicode letters; PCRE's only \w.
+			if c == 'b' {
+				t.out.WriteString(`(?:(?-i)(?<=[0-9A-Z_a-z])(?![0-9A-Z_a-z])|(?<![0-9A-Z_a-z])(?=[0-9A-Z_a-z]))`)
+			} else {
+				t.out.WriteString(`(?:(?-i)(?<=[0-9A-Z_a-z])(?=[0-9A-Z_a-z])|(?<![0-9A-Z_a-z])(?![0-9A-Z_a-z]))`)
+			}
+			t.i++
+			return
+		}
 		t.out.WriteByte('\\')
 		t.out.WriteByte(c)
 		t.i++
@@ -684,6 +1064,12 @@ func (t *pcreTranslator) escape() {
 		return
 	case 'G':
 		t.i++
+		if t.bt {
+			// regexp2's \G is the position the search started at, as
+			// PCRE's.
+			t.out.WriteString(`\G`)
+			return
+		}
 		if t.emitted || len(t.stack) != 0 {
 			t.refuse("\\G anywhere but at the start of the pattern is")
 			return
@@ -691,10 +1077,25 @@ func (t *pcreTranslator) escape() {
 		t.res.anchorG = true
 		return
 	case 'K':
-		t.refuse("\\K (match start reset) is")
+		t.i++
+		if !t.bt {
+			t.refuse("\\K (match start reset) is")
+			return
+		}
+		// An empty named group: where it last matched is the start of
+		// the reported match.
+		t.res.kGroup = 1
+		t.out.WriteString("(?<pcreK>)")
 		return
 	case 'X':
-		t.refuse("\\X (extended grapheme clusters) is")
+		if !t.bt {
+			t.refuse("\\X (extended grapheme clusters) is")
+			return
+		}
+		t.emitted = true
+		t.res.nonASCII = true
+		t.out.WriteString(`\X`)
+		t.i++
 		return
 	case 'C':
 		t.emitted = true
@@ -745,12 +1146,37 @@ func (t *pcreTranslator) escape() {
 	case 'g':
 		if t.i+1 < len(p) && (p[t.i+1] == '<' || p[t.i+1] == '\'') {
 			t.refuse("subroutine calls (\\g<...>) are")
-		} else {
+		} else if !t.bt {
 			t.refuse("back-references are")
+		} else {
+			t.i++
+			t.gRef()
 		}
 		return
 	case 'k':
-		t.refuse("back-references are")
+		if !t.bt {
+			t.refuse("back-references are")
+			return
+		}
+		t.i++
+		if t.i >= len(p) {
+			t.fail("\\k is not followed by a braced, angle-bracketed, or quoted name")
+			return
+		}
+		var term byte
+		switch p[t.i] {
+		case '<':
+			term = '>'
+		case '\'':
+			term = '\''
+		case '{':
+			term = '}'
+		default:
+			t.fail("\\k is not followed by a braced, angle-bracketed, or quoted name")
+			return
+		}
+		t.i++
+		t.nameRef(term)
 		return
 	case 'L', 'l', 'U', 'u':
 		t.fail("PCRE does not support \\L, \\l, \\N{name}, \\U, or \\u")
@@ -765,7 +1191,12 @@ func (t *pcreTranslator) escape() {
 		}
 		n, _ := strconv.Atoi(p[t.i:j])
 		if n < 10 || n <= len(t.res.gidx)-1 || c >= '8' {
-			t.refuse("back-references are")
+			if !t.bt {
+				t.refuse("back-references are")
+				return
+			}
+			t.i = j
+			t.numRef(n)
 			return
 		}
 		var v int64
@@ -817,11 +1248,7 @@ func (t *pcreTranslator) class() {
 		negate = true
 		t.i++
 	}
-	type item struct {
-		lo, hi rune
-		set    string
-	}
-	var items []item
+	var items []classItem
 	first := true
 	for {
 		if t.errMsg != "" {
@@ -854,7 +1281,7 @@ func (t *pcreTranslator) class() {
 				if t.utf8 && lit[k] >= utf8.RuneSelf {
 					r, size = utf8.DecodeRuneInString(lit[k:])
 				}
-				items = append(items, item{lo: r, hi: r})
+				items = append(items, classItem{lo: r, hi: r})
 				k += size
 			}
 			continue
@@ -868,7 +1295,7 @@ func (t *pcreTranslator) class() {
 			return
 		}
 		if !isChar {
-			items = append(items, item{set: set})
+			items = append(items, classItem{set: set})
 			continue
 		}
 		// A range?
@@ -881,7 +1308,7 @@ func (t *pcreTranslator) class() {
 			}
 			if !isChar2 {
 				// "[a-\d]": the hyphen is literal.
-				items = append(items, item{lo: lo, hi: lo}, item{lo: '-', hi: '-'}, item{set: set2})
+				items = append(items, classItem{lo: lo, hi: lo}, classItem{lo: '-', hi: '-'}, classItem{set: set2})
 				continue
 			}
 			if hi < lo {
@@ -889,12 +1316,16 @@ func (t *pcreTranslator) class() {
 				t.fail("range out of order in character class")
 				return
 			}
-			items = append(items, item{lo: lo, hi: hi})
+			items = append(items, classItem{lo: lo, hi: hi})
 			continue
 		}
-		items = append(items, item{lo: lo, hi: lo})
+		items = append(items, classItem{lo: lo, hi: lo})
 	}
 	high := false
+	if t.bt {
+		t.out.WriteString(t.classBT(items, negate))
+		return
+	}
 	for _, it := range items {
 		if it.set == "" && it.hi >= 0x80 {
 			high = true
@@ -904,7 +1335,7 @@ func (t *pcreTranslator) class() {
 		t.res.nonASCII = true
 	}
 	for _, it := range items {
-		if it.set != "" && it.set != `\d` && it.set != `\w` && it.set != rangesSet(rangesSpace, false) &&
+		if it.set != "" && it.set != `\d` && it.set != `\w` && it.set != t.rangesSet(rangesSpace, false) &&
 			(!strings.HasPrefix(it.set, "[:") || strings.HasPrefix(it.set, "[:^")) {
 			t.res.nonASCII = true
 		}
@@ -921,10 +1352,10 @@ func (t *pcreTranslator) class() {
 		b.WriteByte('^')
 	}
 	writeRange := func(lo, hi rune) {
-		writeClassRune(&b, lo)
+		t.classRune(&b, lo)
 		if hi != lo {
 			b.WriteByte('-')
-			writeClassRune(&b, hi)
+			t.classRune(&b, hi)
 		}
 	}
 	for _, it := range items {
@@ -1002,7 +1433,10 @@ func (t *pcreTranslator) classAtom() (r rune, set string, isChar bool) {
 		return 0, `\` + string(c), false
 	case 's', 'S', 'h', 'H', 'v', 'V':
 		t.i++
-		return 0, rangesSet(t.spaceRanges(c), c == 'S' || c == 'H' || c == 'V'), false
+		if t.bt {
+			return 0, `\` + string(c), false // see setRanges
+		}
+		return 0, t.rangesSet(t.spaceRanges(c), c == 'S' || c == 'H' || c == 'V'), false
 	case 'p', 'P':
 		t.i++
 		s := t.property(c == 'P', true)
@@ -1069,14 +1503,34 @@ func (t *pcreTranslator) group() {
 		t.refuse("branch reset groups (?| are")
 		return
 	case '>':
-		t.refuse("atomic groups (?> are")
+		if !t.bt {
+			t.refuse("atomic groups (?> are")
+			return
+		}
+		t.i++
+		t.push()
+		t.out.WriteString("(?>")
 		return
 	case '=', '!':
-		t.refuse("look-ahead assertions are")
+		if !t.bt {
+			t.refuse("look-ahead assertions are")
+			return
+		}
+		t.i++
+		t.push()
+		t.out.WriteString("(?")
+		t.out.WriteByte(c)
 		return
 	case '<':
 		if t.i+1 < len(p) && (p[t.i+1] == '=' || p[t.i+1] == '!') {
-			t.refuse("look-behind assertions are")
+			if !t.bt {
+				t.refuse("look-behind assertions are")
+				return
+			}
+			t.push()
+			t.out.WriteString("(?<")
+			t.out.WriteByte(p[t.i+1])
+			t.i += 2
 			return
 		}
 		t.i++
@@ -1094,7 +1548,12 @@ func (t *pcreTranslator) group() {
 				t.namedGroup('>')
 				return
 			case '=':
-				t.refuse("back-references are")
+				if !t.bt {
+					t.refuse("back-references are")
+					return
+				}
+				t.i += 2
+				t.nameRef(')')
 				return
 			case '>':
 				t.refuse("recursion and subroutine calls are")
@@ -1104,7 +1563,12 @@ func (t *pcreTranslator) group() {
 		t.fail("unrecognized character after (?P")
 		return
 	case '(':
-		t.refuse("conditional groups are")
+		if !t.bt {
+			t.refuse("conditional groups are")
+			return
+		}
+		t.i++
+		t.condition()
 		return
 	case 'R', '&':
 		t.refuse("recursion and subroutine calls are")
@@ -1141,7 +1605,17 @@ func (t *pcreTranslator) group() {
 			newScope.multiline = !neg
 		case 'x':
 			newScope.extended = !neg
-		case 's', 'U':
+		case 's':
+			if neg {
+				off.WriteByte(ch)
+			} else {
+				on.WriteByte(ch)
+			}
+		case 'U':
+			newScope.ungreedy = !neg
+			if t.bt {
+				break // done by quantSuffix
+			}
 			if neg {
 				off.WriteByte(ch)
 			} else {
@@ -1181,6 +1655,164 @@ func (t *pcreTranslator) group() {
 func (t *pcreTranslator) push() {
 	t.emitted = true
 	t.stack = append(t.stack, t.cur)
+	t.frames = append(t.frames, reFrame{})
+}
+
+// condition translates the condition of a conditional group, t.i being
+// just after "(?(" (backtracking mode).
+func (t *pcreTranslator) condition() {
+	p := t.pat
+	if t.i+1 < len(p) && p[t.i] == '?' && (p[t.i+1] == '=' || p[t.i+1] == '!' || p[t.i+1] == '<') {
+		// An assertion condition: .NET spells it the same way. The
+		// assertion itself is translated as the group that follows.
+		t.push()
+		t.frames[len(t.frames)-1].cond = true
+		t.out.WriteString("(?")
+		t.i-- // back on the assertion's "("
+		return
+	}
+	end := strings.IndexByte(p[t.i:], ')')
+	if end < 0 {
+		t.fail("malformed number or name after (?(")
+		return
+	}
+	arg := p[t.i : t.i+end]
+	var ref pendingRef
+	ref.cond = true
+	switch {
+	case arg == "":
+		t.fail("malformed number or name after (?(")
+		return
+	case arg[0] == 'R' || arg == "DEFINE":
+		t.refuse("recursion and subroutine calls are")
+		return
+	case reIsDigit(arg[0]) || arg[0] == '+' || arg[0] == '-':
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			t.fail("malformed number or name after (?(")
+			return
+		}
+		opened := len(t.res.gidx) - 1
+		switch arg[0] {
+		case '+':
+			n += opened
+		case '-':
+			n = opened + n + 1
+		}
+		if n <= 0 {
+			t.fail("invalid condition (?(0)")
+			return
+		}
+		ref.num = n
+	case arg[0] == '<' && arg[len(arg)-1] == '>', arg[0] == '\'' && arg[len(arg)-1] == '\'':
+		ref.name = arg[1 : len(arg)-1]
+	default:
+		ref.name = arg
+	}
+	if ref.name != "" {
+		for k := 0; k < len(ref.name); k++ {
+			if !reIsWordByte(ref.name[k]) {
+				t.fail("malformed number or name after (?(")
+				return
+			}
+		}
+	}
+	t.i += end + 1
+	t.push()
+	t.frames[len(t.frames)-1].cond = true
+	t.out.WriteString("(?(")
+	ref.pos = t.out.Len()
+	t.pending = append(t.pending, ref)
+	t.out.WriteByte(')')
+}
+
+// numRef emits a back-reference to group n (backtracking mode).
+func (t *pcreTranslator) numRef(n int) {
+	t.emitted = true
+	if n == 0 {
+		t.fail("a numbered reference must not be zero")
+		return
+	}
+	t.pending = append(t.pending, pendingRef{pos: t.out.Len(), num: n})
+}
+
+// nameRef parses a group name ended by term at t.i and emits a
+// back-reference to it (backtracking mode).
+func (t *pcreTranslator) nameRef(term byte) {
+	p := t.pat
+	start := t.i
+	for t.i < len(p) && reIsWordByte(p[t.i]) {
+		t.i++
+	}
+	if t.i >= len(p) || p[t.i] != term {
+		t.fail("syntax error in subpattern name (missing terminator)")
+		return
+	}
+	name := p[start:t.i]
+	t.i++
+	if name == "" {
+		t.fail("group name must start with a non-digit")
+		return
+	}
+	if reIsDigit(name[0]) {
+		if term == '}' {
+			n, _ := strconv.Atoi(name)
+			t.numRef(n)
+			return
+		}
+		t.fail("group name must start with a non-digit")
+		return
+	}
+	t.emitted = true
+	t.pending = append(t.pending, pendingRef{pos: t.out.Len(), name: name})
+}
+
+// gRef translates \g followed by a number, {number}, {-number} or {name}
+// (backtracking mode), t.i being just after the "g".
+func (t *pcreTranslator) gRef() {
+	p := t.pat
+	braced := t.i < len(p) && p[t.i] == '{'
+	j := t.i
+	if braced {
+		j++
+	}
+	k := j
+	if k < len(p) && (p[k] == '-' || p[k] == '+') {
+		k++
+	}
+	for k < len(p) && reIsDigit(p[k]) {
+		k++
+	}
+	if k == j || (p[j] == '-' || p[j] == '+') && k == j+1 {
+		if braced {
+			t.i = j
+			t.nameRef('}')
+			return
+		}
+		t.fail("a numbered reference must not be zero")
+		return
+	}
+	n, _ := strconv.Atoi(p[j:k])
+	if braced {
+		if k >= len(p) || p[k] != '}' {
+			t.fail("\\g is not followed by a braced, angle-bracketed, or quoted name/number or by a plain number")
+			return
+		}
+		k++
+	}
+	t.i = k
+	if p[j] == '+' {
+		t.fail("\\g is not followed by a braced, angle-bracketed, or quoted name/number or by a plain number")
+		return
+	}
+	if p[j] == '-' {
+		n = len(t.res.gidx) - 1 + n + 1
+		if n <= 0 {
+			t.fail("reference to non-existent subpattern")
+			return
+		}
+	}
+	t.numRef(n)
 }
 
 func (t *pcreTranslator) openCapture(name string) {
