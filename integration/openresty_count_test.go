@@ -20,6 +20,18 @@ ngx.say("` + label + `", n)`
 			content: count("ngx.location", "n = "),
 			engReq:  engReq{request: "GET /test", body: "n = 2\n"},
 			noLogs:  []engLog{elog("error", "")}},
+		{src: src + "TEST 12: shdict metatable",
+			// The suite's Caddy declares the shared dict d.
+			content: `
+local dogs = ngx.shared.d
+local mt = dogs.__index
+local n = 0
+for _ in pairs(mt) do
+    n = n + 1
+end
+ngx.say("n = ", n)`,
+			engReq: engReq{request: "GET /test", body: "n = 22\n"},
+			noLogs: []engLog{elog("error", "")}},
 		{src: src + "TEST 14: entries under ngx.timer",
 			content: count("ngx.timer", "n = "),
 			engReq:  engReq{request: "GET /test", body: "n = 4\n"},

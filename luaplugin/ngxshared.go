@@ -89,6 +89,9 @@ func sharedDictMetatable(L *lua.LState) *lua.LTable {
 	for name, fn := range sharedDictMethods {
 		methods.RawSetString(name, L.NewFunction(fn))
 	}
+	// As lua-nginx-module's, the methods table indexes itself (so
+	// dict.__index is the methods table).
+	methods.RawSetString("__index", methods)
 	mt.RawSetString("__index", methods)
 	return mt
 }
