@@ -8,7 +8,8 @@
 // The engine:
 //
 //	pool.go      Pool: the states (workers), picking a state per request, retirement, the watchdog
-//	vm.go        VM (one state) and its threads: a thread per request, Suspend, runs
+//	vm.go        VM (one state) and its threads: a thread per request, Suspend, runs,
+//	             lua-nginx-module's tracebacks
 //	statelock.go a state's lock: a mutex whose waiters can time out
 //	budget.go    the per-run time budget (a context gopher-lua checks between instructions)
 //	memguard.go  lua_max_memory: stopping the runs in progress when the heap passes it
@@ -16,14 +17,20 @@
 //	logqueue.go  the bounded log-phase queue
 //	timer.go     ngx.timer.at/every, running_count, pending_count; premature runs
 //	config.go    Config and its defaults
-//	compile.go   compiling chunks; syntax errors naming chunk and line
+//	compile.go   compiling chunks (and loadstring/load); syntax errors naming chunk and
+//	             line; multiple assignments rewritten around gopher-lua's bug
+//	coroutine.go the coroutine library as lua-nginx-module gives it: status checks,
+//	             per-request ownership, entry-thread yield, the yield boundary, the
+//	             nesting bound; tail calls of Go functions run as calls
+//	errnames.go  LuaJIT's runtime error messages naming the variable at fault
 //	reload.go    *_by_lua_file scripts recompiled in place (POST /resty/lua/reload)
 //	plugin.go    route plugins (resty.plugins.NAME: LoadPlugin, PluginConf, RunPlugin)
 //	             and route conditions (EvalCondition)
-//	require.go   require: package.path/loaders, built-in modules, read-only package.path
+//	require.go   require (Lua 5.1's, with its messages): package.path/loaders, built-in
+//	             modules, resty.core preloaded, read-only package.path
 //	sandbox.go   the standard library as scripts see it: pcall/xpcall and ngx.exit,
-//	             os.getenv (lua_env), no dofile/loadfile, the global-write warning,
-//	             the protected string metatable
+//	             error with Lua 5.1's levels, os.getenv (lua_env), no dofile/loadfile,
+//	             the global-write warning, the protected string metatable, print
 //	numbers.go   tonumber with Lua 5.1's rules, collectgarbage without a process GC
 //	host.go      the host API for Go-backed libraries (RegisterModule, CheckPhase,
 //	             Suspend, Context, AtRunEnd, Resource, Dict, MaxString, CheckBudget)

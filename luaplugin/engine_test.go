@@ -334,3 +334,19 @@ ngx.say(require("ngx") == ngx, " ", type(require("resty.core")), " ", package.lo
 		"true true 1",
 		"true table true")
 }
+
+// debug.traceback (the one debug function scripts get) has LuaJIT's
+// format, and xpcall(f, debug.traceback) works.
+func TestDebugTraceback(t *testing.T) {
+	p := newTestPool(t, Config{})
+	out := runOK(t, p, `
+local function inner() return debug.traceback("msg") end
+local function outer() return inner() end
+ngx.say(outer())
+ngx.say(select(2, xpcall(function() local x = nil; return x.y end, debug.traceback)))
+ngx.say(type(debug.traceback({})))`)
+	expectOutput(t, out,
+		"msg\nstack traceback:\n\ttest:2: in function <test:2>\n\t(tail call): ?\n\ttest:4: in main chunk",
+		"test:5: attempt to index local 'x' (a nil value)\nstack traceback:\n\ttest:5: in function <test:5>\n\t[C]: in function 'xpcall'\n\ttest:5: in main chunk",
+		"table")
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -14,7 +15,8 @@ import (
 
 // setup opens the standard libraries a gateway script may use, removes the
 // dangerous ones (contract section 7: no io, no os.execute/exit/remove, no
-// debug, no bytecode) and installs ngx and the built-in modules.
+// debug but debug.traceback, no bytecode) and installs ngx and the
+// built-in modules.
 func (vm *VM) setup() error {
 	L := vm.L
 	for _, lib := range []struct {
@@ -67,6 +69,11 @@ func (vm *VM) setup() error {
 
 	L.SetGlobal("tostring", L.NewFunction(luaToString))
 	L.SetGlobal("error", L.NewFunction(luaError))
+	// debug has traceback only: the rest (hooks, locals, upvalues,
+	// registry) reaches past the sandbox and into other requests.
+	dbg := L.NewTable()
+	dbg.RawSetString("traceback", L.NewFunction(vm.debugTraceback))
+	L.SetGlobal("debug", dbg)
 	L.SetGlobal("loadstring", L.NewFunction(luaLoadString))
 	L.SetGlobal("load", L.NewFunction(luaLoad))
 	L.SetGlobal("pcall", L.NewFunction(vm.pcall))
@@ -160,6 +167,111 @@ func luaToString(L *lua.LState) int {
 	}
 	L.Push(lua.LString(ToString(v)))
 	return 1
+}
+
+// debugTraceback is debug.traceback([thread,] [message [, level]]) with
+// LuaJIT's format: the message, then the frames from level (1: the
+// function calling traceback) down to the run's function, the first 12
+// and the last 10 of a deeper stack. A message that is neither a string
+// nor nil comes back as it is.
+func (vm *VM) debugTraceback(L *lua.LState) int {
+	co, arg := L, 1
+	if th, ok := L.Get(1).(*lua.LState); ok {
+		co, arg = th, 2
+	}
+	msg := L.Get(arg)
+	switch msg.(type) {
+	case lua.LString, lua.LNumber, *lua.LNilType:
+	default:
+		L.Push(msg)
+		return 1
+	}
+	level := 1
+	if co != L {
+		level = 0
+	}
+	level = L.OptInt(arg+1, level)
+	var lines []string
+	vm.frames(co, level, func(line string) { lines = append(lines, line) })
+	const first, last = 12, 10
+	if len(lines) > first+last {
+		lines = append(append(lines[:first:first], "..."), lines[len(lines)-last:]...)
+	}
+	var b strings.Builder
+	if msg != lua.LNil {
+		b.WriteString(ToString(msg) + "\n")
+	}
+	b.WriteString("stack traceback:")
+	for _, l := range lines {
+		b.WriteString("\n\t" + l)
+	}
+	L.Push(lua.LString(b.String()))
+	return 1
+}
+
+// frames calls line with the traceback line of each frame of L from
+// level down to the run's function ("(tail call): ?" for the frames a
+// tail call replaced).
+func (vm *VM) frames(L *lua.LState, level int, line func(string)) {
+	for i := level; ; i++ {
+		dbg, ok := L.GetStack(i)
+		if !ok {
+			return
+		}
+		fv, err := L.GetInfo("f", dbg, lua.LNil)
+		if err != nil || fv == vm.entry {
+			return
+		}
+		line(frameLine(L, dbg))
+		if fn, _ := fv.(*lua.LFunction); fn != nil && !fn.IsG {
+			if tc := tailCalls(dbg); tc > 0 {
+				for ; tc > 0; tc-- {
+					line("(tail call): ?")
+					i++
+				}
+			}
+		}
+	}
+}
+
+// tailCalls is how many tail calls the frame of dbg replaced.
+func tailCalls(dbg *lua.Debug) int {
+	if f := *(**glCallFrame)(unsafe.Pointer(dbg)); f != nil {
+		return f.TailCall
+	}
+	return 0
+}
+
+// frameLine is a traceback line for a frame: "src:line: in function 'f'",
+// "src:line: in main chunk", "[C]: in function 'pcall'", "[C]: ?".
+func frameLine(L *lua.LState, dbg *lua.Debug) string {
+	fv, err := L.GetInfo("Slnf", dbg, lua.LNil)
+	fn, _ := fv.(*lua.LFunction)
+	if err != nil || fn == nil {
+		return "?"
+	}
+	var b strings.Builder
+	if fn.IsG {
+		b.WriteString("[C]:")
+	} else {
+		b.WriteString(dbg.Source + ":")
+		if dbg.CurrentLine > 0 {
+			b.WriteString(strconv.Itoa(dbg.CurrentLine) + ":")
+		}
+	}
+	named := dbg.Name != "" && dbg.Name != "?" && dbg.Name != "main chunk" && dbg.Name != "corountine" &&
+		!strings.HasPrefix(dbg.Name, "(") && !strings.HasPrefix(dbg.Name, "<")
+	switch {
+	case named:
+		b.WriteString(" in function '" + dbg.Name + "'")
+	case !fn.IsG && fn.Proto.LineDefined == 0:
+		b.WriteString(" in main chunk")
+	case fn.IsG:
+		b.WriteString(" ?")
+	default:
+		b.WriteString(" in function <" + dbg.Source + ":" + strconv.Itoa(dbg.LineDefined) + ">")
+	}
+	return b.String()
 }
 
 // luaLoadString is loadstring(s [, chunkname]) compiling as the engine

@@ -3,7 +3,6 @@ package luaplugin
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -381,42 +380,16 @@ const maxTraceback = 22
 func (vm *VM) traceback(L *lua.LState) string {
 	var b strings.Builder
 	b.WriteString("stack traceback:\ncoroutine 0:")
-	for level := 0; ; level++ {
-		dbg, ok := L.GetStack(level)
-		if !ok {
-			break
-		}
-		fv, err := L.GetInfo("Slnf", dbg, lua.LNil)
-		fn, _ := fv.(*lua.LFunction)
-		if err != nil || fn == nil || fn == vm.entry {
-			break
-		}
-		if level >= maxTraceback {
-			b.WriteString("\n\t...")
-			break
-		}
-		b.WriteString("\n\t")
-		if fn.IsG {
-			b.WriteString("[C]:")
-		} else {
-			b.WriteString(dbg.Source + ":")
-			if dbg.CurrentLine > 0 {
-				b.WriteString(strconv.Itoa(dbg.CurrentLine) + ":")
-			}
-		}
-		named := dbg.Name != "" && dbg.Name != "?" && dbg.Name != "main chunk" && dbg.Name != "corountine" &&
-			!strings.HasPrefix(dbg.Name, "(") && !strings.HasPrefix(dbg.Name, "<")
+	n := 0
+	vm.frames(L, 0, func(line string) {
 		switch {
-		case named:
-			b.WriteString(" in function '" + dbg.Name + "'")
-		case !fn.IsG && fn.Proto.LineDefined == 0:
-			b.WriteString(" in main chunk")
-		case fn.IsG:
-			b.WriteString(" ?")
-		default:
-			fmt.Fprintf(&b, " in function <%s:%d>", dbg.Source, dbg.LineDefined)
+		case n < maxTraceback:
+			b.WriteString("\n\t" + line)
+		case n == maxTraceback:
+			b.WriteString("\n\t...")
 		}
-	}
+		n++
+	})
 	return b.String()
 }
 

@@ -179,13 +179,14 @@ func TestSleepDoesNotCountAgainstBudget(t *testing.T) {
 func TestSandbox(t *testing.T) {
 	p := newTestPool(t, Config{})
 	res, w := run(t, p, PhaseContent, `
-		ngx.say(type(io), type(debug), type(os.execute), type(os.exit), type(os.remove), type(string.dump))
-		ngx.say(type(os.time), type(string.format), type(bit.band), type(require("table.new")))
+		ngx.say(type(io), type(debug.sethook), type(debug.getinfo), type(debug.getupvalue), type(debug.getregistry),
+			type(os.execute), type(os.exit), type(os.remove), type(string.dump))
+		ngx.say(type(os.time), type(string.format), type(bit.band), type(require("table.new")), type(debug.traceback))
 	`)
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	want := "nilnilnilnilnilnil\nfunctionfunctionfunctionfunction\n"
+	want := "nilnilnilnilnilnilnilnilnil\nfunctionfunctionfunctionfunctionfunction\n"
 	if w.body.String() != want {
 		t.Fatalf("got %q", w.body.String())
 	}
