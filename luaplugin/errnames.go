@@ -33,7 +33,7 @@ var installErrorNames = sync.OnceFunc(func() {
 		vmJumpTable[op] = func(L *lua.LState, inst uint32, baseframe unsafe.Pointer) int {
 			a := argA(inst)
 			v := L.Get(a + 1)
-			if _, ok := v.(*lua.LFunction); !ok && L.GetMetaField(v, "__call") == lua.LNil {
+			if _, ok := v.(*lua.LFunction); !ok && inFrame(L, a) && L.GetMetaField(v, "__call") == lua.LNil {
 				L.RaiseError("%s", typeError(L, v, a, "call"))
 			}
 			return orig(L, inst, baseframe)
@@ -46,7 +46,7 @@ var installErrorNames = sync.OnceFunc(func() {
 		vmJumpTable[op] = func(L *lua.LState, inst uint32, baseframe unsafe.Pointer) int {
 			r := reg(inst)
 			v := L.Get(r + 1)
-			if _, ok := v.(*lua.LTable); !ok && L.GetMetaField(v, event) == lua.LNil {
+			if _, ok := v.(*lua.LTable); !ok && inFrame(L, r) && L.GetMetaField(v, event) == lua.LNil {
 				L.RaiseError("%s", typeError(L, v, r, "index"))
 			}
 			return orig(L, inst, baseframe)
@@ -69,7 +69,7 @@ var installErrorNames = sync.OnceFunc(func() {
 			// only registers are checked.
 			b, c := argB(inst), argC(inst)
 			x, y := regValue(L, b), regValue(L, c)
-			if (noArith(x) || noArith(y)) &&
+			if (noArith(x) || noArith(y)) && inFrame(L, rkReg(b)) && inFrame(L, rkReg(c)) &&
 				L.GetMetaField(x, event) == lua.LNil && L.GetMetaField(y, event) == lua.LNil {
 				// The first operand that is not a number is at fault.
 				if noArith(x) {
@@ -85,7 +85,7 @@ var installErrorNames = sync.OnceFunc(func() {
 	unm := vmJumpTable[lua.OP_UNM]
 	vmJumpTable[lua.OP_UNM] = func(L *lua.LState, inst uint32, baseframe unsafe.Pointer) int {
 		b := argB(inst)
-		if v := L.Get(b + 1); noArith(v) && L.GetMetaField(v, "__unm") == lua.LNil {
+		if v := L.Get(b + 1); noArith(v) && inFrame(L, b) && L.GetMetaField(v, "__unm") == lua.LNil {
 			L.RaiseError("%s", typeError(L, v, b, "perform arithmetic on"))
 		}
 		return unm(L, inst, baseframe)
@@ -97,7 +97,7 @@ var installErrorNames = sync.OnceFunc(func() {
 		switch v := L.Get(b + 1).(type) {
 		case lua.LString, *lua.LTable:
 		default:
-			if L.GetMetaField(v, "__len") == lua.LNil {
+			if inFrame(L, b) && L.GetMetaField(v, "__len") == lua.LNil {
 				L.RaiseError("%s", typeError(L, v, b, "get length of"))
 			}
 		}
@@ -117,6 +117,9 @@ var installErrorNames = sync.OnceFunc(func() {
 func concatError(L *lua.LState, b, c int) string {
 	// Lua joins from the right; in the failing pair the left operand is
 	// at fault when it is wrong too.
+	if !inFrame(L, c) {
+		return ""
+	}
 	for i := c; i >= b; i-- {
 		v := L.Get(i + 1)
 		if !noArith(v) {
@@ -145,6 +148,22 @@ func noArith(v lua.LValue) bool {
 		return false
 	}
 	return true
+}
+
+// inFrame tells whether register reg (-1: a constant) is below the
+// registry's top, so that L.Get read its value: above it L.Get answers nil
+// whatever the register holds, and the wrapper leaves the instruction to
+// gopher-lua rather than raise for a value it did not see.
+func inFrame(L *lua.LState, reg int) bool {
+	return reg < L.GetTop()
+}
+
+// rkReg is the register of an RK operand, or -1 for a constant.
+func rkReg(rk int) int {
+	if rk&0x100 != 0 {
+		return -1
+	}
+	return rk
 }
 
 // regValue is the value of an RK operand held in a register, or a number
