@@ -27,6 +27,8 @@ Try:
   curl -X PUT localhost:2019/resty/routes/legacy -d '{"match":{"paths":["/old/*"]},"action":{"redirect":{"status":302,"location":"/v2/{path.*}"}}}'
                                                             # change a route in place (no reload)
   curl -s localhost:8081                                    # counters kept by the log phase
+  open http://localhost:8081/resty/ui                       # live status page (clusters, routes, dicts)
+  curl -s localhost:2019/metrics | grep caddy_resty_        # Prometheus metrics
   curl -s localhost:2019/config/apps/resty                  # the resty app's config (admin API)
   curl -s localhost:2019/resty/upstreams/demo               # the upstream registry, live health
   curl -d 'server localhost:9002;' localhost:2019/resty/upstreams/demo
