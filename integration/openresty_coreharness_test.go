@@ -107,26 +107,14 @@ func coreSuite(t *testing.T, global string, cases []coreCase) {
 	files := map[string]string{}
 	var site strings.Builder
 	for i, c := range cases {
-		fmt.Fprintf(&site, "\t@c%d host c%d.test\n\thandle @c%d {\n\t\tresty {\n", i, i, i)
-		for _, ph := range []struct{ name, code string }{
-			{"rewrite", c.rewrite}, {"access", c.access}, {"content", c.content},
-			{"header_filter", c.hf}, {"body_filter", c.bf}, {"log", c.log},
-		} {
-			if ph.code == "" {
-				continue
-			}
-			f := fmt.Sprintf("c%d_%s.lua", i, ph.name)
-			files[f] = ph.code
-			fmt.Fprintf(&site, "\t\t\t%s_by_lua_file @DIR@/%s\n", ph.name, f)
-		}
-		if c.resty != "" {
-			site.WriteString("\t\t\t" + c.resty + "\n")
-		}
-		site.WriteString("\t\t}\n")
+		b := orBlock{resty: c.resty, phases: map[string]string{
+			"rewrite": c.rewrite, "access": c.access, "content": c.content,
+			"header_filter": c.hf, "body_filter": c.bf, "log": c.log,
+		}}
 		if c.site != "" {
-			site.WriteString("\t\t" + c.site + "\n")
+			b.site = "\t\t" + c.site
 		}
-		site.WriteString("\t}\n")
+		orSite(&site, files, i, b)
 	}
 	p := startCaddy(t, hopts{global: global, site: site.String(), files: files, backend: coreBackend(t)})
 	for i, c := range cases {

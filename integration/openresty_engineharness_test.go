@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -201,27 +200,7 @@ func engSuiteEnv(t *testing.T, global string, files map[string]string, env []str
 		if c.content != "" {
 			phases["content"] = c.content
 		}
-		fmt.Fprintf(&site, "\t@c%d host c%d.test\n\thandle @c%d {\n\t\tresty {\n", i, i, i)
-		for j, st := range c.set {
-			f := fmt.Sprintf("c%d_set%d.lua", i, j)
-			all[f] = st.lua
-			fmt.Fprintf(&site, "\t\t\tset_by_lua_file %s @DIR@/%s %s\n", st.v, f, strings.Join(st.args, " "))
-		}
-		names := make([]string, 0, len(phases))
-		for ph := range phases {
-			names = append(names, ph)
-		}
-		sort.Strings(names)
-		for _, ph := range names {
-			f := fmt.Sprintf("c%d_%s.lua", i, ph)
-			all[f] = phases[ph]
-			fmt.Fprintf(&site, "\t\t\t%s_by_lua_file @DIR@/%s\n", ph, f)
-		}
-		site.WriteString("\t\t}\n")
-		if c.site != "" {
-			site.WriteString(c.site + "\n")
-		}
-		site.WriteString("\t}\n")
+		orSite(&site, all, i, orBlock{phases: phases, set: c.set, site: c.site})
 	}
 	p := startCaddy(t, hopts{global: global, site: site.String(), files: all, env: env})
 	for i, c := range cases {

@@ -82,27 +82,7 @@ func orSuiteFiles(t *testing.T, global string, extra map[string]string, cases []
 		if c.content != "" {
 			phases["content"] = c.content
 		}
-		fmt.Fprintf(&site, "\t@c%d host c%d.test\n\thandle @c%d {\n\t\tresty {\n", i, i, i)
-		for j, st := range c.set {
-			f := fmt.Sprintf("c%d_set%d.lua", i, j)
-			files[f] = st.lua
-			fmt.Fprintf(&site, "\t\t\tset_by_lua_file %s @DIR@/%s %s\n", st.v, f, strings.Join(st.args, " "))
-		}
-		names := make([]string, 0, len(phases))
-		for ph := range phases {
-			names = append(names, ph)
-		}
-		sort.Strings(names)
-		for _, ph := range names {
-			f := fmt.Sprintf("c%d_%s.lua", i, ph)
-			files[f] = phases[ph]
-			fmt.Fprintf(&site, "\t\t\t%s_by_lua_file @DIR@/%s\n", ph, f)
-		}
-		site.WriteString("\t\t}\n")
-		if c.site != "" {
-			site.WriteString(c.site + "\n")
-		}
-		site.WriteString("\t}\n")
+		orSite(&site, files, i, orBlock{phases: phases, set: c.set, site: c.site})
 	}
 	p := startCaddy(t, hopts{global: global, site: site.String(), files: files})
 	for i, c := range cases {
@@ -179,4 +159,47 @@ func orName(i int, src string) string {
 		src = src[j+1:]
 	}
 	return fmt.Sprintf("%02d %s", i, src)
+}
+
+// orBlock is what the host of one rebuilt block serves.
+type orBlock struct {
+	// phases maps a phase to its Lua code.
+	phases map[string]string
+	// set are set_by_lua directives.
+	set []orSet
+	// resty holds more lines of the resty directive's block.
+	resty string
+	// site holds more lines of the handle block, after resty.
+	site string
+}
+
+// orSite writes the handle block of case i (host c<i>.test) to site and
+// its Lua files to files: each phase's code as <phase>_by_lua_file.
+func orSite(site *strings.Builder, files map[string]string, i int, b orBlock) {
+	fmt.Fprintf(site, "\t@c%d host c%d.test\n\thandle @c%d {\n\t\tresty {\n", i, i, i)
+	for j, st := range b.set {
+		f := fmt.Sprintf("c%d_set%d.lua", i, j)
+		files[f] = st.lua
+		fmt.Fprintf(site, "\t\t\tset_by_lua_file %s @DIR@/%s %s\n", st.v, f, strings.Join(st.args, " "))
+	}
+	names := make([]string, 0, len(b.phases))
+	for ph, code := range b.phases {
+		if code != "" {
+			names = append(names, ph)
+		}
+	}
+	sort.Strings(names)
+	for _, ph := range names {
+		f := fmt.Sprintf("c%d_%s.lua", i, ph)
+		files[f] = b.phases[ph]
+		fmt.Fprintf(site, "\t\t\t%s_by_lua_file @DIR@/%s\n", ph, f)
+	}
+	if b.resty != "" {
+		site.WriteString("\t\t\t" + b.resty + "\n")
+	}
+	site.WriteString("\t\t}\n")
+	if b.site != "" {
+		site.WriteString(b.site + "\n")
+	}
+	site.WriteString("\t}\n")
 }
