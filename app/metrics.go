@@ -36,7 +36,7 @@ var (
 		"Time of each proxy_pass attempt with an upstream server, by route and cluster.",
 		"route", "cluster")
 	descLuaErrors = desc("lua_errors_total",
-		"Lua errors of requests (scripts and plugins), by phase and route.",
+		"Lua errors (scripts, plugins, timer callbacks; budget overruns included), by phase and route.",
 		"phase", "route")
 	descLuaRun = desc("lua_run_duration_seconds",
 		"Wall time of each Lua run (one phase of one request or a timer callback, waits included), by phase.",
@@ -249,8 +249,13 @@ func (a *App) provisionMetrics(ctx caddy.Context) error {
 		a.statsHeld = true
 		a.stats = val.(*stats.Store)
 		st := a.stats
-		a.pool.SetRunObserver(func(p luaplugin.Phase, d time.Duration) {
+		a.pool.SetRunObserver(func(p luaplugin.Phase, d time.Duration, failed bool) {
 			st.LuaRun(p.Index(), d)
+			if failed && p == luaplugin.PhaseTimer {
+				// Request phases' errors are counted by the handler,
+				// with their route.
+				st.LuaError("", p.Index())
+			}
 		})
 	} else {
 		a.pool.SetRunObserver(nil)

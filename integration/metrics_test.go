@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -158,6 +159,11 @@ func mtGateway(t *testing.T, extraGlobal string) (*plGateway, string) {
 			content_by_lua_file @DIR@/fill.lua
 		}
 	}
+	handle /timer {
+		resty {
+			content_by_lua "ngx.timer.at(0, function() error('timer boom') end) ngx.say('ok')"
+		}
+	}
 `
 	g := plStartGateway(t, plOptions{routes: routes, site: site, files: map[string]string{"fill.lua": mtDictScript}})
 	return g, bad
@@ -223,6 +229,17 @@ func TestMetrics(t *testing.T) {
 	}
 	if n := s[`caddy_resty_lua_states`]; n < 1 {
 		t.Errorf("Lua states: %g", n)
+	}
+
+	// A timer callback's error counts under phase "timer", no route.
+	plExpect(t, "GET /timer", g.do("GET", "/timer", nil, ""), 200, "ok")
+	timerErr := `caddy_resty_lua_errors_total{phase="timer",route=""}`
+	deadline := time.Now().Add(5 * time.Second)
+	for s = mtScrape(t, g.admin); s[timerErr] != 1 && time.Now().Before(deadline); s = mtScrape(t, g.admin) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s[timerErr] != 1 || s[`caddy_resty_lua_run_duration_seconds_count{phase="timer"}`] != 1 {
+		t.Errorf("timer error not counted:\n%s", s.names("caddy_resty_lua_"))
 	}
 
 	// Dict gauges follow sets and evictions: 5 items of ~1 KB fit in 32k (5 pages after the dict's header);

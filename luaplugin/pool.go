@@ -62,8 +62,10 @@ type Pool struct {
 }
 
 // RunObserver is told the wall time of each outermost Lua run (a phase of
-// a request, a timer callback), waits included: the metrics' Lua time.
-type RunObserver func(phase Phase, d time.Duration)
+// a request, a timer callback), waits included, and whether it failed (a
+// Lua error or a budget overrun; ngx.exit is not a failure): the metrics'
+// Lua time, and the errors of runs no handler sees (timers).
+type RunObserver func(phase Phase, d time.Duration, failed bool)
 
 // SetRunObserver sets (nil: removes) the function told the time of each
 // Lua run. It costs two clock reads per run.

@@ -330,7 +330,7 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	th.depth--
 	if outer {
 		if obs != nil {
-			(*obs)(phase, time.Since(t0))
+			(*obs)(phase, time.Since(t0), th.ctx.fired() || (err != nil && !th.abort))
 		}
 		used := th.stop()
 		if phase == PhaseBodyFilter {

@@ -16,7 +16,7 @@ import (
 func withMetrics(h *Handler, pool *luaplugin.Pool) {
 	st := stats.NewStore()
 	h.stats = st
-	pool.SetRunObserver(func(p luaplugin.Phase, d time.Duration) { st.LuaRun(p.Index(), d) })
+	pool.SetRunObserver(func(p luaplugin.Phase, d time.Duration, _ bool) { st.LuaRun(p.Index(), d) })
 }
 
 // BenchmarkMetrics: the handler's cost per request with the metrics off
