@@ -541,9 +541,9 @@ func TestImportGateway(t *testing.T) {
 	startNginx(t, nd, "conf/nginx.conf", np)
 	cd := importConf(t, "gateway", map[string]string{"@PORT@": fmt.Sprint(cp), "@B1@": b1})
 	im := startImported(t, cd, cp)
-	if len(im.res.Notes) != 1 || !hasNote(im.res, "expires", "") || im.res.Notes[0].Line != 90 ||
+	if len(im.res.Notes) != 1 || !hasNote(im.res, "expires", "") || im.res.Notes[0].Line != 78 ||
 		!strings.HasSuffix(im.res.Notes[0].File, "conf/conf.d/gateway.conf") {
-		t.Errorf("notes: want only expires at conf.d/gateway.conf:90, got %v", im.res.Notes)
+		t.Errorf("notes: want only expires at conf.d/gateway.conf:78, got %v", im.res.Notes)
 	}
 	gw := map[string]string{"X-Server": "gateway", "X-Lib": "gw-1"}
 	checks := []check{

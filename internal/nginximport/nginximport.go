@@ -95,6 +95,17 @@ func Translate(path string, o Options) (*Result, error) {
 		keepalive: map[string]string{},
 	}
 	t.run(ds)
+	// The location chain is written once per round of `last`: a note
+	// counts once.
+	seen := map[Note]bool{}
+	notes := t.notes[:0]
+	for _, n := range t.notes {
+		if !seen[n] {
+			seen[n] = true
+			notes = append(notes, n)
+		}
+	}
+	t.notes = notes
 	sort.SliceStable(t.notes, func(i, j int) bool {
 		if t.notes[i].File != t.notes[j].File {
 			return t.notes[i].File < t.notes[j].File
@@ -123,7 +134,7 @@ func (o *out) add(depth int, s string) {
 			o.lines = append(o.lines, "")
 			continue
 		}
-		o.lines = append(o.lines, strings.Repeat("\t", depth)+l)
+		o.lines = append(o.lines, strings.ReplaceAll(strings.Repeat("\t", depth)+l, nlMark, "\n"))
 	}
 }
 

@@ -448,19 +448,19 @@ func (t *translator) rewrites(rw []*nginxconf.Directive, sc *scope, id string, d
 					code = "301"
 				}
 				if strings.Contains(repl, "?") {
-					o.addf(depth+1, "redir %s %s", quote(strings.TrimSuffix(v, "?")), code)
+					o.addf(depth+1, "redir * %s %s", quote(strings.TrimSuffix(v, "?")), code)
 				} else {
 					// nginx appends the request's arguments.
 					o.addf(depth+1, "@%s_q expression `{query} != \"\"`", m)
 					o.addf(depth+1, "redir @%s_q %s %s", m, quote(v+"?{query}"), code)
-					o.addf(depth+1, "redir %s %s", quote(v), code)
+					o.addf(depth+1, "redir * %s %s", quote(v), code)
 				}
 			default:
 				target := v
 				if strings.Contains(repl, "?") && !strings.HasSuffix(repl, "?") {
 					target = v + "&{query}" // nginx appends the old arguments
 				}
-				o.addf(depth+1, "rewrite %s", quote(target))
+				o.addf(depth+1, "rewrite * %s", quote(target))
 				switch {
 				case server && (flag == "last" || flag == "break"):
 					o.add(depth+1, "vars nginx_break 1")
@@ -514,7 +514,7 @@ func (t *translator) returnLines(d *nginxconf.Directive, sc *scope, depth int) *
 		// return URL: a 302.
 		v, unk := sc.convert(d.Args[0])
 		t.unknownVars(o, depth, d, unk)
-		o.addf(depth, "redir %s 302", quote(v))
+		o.addf(depth, "redir * %s 302", quote(v))
 		return o
 	}
 	text := ""
@@ -528,11 +528,11 @@ func (t *translator) returnLines(d *nginxconf.Directive, sc *scope, depth int) *
 		if text == "" {
 			o.addf(depth, "respond %d", code)
 		} else {
-			o.addf(depth, "redir %s %d", quote(text), code)
+			o.addf(depth, "redir * %s %d", quote(text), code)
 		}
 	case text != "":
 		o.addf(depth, "header Content-Type %s", quote(sc.defaultType))
-		o.addf(depth, "respond %s %d", quote(text), code)
+		o.addf(depth, "respond * %s %d", quote(text), code)
 	case code == 444:
 		o.add(depth, "abort")
 	default:

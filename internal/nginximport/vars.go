@@ -125,7 +125,13 @@ func quote(s string) string {
 		return `"` + s + `"`
 	}
 	if !strings.Contains(s, "`") {
-		return "`" + s + "`"
+		return keepNL("`" + s + "`")
 	}
-	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	return keepNL(`"` + strings.ReplaceAll(s, `"`, `\"`) + `"`)
 }
+
+// nlMark stands for a newline inside a token until out.add has indented
+// the lines (a token's own newlines must not be indented).
+const nlMark = "\x00"
+
+func keepNL(s string) string { return strings.ReplaceAll(s, "\n", nlMark) }
