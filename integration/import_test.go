@@ -642,4 +642,3 @@ func TestImportErrors(t *testing.T) {
 		t.Errorf("GET /: %d %q", a.status, a.body)
 	}
 }
-
