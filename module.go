@@ -14,6 +14,8 @@ import (
 	_ "github.com/caddy-resty/caddy-resty/dynupstream"
 	// The http.handlers.resty handler.
 	_ "github.com/caddy-resty/caddy-resty/phases"
+	// The `caddy resty` command (run Lua, import nginx.conf).
+	_ "github.com/caddy-resty/caddy-resty/restycmd"
 	// The bundled gateway plugins (resty.plugins.*, embedded Lua).
 	_ "github.com/caddy-resty/caddy-resty/plugins"
 

@@ -52,6 +52,9 @@ type Config struct {
 	LogWorkers int
 	// Logger receives Lua logs and errors outside requests.
 	Logger *zap.Logger
+	// Console, when set, makes the states a console's (the caddy resty
+	// command): see Console.
+	Console *Console
 }
 
 // Defaults.

@@ -20,6 +20,7 @@ type logQueue struct {
 	jobs    chan func()
 	dropped atomic.Int64
 	lastLog atomic.Int64
+	pending atomic.Int64 // queued or running
 }
 
 func (q *logQueue) init(p *Pool) { q.p = p }
@@ -30,6 +31,7 @@ func (q *logQueue) start() {
 		go func() {
 			for job := range q.jobs {
 				job()
+				q.pending.Add(-1)
 			}
 		}()
 	}
@@ -43,10 +45,14 @@ func (p *Pool) Background(job func()) bool {
 	q.once.Do(q.start)
 	q.mu.RLock()
 	defer q.mu.RUnlock()
+	q.pending.Add(1)
 	if q.closed {
 		// The runtime was replaced while this request was in flight:
 		// its log phase still runs, on the old runtime.
-		go job()
+		go func() {
+			defer q.pending.Add(-1)
+			job()
+		}()
 		return true
 	}
 	select {
@@ -54,6 +60,7 @@ func (p *Pool) Background(job func()) bool {
 		return true
 	default:
 	}
+	q.pending.Add(-1)
 	n := q.dropped.Add(1)
 	now := time.Now().UnixNano()
 	if last := q.lastLog.Load(); now-last > int64(time.Second) && q.lastLog.CompareAndSwap(last, now) {
@@ -73,3 +80,6 @@ func (q *logQueue) close() {
 		close(q.jobs)
 	}
 }
+
+// LogsPending is the number of log phases queued or running.
+func (p *Pool) LogsPending() int64 { return p.logs.pending.Load() }

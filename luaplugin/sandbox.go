@@ -84,6 +84,11 @@ func (vm *VM) setup() error {
 	vm.installNgx()
 	vm.installModules()
 	vm.initPlugins()
+	if con := vm.pool.cfg.Console; con != nil {
+		if err := vm.installConsole(con); err != nil {
+			return err
+		}
+	}
 	vm.protectStringMetatable()
 	vm.guardGlobals()
 	return nil
