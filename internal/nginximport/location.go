@@ -124,6 +124,11 @@ func (t *translator) location(it *locItem, c *ctx, sc *scope, depth, round, copi
 	if content {
 		return o
 	}
+	for _, d := range rw {
+		if d.Name == "return" && !hasBreak {
+			return o // answered in the rewrite phase
+		}
+	}
 
 	// Static files.
 	root := filepath.Join(t.prefix, "html")

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
 	"github.com/caddy-resty/caddy-resty/internal/nginxconf"
 )
 
@@ -113,7 +115,7 @@ func Translate(path string, o Options) (*Result, error) {
 		return t.notes[i].Line < t.notes[j].Line
 	})
 	return &Result{
-		Caddyfile: []byte(t.render()),
+		Caddyfile: caddyfile.Format([]byte(t.render())),
 		Files:     t.files,
 		Notes:     t.notes,
 		Complete:  len(t.notes) == 0,
