@@ -541,9 +541,9 @@ func TestImportGateway(t *testing.T) {
 	startNginx(t, nd, "conf/nginx.conf", np)
 	cd := importConf(t, "gateway", map[string]string{"@PORT@": fmt.Sprint(cp), "@B1@": b1})
 	im := startImported(t, cd, cp)
-	if len(im.res.Notes) != 1 || !hasNote(im.res, "expires", "") || im.res.Notes[0].Line != 78 ||
+	if len(im.res.Notes) != 1 || !hasNote(im.res, "expires", "") || im.res.Notes[0].Line != 84 ||
 		!strings.HasSuffix(im.res.Notes[0].File, "conf/conf.d/gateway.conf") {
-		t.Errorf("notes: want only expires at conf.d/gateway.conf:78, got %v", im.res.Notes)
+		t.Errorf("notes: want only expires at conf.d/gateway.conf:84, got %v", im.res.Notes)
 	}
 	gw := map[string]string{"X-Server": "gateway", "X-Lib": "gw-1"}
 	checks := []check{
@@ -567,6 +567,7 @@ func TestImportGateway(t *testing.T) {
 		{path: "/mod?name=caddy", status: 200, body: "hello, caddy\n", headers: gw},
 		// Rewrites: server-level last, location last, break, permanent; return.
 		{path: "/old/b?x=2", status: 200, body: "new: /new/b args: x=2 lib: gw-1\n"},
+		{path: "/nf/d?k=v", status: 200, body: "new: /new/nf-d args: k=v lib: gw-1\n"},
 		{path: "/go/c", status: 200, body: "new: /new/c args: nil lib: gw-1\n"},
 		{path: "/redir?a=b", status: 301, location: "/new/from-redir?a=b", headers: map[string]string{"X-Server": "gateway"}},
 		{path: "/redir", status: 301, location: "/new/from-redir"},
