@@ -53,7 +53,7 @@ caddy-resty what an nginx/OpenResty config does (see 'caddy resty import
 				RunE:  runCommand,
 			}
 			addRunFlags(run)
-			cmd.AddCommand(run)
+			cmd.AddCommand(run, importCommand())
 		},
 	})
 }
