@@ -98,4 +98,23 @@ func TestRestyCLIProcess(t *testing.T) {
 	if _, errs, code := run("--shdict", "x", "-e", "print(1)"); code != 2 || !strings.Contains(errs, "bad --shdict") {
 		t.Errorf("bad shdict: %q %d", errs, code)
 	}
+
+	// caddy resty import: a syntax error names its file and line (status
+	// 1); an unknown directive is listed and the rest translated (3).
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte("events {}\nhttp {\n  server {\n    listen 8080;\n  }}\n}\n"), 0o644)
+	if out, errs, code := run("import", bad); code != 1 || out != "" || !strings.Contains(errs, bad+":6: unexpected \"}\"") {
+		t.Errorf("import syntax error: %q %q %d", out, errs, code)
+	}
+	odd := filepath.Join(dir, "odd.conf")
+	os.WriteFile(odd, []byte("events {}\nhttp {\n  server {\n    listen 8080;\n    frobnicate on;\n    location / { return 200 ok; }\n  }\n}\n"), 0o644)
+	out, errs, code := run("import", odd)
+	if code != 3 || !strings.Contains(errs, odd+":5: frobnicate") || !strings.Contains(out, "respond") || !strings.Contains(out, "frobnicate") {
+		t.Errorf("import unknown directive: %q %q %d", out, errs, code)
+	}
+	out, errs, code = run("import", "--json", odd)
+	if code != 3 || !strings.HasPrefix(out, "{") || !strings.Contains(out, `"static_response"`) {
+		t.Errorf("import --json: %q %q %d", out, errs, code)
+	}
 }

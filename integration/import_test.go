@@ -10,6 +10,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -167,6 +168,16 @@ func startImported(t *testing.T, prefix string, port int) *imported {
 	if err != nil {
 		t.Fatalf("Translate: %v", err)
 	}
+	// The command prints the same, and says by its status whether the
+	// translation is complete.
+	cmdOut, cmdErr := exec.Command(bin, "resty", "import", "--lua-dir", luaDir, filepath.Join(prefix, "conf", "nginx.conf")).Output()
+	wantStatus := 0
+	if !res.Complete {
+		wantStatus = 3
+	}
+	if status := exitStatus(cmdErr); status != wantStatus || string(cmdOut) != string(res.Caddyfile) {
+		t.Errorf("caddy resty import: status %d (want %d), printed the library's Caddyfile: %v (%v)", status, wantStatus, string(cmdOut) == string(res.Caddyfile), cmdErr)
+	}
 	if len(res.Files) > 0 {
 		if err := os.MkdirAll(luaDir, 0o755); err != nil {
 			t.Fatal(err)
@@ -293,6 +304,9 @@ func runChecks(t *testing.T, checks []check, ports map[string]int) {
 	t.Helper()
 	for _, c := range checks {
 		for _, who := range []string{"nginx", "caddy"} {
+			if _, ok := ports[who]; !ok {
+				continue
+			}
 			a := ask(t, ports[who], "GET", c.path, c.hdr)
 			if a.status != c.status {
 				t.Errorf("%s GET %s: status %d, want %d (body %q)", who, c.path, a.status, c.status, a.body)
@@ -354,11 +368,11 @@ func limitLibDir(t *testing.T) string {
 	for _, m := range []string{"req", "count", "conn"} {
 		b, err := exec.Command("git", "-C", repo, "show", "HEAD:lib/resty/limit/"+m+".lua").Output()
 		if err != nil {
-			msg := fmt.Sprintf("lua-resty-limit-traffic for nginx: %v (mirror %s)", err, repo)
-			if os.Getenv("RESTY_REQUIRE_NGINX") == "1" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			// No copy of the library here (CI has none, and no package
+			// of it exists): the checks' expectations, recorded from
+			// nginx, are then asserted on caddy-resty alone.
+			t.Logf("lua-resty-limit-traffic for nginx: %v (mirror %s): checking caddy-resty against the recorded nginx answers only", err, repo)
+			return ""
 		}
 		if err := os.WriteFile(filepath.Join(dir, "resty", "limit", m+".lua"), b, 0o644); err != nil {
 			t.Fatal(err)
@@ -372,14 +386,17 @@ func TestImportLimitTraffic(t *testing.T) {
 	needNginx(t)
 	lib := limitLibDir(t)
 	np, cp := freePort(t), freePort(t)
-	nd := importConf(t, "limit", map[string]string{"@PORT@": fmt.Sprint(np)})
-	startNginx(t, nd, "conf/nginx.conf", np, "LUA_PATH="+lib+"/?.lua;;")
+	ports := map[string]int{"caddy": cp}
+	if lib != "" {
+		nd := importConf(t, "limit", map[string]string{"@PORT@": fmt.Sprint(np)})
+		startNginx(t, nd, "conf/nginx.conf", np, "LUA_PATH="+lib+"/?.lua;;")
+		ports["nginx"] = np
+	}
 	cd := importConf(t, "limit", map[string]string{"@PORT@": fmt.Sprint(cp)})
 	im := startImported(t, cd, cp)
 	if len(im.res.Notes) != 1 || !hasNote(im.res, "init_by_lua_block", "no init phases") {
 		t.Errorf("notes: want only the init_by_lua_block one, got %v", im.res.Notes)
 	}
-	ports := map[string]int{"nginx": np, "caddy": cp}
 	runChecks(t, []check{
 		{path: "/req?k=a", status: 200, body: "req passed\n", headers: map[string]string{"X-Delay": "0"}},
 		{path: "/req?k=a", status: 503},
@@ -642,4 +659,16 @@ func TestImportErrors(t *testing.T) {
 	if a := ask(t, port, "GET", "/", nil); a.status != 200 || a.body != "still here\n" {
 		t.Errorf("GET /: %d %q", a.status, a.body)
 	}
+}
+
+// exitStatus is a command's exit status from the error Run gave.
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
