@@ -15,6 +15,7 @@ import (
 type Attempts struct {
 	c     *cluster
 	cur   *peer
+	began int64 // when cur was chosen (unix nanos)
 	tried []*serverState
 	buf   [4]*serverState
 }
@@ -91,7 +92,7 @@ func (a *Attempts) Next(r *http.Request) (s Server, ok bool) {
 	p.st.claimProbe(now, p.maxFails, p.failTimeout)
 	p.st.requests.Add(1)
 	p.st.active.Add(1)
-	a.cur = p
+	a.cur, a.began = p, now
 	return Server{Dial: p.address, HostPort: p.hostport}, true
 }
 
@@ -109,7 +110,7 @@ func (a *Attempts) settle(o Outcome, now int64) {
 	a.tried = append(a.tried, p.st)
 	switch o {
 	case OutcomeSuccess:
-		p.st.succeeded(now, p.maxFails, p.failTimeout, a.c.log)
+		p.st.succeeded(now, a.began, p.maxFails, p.failTimeout, a.c.log)
 	case OutcomeFailure:
 		p.st.failed(now, p.maxFails, p.failTimeout, a.c.log)
 	}

@@ -216,6 +216,7 @@ type attempt struct {
 	repl   *caddy.Replacer
 	logger *zap.Logger
 	cur    *peer
+	began  int64 // when cur was chosen (unix nanos)
 	tried  []*serverState
 	done   bool
 	calls  int
@@ -245,7 +246,7 @@ func (a *attempt) next(c *cluster, r *http.Request, now int64) (p *peer, first b
 	p.st.requests.Add(1)
 	if !a.done {
 		p.st.active.Add(1)
-		a.cur = p
+		a.cur, a.began = p, now
 	}
 	if a.repl != nil {
 		// Forget the previous attempt's, so that settling this one
@@ -283,7 +284,7 @@ func (a *attempt) settleLocked(now int64, last bool) {
 		return // reverse_proxy did not send it (its own health checks said no)
 	}
 	if _, responded := a.repl.Get(phLatency); responded {
-		p.st.succeeded(now, p.maxFails, p.failTimeout, a.logger)
+		p.st.succeeded(now, a.began, p.maxFails, p.failTimeout, a.logger)
 		return
 	}
 	if last {

@@ -39,7 +39,8 @@ type serverState struct {
 	// atomics.
 	mu        sync.Mutex
 	fails     atomic.Int32
-	failStart int64 // unix nanos of the first failure of the window (mu)
+	failStart int64        // unix nanos of the first failure of the window (mu)
+	lastFail  atomic.Int64 // unix nanos of the last failure
 	downUntil atomic.Int64
 
 	// Active health.
@@ -88,6 +89,7 @@ func (s *serverState) failed(now int64, maxFails int32, failTimeout time.Duratio
 		return
 	}
 	s.mu.Lock()
+	s.lastFail.Store(now)
 	fails := s.fails.Load()
 	if fails == 0 || fails < maxFails && now-s.failStart > int64(failTimeout) {
 		fails = 0
@@ -109,11 +111,16 @@ func (s *serverState) failed(now int64, maxFails int32, failTimeout time.Duratio
 	}
 }
 
-// succeeded records an attempt that got a response. It brings back a
-// server the passive check had taken out (the probe succeeded) and
-// forgets failures whose window is over.
-func (s *serverState) succeeded(now int64, maxFails int32, failTimeout time.Duration, logger *zap.Logger) {
-	if s.fails.Load() == 0 {
+// succeeded records an attempt that got a response; began is when the
+// attempt chose the server. It brings back a server the passive check
+// had taken out (the probe succeeded) and forgets failures whose window
+// is over, but only failures older than the attempt: a response to an
+// attempt that began before a failure is older news than the failure
+// (nginx's rule: a success resets fails only when the server was chosen
+// after its last failure). A request's attempt settles when its context
+// ends, which can be after the next request already failed there.
+func (s *serverState) succeeded(now, began int64, maxFails int32, failTimeout time.Duration, logger *zap.Logger) {
+	if s.fails.Load() == 0 || began < s.lastFail.Load() {
 		return
 	}
 	s.mu.Lock()

@@ -47,7 +47,14 @@ func TestPassiveCheck(t *testing.T) {
 	if logs.FilterMessage("upstream server failed; taken out").Len() != 1 {
 		t.Errorf("a failed probe logged again")
 	}
-	s.succeeded(at(27*time.Second), 2, ft, logger)
+	// A response to an attempt that began before that failure (settled
+	// late) is older news: the server stays out.
+	s.succeeded(at(25*time.Second), at(15*time.Second), 2, ft, logger)
+	if s.passiveAvailable(at(25*time.Second), 2) || s.fails.Load() < 2 {
+		t.Fatal("a late success of an older attempt brought it back")
+	}
+	s.claimProbe(at(26*time.Second+1), 2, ft)
+	s.succeeded(at(27*time.Second), at(26*time.Second+1), 2, ft, logger)
 	if !s.passiveAvailable(at(27*time.Second), 2) || s.fails.Load() != 0 {
 		t.Fatal("not back after a successful probe")
 	}
@@ -62,7 +69,7 @@ func TestPassiveCheck(t *testing.T) {
 		t.Fatal("failures 11s apart took it out")
 	}
 	// A success does not reset failures of the current window (nginx).
-	s.succeeded(at(42*time.Second), 2, ft, logger)
+	s.succeeded(at(42*time.Second), at(41*time.Second+1), 2, ft, logger)
 	s.failed(at(43*time.Second), 2, ft, logger)
 	if s.passiveAvailable(at(43*time.Second), 2) {
 		t.Fatal("a success in between reset the window")
