@@ -46,8 +46,14 @@ func (vm *VM) installConsole(con *Console) error {
 	L.SetGlobal("dofile", L.NewFunction(consoleDoFile))
 
 	out := func(L *lua.LState, newline bool) int {
+		// resty's output spells the values up to table.maxn of them:
+		// trailing nils print nothing.
+		n := L.GetTop()
+		for n > 0 && L.Get(n) == lua.LNil {
+			n--
+		}
 		var b []byte
-		for i := 1; i <= L.GetTop(); i++ {
+		for i := 1; i <= n; i++ {
 			b = vm.appendConsole(L, b, L.Get(i))
 		}
 		if newline {

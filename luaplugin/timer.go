@@ -321,11 +321,18 @@ func (ts *timerState) runEarly(closing bool, match func(*timer) bool) {
 		return
 	}
 	ts.premature.Add(int64(len(due)))
-	ts.p.Logger().Warn("running pending Lua timers early (premature = true): their Lua state is being retired",
-		zap.Int("timers", len(due)))
+	if ts.p.cfg.Console == nil {
+		// A console (caddy resty) ends this way every time, as resty's
+		// nginx does: no news there.
+		ts.p.Logger().Warn("running pending Lua timers early (premature = true): their Lua state is being retired",
+			zap.Int("timers", len(due)))
+	}
+	// They count as running until they end (WaitTimers waits for them).
+	ts.running.Add(int64(len(due)))
 	for _, tm := range due {
 		go func(tm *timer) {
 			ts.run(tm, true, nil)
+			ts.running.Add(-1)
 			ts.release(tm.vm)
 		}(tm)
 	}

@@ -53,7 +53,7 @@ caddy-resty what an nginx/OpenResty config does (see 'caddy resty import
 				RunE:  runCommand,
 			}
 			addRunFlags(run)
-			cmd.AddCommand(run)
+			cmd.AddCommand(run, importCommand())
 		},
 	})
 }
@@ -61,6 +61,7 @@ caddy-resty what an nginx/OpenResty config does (see 'caddy resty import
 // runFlags are the options of `caddy resty run`.
 type runFlags struct {
 	code      string
+	libs      []string
 	shdicts   []string
 	include   []string
 	timeout   string
@@ -77,6 +78,7 @@ func addRunFlags(cmd *cobra.Command) {
 	// Options stop at the script's name: what follows are its arguments.
 	f.SetInterspersed(false)
 	f.StringP("eval", "e", "", "Lua code to run (before FILE, when both are given)")
+	f.StringArrayP("library", "l", nil, "require this Lua library before the code runs; repeatable")
 	f.StringArray("shdict", nil, "a shared dict, 'NAME SIZE' (lua_shared_dict); repeatable")
 	f.StringArrayP("include", "I", nil, "a directory of Lua modules to add to the package path (first); repeatable")
 	f.String("timeout", "", "budget of Lua time for each run (the script, each timer callback, each phase); default none")
@@ -105,6 +107,9 @@ func readRunFlags(cmd *cobra.Command) (runFlags, error) {
 	rf.request = get("request")
 	rf.body = get("body")
 	rf.phase = get("phase")
+	if rf.libs, err = f.GetStringArray("library"); err != nil {
+		return rf, err
+	}
 	if rf.shdicts, err = f.GetStringArray("shdict"); err != nil {
 		return rf, err
 	}
@@ -129,7 +134,7 @@ func runCommand(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		file, args = args[0], args[1:]
 	}
-	if rf.code == "" && file == "" {
+	if rf.code == "" && file == "" && len(rf.libs) == 0 {
 		return usageError(fmt.Errorf("no Lua code: give -e CODE or a FILE"))
 	}
 	var code int

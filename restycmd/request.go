@@ -78,7 +78,7 @@ func parseRequestLine(s string) (simRequest, error) {
 // handler with the script in its phase (then a stub next handler when
 // the phase is not content), on a unix socket, with no admin endpoint and
 // the handler's logs on stderr.
-func requestConfig(rf runFlags, file, socket string) ([]byte, error) {
+func requestConfig(rf runFlags, file, socket, logFile string) ([]byte, error) {
 	if !requestPhases[rf.phase] {
 		return nil, fmt.Errorf("bad --phase %q: rewrite, access, content, header_filter, body_filter or log", rf.phase)
 	}
@@ -134,10 +134,19 @@ func requestConfig(rf runFlags, file, socket string) ([]byte, error) {
 	cfg := map[string]any{
 		"admin": map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
 		"logging": map[string]any{"logs": map[string]any{
-			"default": map[string]any{"writer": map[string]any{"output": "discard"}},
-			"resty": map[string]any{
+			// Caddy's own messages only when they are errors (a default
+			// log on stderr also keeps Caddy from announcing a redirect).
+			"default": map[string]any{
 				"writer":  map[string]any{"output": "stderr"},
-				"encoder": map[string]any{"format": "console"},
+				"level":   "ERROR",
+				"exclude": []string{"http.handlers.resty"},
+			},
+			// The handler's logs go to a file that is copied to stderr
+			// once the request is over (with the log phase's lines).
+			"resty": map[string]any{
+				"writer": map[string]any{"output": "file", "filename": logFile, "roll": false},
+				"encoder": map[string]any{"format": "console", "time_format": "wall",
+					"level_format": "lower"},
 				"level":   strings.ToUpper(level.String()),
 				"include": []string{"http.handlers.resty"},
 			},
@@ -194,7 +203,9 @@ func runRequest(rf runFlags, file string, stdin io.Reader, stdout, stderr io.Wri
 	}
 	defer os.RemoveAll(dir)
 	socket := filepath.Join(dir, "http.sock")
-	cfg, err := requestConfig(rf, file, socket)
+	logFile := filepath.Join(dir, "resty.log")
+	defer copyLog(logFile, stderr)
+	cfg, err := requestConfig(rf, file, socket, logFile)
 	if err != nil {
 		return fail(2, err)
 	}
@@ -286,4 +297,11 @@ func activePool() *luaplugin.Pool {
 		return ra.Pool()
 	}
 	return nil
+}
+
+// copyLog copies what the handler logged to stderr.
+func copyLog(path string, stderr io.Writer) {
+	if b, err := os.ReadFile(path); err == nil {
+		_, _ = stderr.Write(b)
+	}
 }

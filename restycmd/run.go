@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -140,6 +141,13 @@ func runConsole(rf runFlags, file string, args []string, stdout, stderr io.Write
 		return fail(2, "%v", err)
 	}
 	var chunks []*luaplugin.Chunk
+	for _, lib := range rf.libs {
+		c, err := luaplugin.Compile("(command line -l)", "require "+strconv.Quote(lib))
+		if err != nil {
+			return fail(2, "bad -l %q: %v", lib, err)
+		}
+		chunks = append(chunks, c)
+	}
 	if rf.code != "" {
 		c, err := luaplugin.Compile(inlineChunkName, rf.code)
 		if err != nil {

@@ -1,0 +1,2 @@
+local _M = { tag = "gw-1" }
+return _M
