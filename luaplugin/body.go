@@ -49,7 +49,7 @@ func (vm *VM) reqReadBody(L *lua.LState) int {
 }
 
 func (vm *VM) reqGetBodyFile(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent)
 	if req.bodyFile == "" {
 		L.Push(lua.LNil)
 		return 1
@@ -144,7 +144,7 @@ func (d *deadlineReader) clear() {
 }
 
 func (vm *VM) reqDiscardBody(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent)
 	r := req.R
 	if r.Body != nil && r.Body != http.NoBody && !req.bodyRead {
 		// Drain a little so the connection can be reused, without waiting

@@ -75,8 +75,9 @@ func (vm *VM) installNgx() {
 		"send_headers": vm.ngxSendHeaders,
 		"sleep":        vm.ngxSleep,
 		"log":          vm.ngxLog,
-		"exec":         NotSupported("ngx.exec (internal redirects)"),
+		"exec":         vm.notSupportedIn(PhaseRewrite|PhaseAccess|PhaseContent, "ngx.exec (internal redirects)"),
 		"on_abort": func(L *lua.LState) int {
+			vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
 			return PushFail(L, "lua_check_client_abort is off")
 		},
 	}
@@ -99,8 +100,8 @@ func (vm *VM) installNgx() {
 	ngx.RawSetString("shared", vm.shared)
 
 	loc := L.NewTable()
-	loc.RawSetString("capture", L.NewFunction(NotSupported("ngx.location.capture (subrequests)")))
-	loc.RawSetString("capture_multi", L.NewFunction(NotSupported("ngx.location.capture_multi (subrequests)")))
+	loc.RawSetString("capture", L.NewFunction(vm.notSupportedIn(PhaseRewrite|PhaseAccess|PhaseContent, "ngx.location.capture (subrequests)")))
+	loc.RawSetString("capture_multi", L.NewFunction(vm.notSupportedIn(PhaseRewrite|PhaseAccess|PhaseContent, "ngx.location.capture_multi (subrequests)")))
 	ngx.RawSetString("location", loc)
 
 	worker := L.NewTable()
@@ -139,12 +140,22 @@ func NotSupported(what string) lua.LGFunction {
 	}
 }
 
+// notSupportedIn is NotSupported after OpenResty's context check: outside
+// phases the API raises "API disabled in the context of …" first.
+func (vm *VM) notSupportedIn(phases Phase, what string) lua.LGFunction {
+	return func(L *lua.LState) int {
+		vm.checkPhase(L, phases)
+		L.RaiseError("%s is not supported by caddy-resty", what)
+		return 0
+	}
+}
+
 func (vm *VM) ngxIndex(L *lua.LState) int {
 	key := L.CheckString(2)
 	req := vm.req
 	switch key {
 	case "status":
-		req = vm.checkPhase(L, PhasesRequest)
+		req = vm.checkRequest(L, PhasesRequest)
 		if req.W == nil {
 			L.Push(lua.LNumber(0))
 			return 1
@@ -161,10 +172,13 @@ func (vm *VM) ngxIndex(L *lua.LState) int {
 		L.Push(req.Ctx)
 		return 1
 	case "headers_sent":
-		req = vm.checkPhase(L, PhasesRequest)
+		req = vm.checkRequest(L, PhasesRequest)
 		L.Push(lua.LBool(req.W != nil && req.W.HeadersSent()))
 		return 1
 	case "is_subrequest":
+		if req != nil && req.Phase == PhaseTimer {
+			L.RaiseError(errFakeRequest)
+		}
 		L.Push(lua.LFalse)
 		return 1
 	}
@@ -176,7 +190,7 @@ func (vm *VM) ngxNewIndex(L *lua.LState) int {
 	key := L.CheckString(2)
 	switch key {
 	case "status":
-		req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter|PhaseBodyFilter|PhaseLog)
+		req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter|PhaseBodyFilter|PhaseLog)
 		// lua-resty-core converts the value with tonumber and hands it to
 		// C as an int.
 		f, ok := sharedToNumber(L.Get(3))

@@ -43,8 +43,8 @@ func (vm *VM) newReqTable() *lua.LTable {
 		"http_version":  vm.reqHTTPVersion,
 		"start_time":    vm.reqStartTime,
 		"raw_header":    vm.reqRawHeader,
-		"is_internal":   func(L *lua.LState) int { L.Push(lua.LFalse); return 1 },
-		"socket":        NotSupported("ngx.req.socket"),
+		"is_internal":   vm.reqIsInternal,
+		"socket":        vm.reqSocket,
 	} {
 		t.RawSetString(name, L.NewFunction(fn))
 	}
@@ -71,13 +71,13 @@ func headersIndex(L *lua.LState) int {
 }
 
 func (vm *VM) reqGetMethod(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	L.Push(lua.LString(req.R.Method))
 	return 1
 }
 
 func (vm *VM) reqSetMethod(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent)
 	num, isNum := L.Get(1).(lua.LNumber)
 	if !isNum {
 		raiseError(L, "bad method number")
@@ -99,7 +99,7 @@ func argMax(L *lua.LState, n int) int {
 }
 
 func (vm *VM) reqGetHeaders(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	r := req.R
 	hb := vm.newHeaderBuilder(L, argMax(L, 1), lua.LVAsBool(L.Get(2)), len(r.Header)+1)
 	if r.Host != "" {
@@ -200,7 +200,7 @@ func luaHeaderKey(name lua.LValue) string {
 }
 
 func (vm *VM) reqSetHeader(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesReqWrite)
+	req := vm.checkRequest(L, phasesReqWrite)
 	if L.Get(1) == lua.LNil {
 		raiseError(L, "bad 'name' argument: string expected, got nil")
 	}
@@ -209,7 +209,7 @@ func (vm *VM) reqSetHeader(L *lua.LState) int {
 }
 
 func (vm *VM) reqClearHeader(L *lua.LState) int {
-	req := vm.checkPhase(L, phasesReqWrite)
+	req := vm.checkRequest(L, phasesReqWrite)
 	setRequestHeader(req.R, luaHeaderKey(L.Get(1)), nil)
 	return 0
 }
@@ -232,7 +232,7 @@ func setRequestHeader(r *http.Request, key string, vals []string) {
 }
 
 func (vm *VM) reqGetURIArgs(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	return pushArgs(L, req.R.URL.RawQuery, argMax(L, 1))
 }
 
@@ -279,7 +279,7 @@ func pushArgs(L *lua.LState, query string, max int) int {
 }
 
 func (vm *VM) reqSetURIArgs(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseSet|PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseSet|PhaseRewrite|PhaseAccess|PhaseContent)
 	var q string
 	switch v := L.Get(1).(type) {
 	case lua.LString:
@@ -305,7 +305,7 @@ func (vm *VM) reqSetURI(L *lua.LState) int {
 	if n < 1 || n > 3 {
 		raiseError(L, "expecting 1, 2 or 3 arguments but seen %d", n)
 	}
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	uri := L.CheckString(1)
 	if uri == "" {
 		raiseError(L, "attempt to use zero-length uri")
@@ -351,7 +351,7 @@ func typeName(v lua.LValue) string {
 }
 
 func (vm *VM) reqGetBodyData(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseLog)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseLog)
 	if !req.bodyRead || req.bodyFile != "" || len(req.body) == 0 {
 		L.Push(lua.LNil)
 		return 1
@@ -381,7 +381,7 @@ func (req *Request) SetBody(data []byte) {
 }
 
 func (vm *VM) reqSetBodyData(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent)
 	if !req.bodyRead {
 		raiseError(L, "request body not read yet")
 	}
@@ -390,7 +390,7 @@ func (vm *VM) reqSetBodyData(L *lua.LState) int {
 }
 
 func (vm *VM) reqInitBody(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent)
 	if !req.bodyRead {
 		raiseError(L, "request body not read yet")
 	}
@@ -399,7 +399,7 @@ func (vm *VM) reqInitBody(L *lua.LState) int {
 }
 
 func (vm *VM) reqAppendBody(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent)
 	if req.newBody == nil {
 		L.RaiseError("request body not initialized by ngx.req.init_body()")
 	}
@@ -412,7 +412,7 @@ func (vm *VM) reqAppendBody(L *lua.LState) int {
 }
 
 func (vm *VM) reqFinishBody(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent)
 	if req.newBody == nil {
 		L.RaiseError("request body not initialized by ngx.req.init_body()")
 	}
@@ -422,7 +422,7 @@ func (vm *VM) reqFinishBody(L *lua.LState) int {
 }
 
 func (vm *VM) reqGetPostArgs(L *lua.LState) int {
-	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter|PhaseBodyFilter|PhaseLog)
+	req := vm.checkRequest(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter|PhaseBodyFilter|PhaseLog)
 	max := argMax(L, 1)
 	if !req.bodyRead {
 		L.RaiseError("no request body found; maybe you should turn on lua_need_request_body?")
@@ -434,20 +434,42 @@ func (vm *VM) reqGetPostArgs(L *lua.LState) int {
 }
 
 func (vm *VM) reqHTTPVersion(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	r := req.R
 	L.Push(lua.LNumber(float64(r.ProtoMajor) + float64(r.ProtoMinor)/10))
 	return 1
 }
 
+// reqIsInternal is ngx.req.is_internal: false (there are no internal
+// redirects); lua-resty-core's errors, raised from its own code (no
+// position of the caller), outside a request.
+func (vm *VM) reqIsInternal(L *lua.LState) int {
+	if vm.req == nil {
+		L.Error(lua.LString("no request found"), 0)
+	}
+	if vm.req.Phase == PhaseTimer {
+		L.Error(lua.LString(errFakeRequest), 0)
+	}
+	L.Push(lua.LFalse)
+	return 1
+}
+
+// reqSocket is ngx.req.socket: not supported, after lua-nginx-module's
+// context check (rewrite, access, content).
+func (vm *VM) reqSocket(L *lua.LState) int {
+	vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent)
+	L.RaiseError("ngx.req.socket is not supported by caddy-resty")
+	return 0
+}
+
 func (vm *VM) reqStartTime(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkPhase(L, PhasesRequest|PhaseTimer)
 	L.Push(lua.LNumber(float64(req.Start.UnixMilli()) / 1000))
 	return 1
 }
 
 func (vm *VM) reqRawHeader(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	r := req.R
 	var b strings.Builder
 	if !lua.LVAsBool(L.Get(1)) {

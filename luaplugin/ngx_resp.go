@@ -26,7 +26,7 @@ func (vm *VM) newProxyTable(index, newindex lua.LGFunction) *lua.LTable {
 }
 
 func (vm *VM) headerIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	name := ToString(L.Get(2))
 	if req.W == nil {
 		L.Push(lua.LNil)
@@ -49,7 +49,7 @@ func (vm *VM) headerIndex(L *lua.LState) int {
 }
 
 func (vm *VM) headerNewIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	key := luaHeaderKey(L.Get(2))
 	vals := headerValues(L.Get(3))
 	if req.W == nil {
@@ -108,7 +108,7 @@ func (vm *VM) newRespTable() *lua.LTable {
 }
 
 func (vm *VM) respGetHeaders(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	var h http.Header
 	if req.W != nil {
 		h = req.W.Header()
@@ -124,6 +124,11 @@ func (vm *VM) respGetHeaders(L *lua.LState) int {
 
 // respAddHeader is ngx.resp.add_header: adds a line without replacing.
 func (vm *VM) respAddHeader(L *lua.LState) int {
+	if vm.req != nil && vm.req.Phase == PhaseTimer {
+		// lua-resty-core raises it in ngx/resp.lua's add_header: the
+		// position is its own, not the caller's.
+		L.Error(lua.LString(errFakeRequest), 0)
+	}
 	req := vm.checkPhase(L, PhaseRewrite|PhaseAccess|PhaseContent|PhaseHeaderFilter)
 	key := luaHeaderKey(L.Get(1))
 	if L.Get(2) == lua.LNil {
@@ -145,12 +150,21 @@ func (vm *VM) newArgTable() *lua.LTable {
 	return vm.newProxyTable(vm.argIndex, vm.argNewIndex)
 }
 
-// argIndex reads ngx.arg outside the values body_filter puts in the table
-// (see VM.setArgs): nil outside body_filter; in body_filter [1] or [2] only
-// reach here after the script assigned nil to them.
+// argIndex reads ngx.arg outside the values body_filter and set_by_lua put
+// in the table (see VM.setArgs): nil past set_by_lua's arguments; in
+// body_filter [1] or [2] only reach here after the script assigned nil to
+// them; in the other phases (and timers) lua-resty-core's error.
 func (vm *VM) argIndex(L *lua.LState) int {
 	req := vm.req
-	if req == nil || req.Phase != PhaseBodyFilter {
+	if req == nil {
+		L.Error(lua.LString("no request found"), 0)
+	}
+	if req.Phase != PhaseBodyFilter {
+		if req.Phase != PhaseSet {
+			// lua-resty-core's resty/core/param.lua raises it itself (its
+			// own position, not the caller's) outside set and body_filter.
+			L.Error(lua.LString(errFakeRequest), 0)
+		}
 		L.Push(lua.LNil)
 		return 1
 	}

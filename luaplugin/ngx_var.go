@@ -22,7 +22,7 @@ func (vm *VM) newVarTable() *lua.LTable {
 }
 
 func (vm *VM) varIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	name, ok := L.Get(2).(lua.LString)
 	if !ok {
 		raiseError(L, "bad variable name")
@@ -36,7 +36,7 @@ func (vm *VM) varIndex(L *lua.LState) int {
 }
 
 func (vm *VM) varNewIndex(L *lua.LState) int {
-	req := vm.checkPhase(L, PhasesRequest)
+	req := vm.checkRequest(L, PhasesRequest)
 	lname, ok := L.Get(2).(lua.LString)
 	if !ok {
 		raiseError(L, "bad variable name")

@@ -635,6 +635,23 @@ func (vm *VM) throwExit(L *lua.LState) {
 	L.Error(vm.exitErr, 0)
 }
 
+// errFakeRequest is OpenResty's error for an API that needs a real request
+// (a connection) used in a timer.
+const errFakeRequest = "API disabled in the current context"
+
+// checkRequest is checkPhase for the APIs whose context check lets
+// ngx.timer through but that need a real request: in a timer (whose request
+// is a fake one, with no connection) they raise "API disabled in the
+// current context", as lua-nginx-module's ngx_http_lua_check_fake_request
+// and lua-resty-core's FFI paths do (ngx.var, ngx.header, ngx.status,
+// ngx.req.get_method, get_headers, …); in the other phases, checkPhase.
+func (vm *VM) checkRequest(L *lua.LState, allowed Phase) *Request {
+	if req := vm.req; req != nil && req.Phase == PhaseTimer {
+		L.RaiseError(errFakeRequest)
+	}
+	return vm.checkPhase(L, allowed)
+}
+
 // checkPhase raises OpenResty's error for an API used outside its phases.
 func (vm *VM) checkPhase(L *lua.LState, allowed Phase) *Request {
 	req := vm.req
