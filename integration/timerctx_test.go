@@ -225,10 +225,7 @@ func parseTimerOutcomes(t *testing.T, body string) map[string]string {
 
 // timerKnownDiffs are facts caddy-resty does not match yet, and why; the
 // test logs them rather than failing (remove an entry once it is fixed).
-var timerKnownDiffs = map[string]string{
-	"timer.at":    "ngx.timer.at returns true, lua-nginx-module the integer 1 (luaplugin/timer.go)",
-	"timer.every": "ngx.timer.every returns true, lua-nginx-module the integer 1 (luaplugin/timer.go)",
-}
+var timerKnownDiffs = map[string]string{}
 
 // libPos matches a position inside lua-resty-core's Lua files (resty/core/*,
 // ngx/*) in an error: nginx's absolute path is group 1, the rest group 2.

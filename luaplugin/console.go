@@ -13,8 +13,10 @@ import (
 // Console makes a pool's states those of a console: the `caddy resty`
 // command, which runs Lua as OpenResty's `resty` does. Code runs outside
 // any request, in the ngx.timer context (as resty runs it), so the
-// request APIs raise "API disabled in the context of ngx.timer"; what
-// resty changes on top of that is changed the same way:
+// request APIs raise OpenResty's texts for it ("API disabled in the
+// context of ngx.timer", or "API disabled in the current context" for
+// those that need a real request); what resty changes on top of that is
+// changed the same way:
 //
 //   - ngx.say, ngx.print and print write to Out (values as resty's output
 //     function spells them: nil, booleans, ngx.null as null, array tables

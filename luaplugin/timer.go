@@ -187,7 +187,8 @@ func (vm *VM) timerAdd(L *lua.LState, every bool) int {
 	ts.pending.Add(1)
 	ts.schedule(tm, time.Now().Add(d))
 	ts.mu.Unlock()
-	L.Push(lua.LTrue)
+	// lua-nginx-module returns the integer 1.
+	L.Push(lua.LNumber(1))
 	return 1
 }
 
