@@ -12,26 +12,29 @@ func (vm *VM) installTime(ngx *lua.LTable) {
 	L := vm.L
 	for name, fn := range map[string]lua.LGFunction{
 		"time": func(L *lua.LState) int {
-			L.Push(lua.LNumber(time.Now().Unix()))
+			L.Push(lua.LNumber(vm.NowMs() / 1000))
 			return 1
 		},
 		"now": func(L *lua.LState) int {
-			L.Push(lua.LNumber(float64(time.Now().UnixMilli()) / 1000))
+			L.Push(lua.LNumber(float64(vm.NowMs()) / 1000))
 			return 1
 		},
 		"today": func(L *lua.LState) int {
-			L.Push(lua.LString(time.Now().Format("2006-01-02")))
+			L.Push(lua.LString(time.UnixMilli(vm.NowMs()).Format("2006-01-02")))
 			return 1
 		},
 		"localtime": func(L *lua.LState) int {
-			L.Push(lua.LString(time.Now().Format("2006-01-02 15:04:05")))
+			L.Push(lua.LString(time.UnixMilli(vm.NowMs()).Format("2006-01-02 15:04:05")))
 			return 1
 		},
 		"utctime": func(L *lua.LState) int {
-			L.Push(lua.LString(time.Now().UTC().Format("2006-01-02 15:04:05")))
+			L.Push(lua.LString(time.UnixMilli(vm.NowMs()).UTC().Format("2006-01-02 15:04:05")))
 			return 1
 		},
-		"update_time": func(L *lua.LState) int { return 0 },
+		"update_time": func(L *lua.LState) int {
+			vm.clock = time.Now().UnixMilli()
+			return 0
+		},
 		"http_time": func(L *lua.LState) int {
 			L.Push(lua.LString(time.Unix(int64(L.CheckNumber(1)), 0).UTC().Format(http.TimeFormat)))
 			return 1

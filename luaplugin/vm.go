@@ -46,6 +46,11 @@ type VM struct {
 	prevPanic func(*lua.LState)
 
 	funcs map[*lua.FunctionProto]*lua.LFunction
+	// clock is nginx's cached time (unix ms) for this hold of the state:
+	// ngx.now, ngx.time and the date functions read it; it is taken at
+	// the first read after the lock was taken (an event-loop iteration,
+	// for nginx) or after ngx.update_time. 0: not taken yet.
+	clock int64
 	// retired is set when the pool replaced this state (Reset, Close): it
 	// finishes the requests it has, runs no new ones and closes after.
 	retired atomic.Bool
@@ -183,6 +188,7 @@ func (vm *VM) leave() {
 
 // prepare readies the state after its lock was taken.
 func (vm *VM) prepare() {
+	vm.clock = 0
 	if g := vm.pool.dictGen.Load(); g != vm.dictGen {
 		ResetSharedTable(vm.shared)
 		vm.dictGen = g
@@ -665,4 +671,15 @@ func (vm *VM) checkPhase(L *lua.LState, allowed Phase) *Request {
 		L.RaiseError("API disabled in the context of %s", req.Phase.Context())
 	}
 	return req
+}
+
+// NowMs is ngx.now() in milliseconds: nginx's cached time, which stays
+// the same while a run holds its state and moves on at its next wait
+// (ngx.sleep, I/O) or ngx.update_time(), as on nginx, where it is updated
+// once per event-loop iteration. The lock must be held.
+func (vm *VM) NowMs() int64 {
+	if vm.clock == 0 {
+		vm.clock = time.Now().UnixMilli()
+	}
+	return vm.clock
 }

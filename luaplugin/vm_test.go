@@ -411,3 +411,27 @@ func TestLookupHeader(t *testing.T) {
 		t.Errorf("lookupHeader allocates %v times", n)
 	}
 }
+
+// ngx.now is nginx's cached time: the same while a run holds its state,
+// moved on by ngx.update_time and by a wait (lua-nginx-module's doc of
+// ngx.now and ngx.update_time).
+func TestCachedTime(t *testing.T) {
+	p := newTestPool(t, Config{})
+	res, w := run(t, p, PhaseContent, `
+		local a, ta = ngx.now(), ngx.time()
+		local t0 = os.clock()
+		while os.clock() - t0 < 0.03 do end
+		ngx.say(ngx.now() == a, " ", ngx.time() == ta)
+		ngx.update_time()
+		local c = ngx.now()
+		ngx.say(c > a)
+		ngx.sleep(0.01)
+		ngx.say(ngx.now() > c)
+	`)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if got := w.body.String(); got != "true true\ntrue\ntrue\n" {
+		t.Fatalf("got %q", got)
+	}
+}

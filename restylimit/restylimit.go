@@ -46,10 +46,14 @@ type limitShared struct {
 	now atomic.Pointer[func() time.Time]
 }
 
-// nowMs returns the current time in milliseconds (ngx.now() * 1000).
-func (s *limitShared) nowMs() int64 {
+// nowMs returns the time in milliseconds: ngx.now() * 1000 of the calling
+// state (nginx's cached time), or the test clock.
+func (s *limitShared) nowMs(vm *luaplugin.VM) int64 {
 	if f := s.now.Load(); f != nil {
 		return (*f)().UnixMilli()
+	}
+	if vm != nil {
+		return vm.NowMs()
 	}
 	return time.Now().UnixMilli()
 }
@@ -265,8 +269,8 @@ func limitReqEncode(excess float64, last uint64) shdict.Value {
 // incoming records (when commit is set) or tests a request on key. It
 // returns the delay in seconds and the excess in requests, or a message:
 // "rejected", "shdict abused by other users" or a dict error.
-func (l *limitReq) incoming(key string, commit bool) (delay, excess float64, msg string) {
-	now := l.clock.nowMs()
+func (l *limitReq) incoming(vm *luaplugin.VM, key string, commit bool) (delay, excess float64, msg string) {
+	now := l.clock.nowMs(vm)
 	rate, burst := l.rate, l.burst
 	var ex float64
 	_, err := l.dict.get().Update(key, func(cur shdict.Value, exists bool) (shdict.Value, time.Duration, shdict.UpdateOp) {
@@ -355,7 +359,7 @@ func openReq(vm *luaplugin.VM, L *lua.LState) lua.LValue {
 			if msg != "" {
 				return limitFail(L, msg)
 			}
-			delay, excess, msg := l.incoming(key, lua.LVAsBool(L.Get(3)))
+			delay, excess, msg := l.incoming(vm, key, lua.LVAsBool(L.Get(3)))
 			if msg != "" {
 				return limitFail(L, msg)
 			}

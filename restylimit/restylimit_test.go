@@ -624,7 +624,7 @@ func TestRestyLimitConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < calls; i++ {
-				if _, _, msg := l.incoming("go", true); msg == "" {
+				if _, _, msg := l.incoming(nil, "go", true); msg == "" {
 					passed.Add(1)
 				} else if msg != limitRejected {
 					t.Error(msg)
@@ -645,7 +645,7 @@ func BenchmarkRestyLimitReqGo(b *testing.B) {
 	l := &limitReq{dict: limitDictRef{d: d}, clock: &limitShared{}, rate: 1e12, burst: 1e12}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, msg := l.incoming("bench-key", true); msg != "" {
+		if _, _, msg := l.incoming(nil, "bench-key", true); msg != "" {
 			b.Fatal(msg)
 		}
 	}
@@ -656,10 +656,10 @@ func BenchmarkRestyLimitReqGo(b *testing.B) {
 func BenchmarkRestyLimitReqGoRejected(b *testing.B) {
 	d, _ := shdict.New("store", 1<<20)
 	l := &limitReq{dict: limitDictRef{d: d}, clock: &limitShared{}, rate: 1, burst: 0}
-	l.incoming("bench-key", true)
+	l.incoming(nil, "bench-key", true)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, msg := l.incoming("bench-key", true); msg != limitRejected {
+		if _, _, msg := l.incoming(nil, "bench-key", true); msg != limitRejected {
 			b.Fatal(msg)
 		}
 	}
