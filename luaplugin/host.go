@@ -138,6 +138,13 @@ func (vm *VM) Suspend() (resume func()) {
 	return vm.suspend()
 }
 
+// SuspendOutput is Suspend for writing a run's output to the client: the
+// run's cached time (ngx.now) stays, as a write does not make nginx's
+// event loop turn.
+func (vm *VM) SuspendOutput() (resume func()) {
+	return vm.suspendClock(true)
+}
+
 // Context returns the context of the running request (cancelled when its
 // client goes away), or the pool's context outside requests.
 func (vm *VM) Context() context.Context {

@@ -32,7 +32,7 @@ func (vm *VM) installTime(ngx *lua.LTable) {
 			return 1
 		},
 		"update_time": func(L *lua.LState) int {
-			vm.clock = time.Now().UnixMilli()
+			vm.updateTime()
 			return 0
 		},
 		"http_time": func(L *lua.LState) int {

@@ -46,10 +46,8 @@ type VM struct {
 	prevPanic func(*lua.LState)
 
 	funcs map[*lua.FunctionProto]*lua.LFunction
-	// clock is nginx's cached time (unix ms) for this hold of the state:
-	// ngx.now, ngx.time and the date functions read it; it is taken at
-	// the first read after the lock was taken (an event-loop iteration,
-	// for nginx) or after ngx.update_time. 0: not taken yet.
+	// clock is nginx's cached time (unix ms) for code that runs on no
+	// thread (see thread.clock); reset when the lock is taken.
 	clock int64
 	// retired is set when the pool replaced this state (Reset, Close): it
 	// finishes the requests it has, runs no new ones and closes after.
@@ -102,6 +100,14 @@ type thread struct {
 	// not finish; coDepth counts the resumes in progress (coroutine.go).
 	cos     map[*lua.LState]struct{}
 	coDepth int
+	// clock is nginx's cached time (unix ms) as this run sees it:
+	// ngx.now, ngx.time and the date functions read it. It is taken at
+	// the first read of a run, kept while the run goes on (writing
+	// output included, which does not block nginx's loop), and taken
+	// again after a wait (ngx.sleep, a socket, a lock, the request body)
+	// or ngx.update_time, as nginx updates it once per event-loop
+	// iteration. 0: not taken yet.
+	clock int64
 }
 
 // Result is how a Lua run ended.
@@ -250,6 +256,7 @@ func (th *thread) reset() bool {
 		return false
 	}
 	th.abort = false
+	th.clock = 0
 	th.runEnd = nil
 	th.current = nil
 	th.cos = nil
@@ -286,6 +293,9 @@ func (vm *VM) call(fn *lua.LFunction, name string, req *Request, phase Phase, ar
 	req.Phase = phase
 	th.abort = false
 	outer := th.depth == 0
+	if outer {
+		th.clock = 0 // a run of its own: nginx's time may have moved on
+	}
 	var obs *RunObserver
 	var t0 time.Time
 	if outer {
@@ -584,7 +594,12 @@ func (vm *VM) AtRunEnd(f func()) {
 // suspend releases the state while the running thread waits in Go (see
 // Suspend); the returned func takes the state back and restarts the
 // budget clock. The caller must hold the state's lock.
-func (vm *VM) suspend() func() {
+func (vm *VM) suspend() func() { return vm.suspendClock(false) }
+
+// suspendClock is suspend; keepClock keeps the run's cached time across
+// the wait (a write of output, which does not make nginx's loop turn
+// unless it blocks).
+func (vm *VM) suspendClock(keepClock bool) func() {
 	th := vm.cur
 	if th == nil {
 		// Held between runs (the handler finishing a response right
@@ -609,6 +624,9 @@ func (vm *VM) suspend() func() {
 		}
 		vm.cur, vm.req = th, req
 		th.L.G.CurrentThread = th.current
+		if !keepClock {
+			th.clock = 0
+		}
 		if running {
 			th.since.Store(vm.pool.now())
 			vm.setRunning(th)
@@ -674,12 +692,25 @@ func (vm *VM) checkPhase(L *lua.LState, allowed Phase) *Request {
 }
 
 // NowMs is ngx.now() in milliseconds: nginx's cached time, which stays
-// the same while a run holds its state and moves on at its next wait
-// (ngx.sleep, I/O) or ngx.update_time(), as on nginx, where it is updated
-// once per event-loop iteration. The lock must be held.
+// the same while a run goes on and moves on after a wait (ngx.sleep, I/O)
+// or ngx.update_time(), as on nginx, where it is updated once per
+// event-loop iteration (see thread.clock). The lock must be held.
 func (vm *VM) NowMs() int64 {
-	if vm.clock == 0 {
-		vm.clock = time.Now().UnixMilli()
+	c := &vm.clock
+	if th := vm.cur; th != nil {
+		c = &th.clock
 	}
-	return vm.clock
+	if *c == 0 {
+		*c = time.Now().UnixMilli()
+	}
+	return *c
+}
+
+// updateTime is ngx.update_time().
+func (vm *VM) updateTime() {
+	c := &vm.clock
+	if th := vm.cur; th != nil {
+		c = &th.clock
+	}
+	*c = time.Now().UnixMilli()
 }

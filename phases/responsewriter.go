@@ -296,7 +296,7 @@ func (rw *responseWriter) send(p []byte) error {
 		}
 	}
 	if vm := rw.rs.held; vm != nil {
-		resume := vm.Suspend()
+		resume := vm.SuspendOutput()
 		defer resume()
 	}
 	n, err := rw.ResponseWriter.Write(p)
@@ -366,7 +366,7 @@ func (rw *responseWriter) FlushError() error {
 		rw.sendHeaders()
 	}
 	if vm := rw.rs.held; vm != nil {
-		resume := vm.Suspend()
+		resume := vm.SuspendOutput()
 		defer resume()
 	}
 	return http.NewResponseController(rw.ResponseWriter).Flush()
