@@ -595,6 +595,9 @@ func encryptPassword(pw string, scramble, pubKey []byte) ([]byte, error) {
 	return enc, nil
 }
 
+// ed25519NonceSize is the size of client_ed25519's scramble.
+const ed25519NonceSize = 32
+
 // signEd25519 is MariaDB's client_ed25519 response: an Ed25519 signature
 // of the 32-byte scramble whose secret is SHA-512(password) used as the
 // expanded key (no RFC 8032 seed step).
@@ -729,8 +732,11 @@ func readAuthResult(w *wire) (data []byte, plugin string, lerr *loginError) {
 		if end < 0 {
 			return nil, "", &loginError{msg: "malformed packet"}
 		}
+		// The scramble of the native and SHA-256 plugins comes with a
+		// NUL after its 20 bytes; MariaDB's client_ed25519 sends its
+		// 32-byte nonce bare, and its last byte may be 0 (1 in 256).
 		d := pkt[end+1:]
-		if len(d) > 0 && d[len(d)-1] == 0 {
+		if len(d) > 0 && d[len(d)-1] == 0 && len(d) != ed25519NonceSize {
 			d = d[:len(d)-1]
 		}
 		return append([]byte{}, d...), string(pkt[1:end]), nil

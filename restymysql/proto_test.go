@@ -221,3 +221,35 @@ func TestPoolBacklog(t *testing.T) {
 		t.Fatalf("after a close: %v %v", c, err)
 	}
 }
+
+// An auth switch to client_ed25519 carries MariaDB's 32-byte nonce with
+// no NUL after it: a nonce whose last byte is 0 is kept whole (it was cut,
+// and one login in 256 was refused); the native plugin's 20 bytes and NUL
+// lose the NUL.
+func TestAuthSwitchScramble(t *testing.T) {
+	for _, tc := range []struct {
+		plugin string
+		data   []byte
+		want   int
+	}{
+		{"client_ed25519", append(bytes.Repeat([]byte{7}, 31), 0), 32},
+		{"client_ed25519", bytes.Repeat([]byte{7}, 32), 32},
+		{"mysql_native_password", append(bytes.Repeat([]byte{7}, 20), 0), 20},
+	} {
+		a, b := net.Pipe()
+		go func() {
+			pkt := append(append([]byte{0xfe}, tc.plugin...), 0)
+			pkt = append(pkt, tc.data...)
+			hdr := []byte{byte(len(pkt)), byte(len(pkt) >> 8), byte(len(pkt) >> 16), 2}
+			b.Write(append(hdr, pkt...))
+			b.Close()
+		}()
+		w := newWire(a)
+		w.maxPacket = 1 << 20
+		data, plugin, lerr := readAuthResult(w)
+		a.Close()
+		if lerr != nil || plugin != tc.plugin || len(data) != tc.want {
+			t.Errorf("%s: plugin %q, %d bytes, err %v; want %d bytes", tc.plugin, plugin, len(data), lerr, tc.want)
+		}
+	}
+}
