@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -161,6 +162,7 @@ type translator struct {
 	top       out // comments before the global block
 	dicts     []string
 	pkgPath   []string
+	luaOpts   []string // other lines of the global resty option
 	upOrder   []string
 	upstreams map[string]*upstream // by nginx name
 	keepalive map[string]string    // nginx upstream name → keepalive N
@@ -212,9 +214,10 @@ var ignoredDirectives = map[string]string{
 	"resolver_timeout": "Go resolves with the system's resolver", "proxy_http_version": "proxy_pass speaks HTTP/1.1",
 	"proxy_buffering": "proxy_pass streams responses", "proxy_buffers": "buffer tuning",
 	"proxy_busy_buffers_size": "buffer tuning", "client_body_buffer_size": "buffer tuning",
-	"lua_need_request_body": "ngx.req.read_body() reads it when needed", "env": "",
-	"lua_regex_cache_max_entries": "regex cache tuning", "lua_max_running_timers": "", "lua_max_pending_timers": "",
+	"lua_need_request_body":       "ngx.req.read_body() reads it when needed",
+	"lua_regex_cache_max_entries": "regex cache tuning", "pcre_jit": "regex engine tuning",
 	"proxy_temp_path": "no temp files", "client_body_temp_path": "no temp files",
+	"fastcgi_temp_path": "no temp files", "uwsgi_temp_path": "no temp files", "scgi_temp_path": "no temp files",
 	"worker_shutdown_timeout": "Caddy's grace_period", "zone": "shared state is in-process",
 	"proxy_cache_path": "", "multi_accept": "no worker model", "use": "no worker model",
 	"accept_mutex": "no worker model", "timer_resolution": "no worker model",
@@ -232,7 +235,13 @@ func (t *translator) run(ds []*nginxconf.Directive) {
 		case "stream":
 			t.top.add(0, t.note(d, "the stream (TCP/UDP) module has no caddy-resty equivalent; not translated"))
 		case "env":
-			t.top.add(0, t.dropped(d, "caddy-resty's Lua sees the environment through os.getenv; list variables with the lua_env global option"))
+			// nginx's env: the variables Lua's os.getenv may read
+			// ("NAME", or "NAME=value" to set one): resty's lua_env.
+			if len(d.Args) != 1 {
+				t.top.add(0, t.note(d, "want one variable; not translated"))
+				continue
+			}
+			t.luaOpts = append(t.luaOpts, "lua_env "+quote(d.Args[0]))
 		default:
 			if why, ok := ignoredDirectives[d.Name]; ok {
 				t.top.add(0, t.dropped(d, why))
@@ -248,7 +257,7 @@ func (t *translator) render() string {
 	for _, l := range t.top.lines {
 		b.WriteString(l + "\n")
 	}
-	if len(t.dicts)+len(t.pkgPath)+len(t.upOrder) > 0 {
+	if len(t.dicts)+len(t.pkgPath)+len(t.luaOpts)+len(t.upOrder) > 0 {
 		b.WriteString("{\n\tresty {\n")
 		for _, l := range t.dicts {
 			b.WriteString("\t\t" + l + "\n")
@@ -259,6 +268,9 @@ func (t *translator) render() string {
 				qs[i] = quote(p)
 			}
 			b.WriteString("\t\tlua_package_path " + strings.Join(qs, " ") + "\n")
+		}
+		for _, l := range t.luaOpts {
+			b.WriteString("\t\t" + l + "\n")
 		}
 		for _, n := range t.upOrder {
 			u := t.upstreams[n]
@@ -313,6 +325,16 @@ func (t *translator) http(h *nginxconf.Directive) {
 					t.pkgPath = append(t.pkgPath, p)
 				}
 			}
+		case "lua_max_running_timers", "lua_max_pending_timers":
+			if len(d.Args) != 1 {
+				t.top.add(0, t.note(d, "want one number; not translated"))
+				continue
+			}
+			if n, err := strconv.Atoi(d.Args[0]); err != nil || n <= 0 {
+				t.top.add(0, t.note(d, "%q is not a positive number; not translated", d.Args[0]))
+				continue
+			}
+			t.luaOpts = append(t.luaOpts, d.Name+" "+d.Args[0])
 		case "lua_package_cpath":
 			t.top.add(0, t.note(d, "C modules cannot be loaded by caddy-resty (gopher-lua); modules it needs must be pure Lua or built in (cjson, resty.* listed in the README)"))
 		case "init_by_lua", "init_by_lua_block", "init_by_lua_file", "init_worker_by_lua", "init_worker_by_lua_block", "init_worker_by_lua_file":

@@ -1,6 +1,7 @@
 package nginximport_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,5 +117,33 @@ func TestUnknownDirectives(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "foo:1 bar:3 server:4 sticky:4 baz:7 qux:8" {
 		t.Errorf("notes: %v", res.Notes)
+	}
+}
+
+// nginx's env and the timer caps become the resty option's lua_env and
+// lua_max_*_timers; tuning with no meaning here is dropped, not a note.
+func TestEnvAndLuaOptions(t *testing.T) {
+	res := translateText(t, `env FOO;
+env BAR=1;
+pcre_jit on;
+events {}
+http {
+	lua_max_pending_timers 10;
+	lua_max_running_timers 5;
+	fastcgi_temp_path /tmp/f;
+	server {
+		listen 8080;
+		location / { content_by_lua_block { ngx.say(os.getenv("FOO")) } }
+	}
+}
+`, nginximport.Options{})
+	if !res.Complete {
+		t.Errorf("notes: %v", res.Notes)
+	}
+	cfg := adapt(t, res)
+	lua, _ := cfg["apps"].(map[string]any)["resty"].(map[string]any)["lua"].(map[string]any)
+	b, _ := json.Marshal(lua)
+	if got := string(b); got != `{"env":["FOO","BAR=1"],"max_pending_timers":10,"max_running_timers":5}` {
+		t.Errorf("apps.resty.lua = %s\n%s", got, res.Caddyfile)
 	}
 }
