@@ -672,3 +672,44 @@ func exitStatus(err error) int {
 	}
 	return 0
 }
+
+// TestImportErrorPage: error_page (docker-openresty's default server has
+// one) for errors from a missing file, return, Lua and an unreachable
+// upstream; not for a return with its own text, nor for a code it does
+// not list.
+func TestImportErrorPage(t *testing.T) {
+	needNginx(t)
+	dead := freePort(t)
+	np, cp := freePort(t), freePort(t)
+	nd := importConf(t, "errorpage", map[string]string{"@PORT@": fmt.Sprint(np), "@DEAD@": fmt.Sprint(dead)})
+	startNginx(t, nd, "conf/nginx.conf", np)
+	cd := importConf(t, "errorpage", map[string]string{"@PORT@": fmt.Sprint(cp), "@DEAD@": fmt.Sprint(dead)})
+	im := startImported(t, cd, cp)
+	if !im.res.Complete {
+		t.Errorf("notes: %v", im.res.Notes)
+	}
+	const sorry, notHere = "<h1>sorry</h1>\n", "<h1>not here</h1>\n"
+	for _, c := range []struct {
+		path   string
+		status int
+		body   string // "" : not compared (nginx's own page, Caddy's empty body)
+	}{
+		{"/ok.txt", 200, "ok\n"},
+		{"/nope", 404, notHere},
+		{"/boom", 500, sorry},
+		{"/lua-error", 500, sorry},
+		{"/lua-exit", 503, sorry},
+		{"/down", 502, sorry},
+		{"/text", 500, "custom text"},
+		{"/teapot", 418, ""},
+		{"/50x.html", 200, sorry},
+	} {
+		for _, who := range []string{"nginx", "caddy"} {
+			port := map[string]int{"nginx": np, "caddy": cp}[who]
+			a := ask(t, port, "GET", c.path, nil)
+			if a.status != c.status || (c.body != "" && a.body != c.body) {
+				t.Errorf("%s GET %s: %d %q, want %d %q", who, c.path, a.status, a.body, c.status, c.body)
+			}
+		}
+	}
+}

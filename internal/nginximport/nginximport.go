@@ -168,6 +168,9 @@ type translator struct {
 	keepalive map[string]string    // nginx upstream name → keepalive N
 	sites     out
 	siteN     int
+	// httpErrorPages are the http block's error_page directives, which
+	// servers without their own inherit.
+	httpErrorPages []*nginxconf.Directive
 }
 
 // pos is a directive's place for comments: its file relative to the
@@ -325,6 +328,8 @@ func (t *translator) http(h *nginxconf.Directive) {
 					t.pkgPath = append(t.pkgPath, p)
 				}
 			}
+		case "error_page":
+			t.httpErrorPages = append(t.httpErrorPages, d)
 		case "lua_max_running_timers", "lua_max_pending_timers":
 			if len(d.Args) != 1 {
 				t.top.add(0, t.note(d, "want one number; not translated"))

@@ -173,10 +173,13 @@ func (t *translator) server(p *srvPlan, base *ctx) {
 	c := base.child()
 	var rw []*nginxconf.Directive
 	var locs []*nginxconf.Directive
+	var errorPages []*nginxconf.Directive
 	body := &out{}
 	for _, d := range s.Block {
 		switch d.Name {
 		case "listen", "server_name":
+		case "error_page":
+			errorPages = append(errorPages, d)
 		case "location":
 			locs = append(locs, d)
 		case "set", "rewrite", "return", "break", "if", "set_by_lua", "set_by_lua_block", "set_by_lua_file":
@@ -200,6 +203,10 @@ func (t *translator) server(p *srvPlan, base *ctx) {
 	}
 	sc := &scope{vars: map[string]bool{}, serverName: p.name}
 	collectVars(s, sc.vars)
+	if errorPages == nil {
+		errorPages = t.httpErrorPages // inherited only when the server has none
+	}
+	errPages := t.errorPages(errorPages, sc, body)
 
 	// The locations, in the order that encodes nginx's precedence.
 	items := t.locItems(sid, locs, site)
@@ -225,6 +232,16 @@ func (t *translator) server(p *srvPlan, base *ctx) {
 		nr.add(0, "}")
 		t.sites.append(nr)
 	}
+	if len(errPages) > 0 {
+		// The locations once more, for error_page's internal redirect.
+		nr := &out{}
+		nr.add(0, "")
+		nr.addf(0, "# the locations of the server at %s, for its error pages", t.pos(s))
+		nr.addf(0, "&(%s_errors) {", sid)
+		nr.append(t.chain(items, c, sc, 1, 0, copies, chainName))
+		nr.add(0, "}")
+		t.sites.append(nr)
+	}
 	site.addf(0, "%s {", strings.Join(p.addrs, ", "))
 	if len(p.bind) > 0 {
 		site.addf(1, "bind %s", strings.Join(p.bind, " "))
@@ -236,6 +253,17 @@ func (t *translator) server(p *srvPlan, base *ctx) {
 	site.append(t.rewrites(rw, sc, sid+"_srv", 2, -1, copies, chainName, true))
 	site.append(t.chain(items, c, sc, 2, 0, copies, chainName))
 	site.add(1, "}")
+	for _, e := range errPages {
+		site.addf(1, "# %s error_page %s", t.pos(e.d), strings.Join(e.d.Args, " "))
+		site.addf(1, "handle_errors %s {", strings.Join(e.codes, " "))
+		if e.redirect {
+			site.addf(2, "redir * %s 302", quote(e.uri))
+		} else {
+			site.addf(2, "rewrite * %s", quote(e.uri))
+			site.addf(2, "invoke %s_errors", sid)
+		}
+		site.add(1, "}")
+	}
 	site.add(0, "}")
 	t.sites.append(site)
 }
@@ -535,6 +563,10 @@ func (t *translator) returnLines(d *nginxconf.Directive, sc *scope, depth int) *
 		o.addf(depth, "respond * %s %d", quote(text), code)
 	case code == 444:
 		o.add(depth, "abort")
+	case sc.errorCodes[code]:
+		// An error, so that the server's handle_errors (its error_page)
+		// answers it, as nginx's error_page does.
+		o.addf(depth, "error %d", code)
 	default:
 		if code >= 400 {
 			o.add(depth, "# nginx sends its HTML error page; Caddy an empty body (handle_errors can add one)")
@@ -542,4 +574,58 @@ func (t *translator) returnLines(d *nginxconf.Directive, sc *scope, depth int) *
 		o.addf(depth, "respond %d", code)
 	}
 	return o
+}
+
+// errorPage is a translated error_page.
+type errorPage struct {
+	d        *nginxconf.Directive
+	codes    []string
+	uri      string
+	redirect bool
+}
+
+// errorPages translates error_page directives: `error_page CODE… /uri`
+// becomes handle_errors for those codes, rewriting to the URI and running
+// the server's locations again (nginx's internal redirect); a URL is a
+// 302. The codes go into sc.errorCodes (see scope). Changing the status
+// (`=CODE`) and named locations are notes.
+func (t *translator) errorPages(ds []*nginxconf.Directive, sc *scope, body *out) []errorPage {
+	var pages []errorPage
+	for _, d := range ds {
+		if len(d.Args) < 2 {
+			body.add(2, t.note(d, "want codes and a URI; not translated"))
+			continue
+		}
+		uri := d.Args[len(d.Args)-1]
+		e := errorPage{d: d, uri: uri}
+		ok := true
+		for _, a := range d.Args[:len(d.Args)-1] {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 300 || n > 599 {
+				body.add(2, t.note(d, "%q: only status codes are translated (no `=` response change); not translated", a))
+				ok = false
+				break
+			}
+			e.codes = append(e.codes, a)
+		}
+		switch {
+		case !ok:
+			continue
+		case strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://"):
+			e.redirect = true
+		case strings.HasPrefix(uri, "/") && !strings.ContainsAny(uri, "$?{}"):
+		default:
+			body.add(2, t.note(d, "%q: only a plain local URI or a URL is translated (named locations and variables are not); not translated", uri))
+			continue
+		}
+		if sc.errorCodes == nil {
+			sc.errorCodes = map[int]bool{}
+		}
+		for _, c := range e.codes {
+			n, _ := strconv.Atoi(c)
+			sc.errorCodes[n] = true
+		}
+		pages = append(pages, e)
+	}
+	return pages
 }

@@ -147,3 +147,44 @@ http {
 		t.Errorf("apps.resty.lua = %s\n%s", got, res.Caddyfile)
 	}
 }
+
+// error_page: codes and a plain URI (or a URL) are translated; a status
+// change or a named location is a note at its place.
+func TestErrorPageNotes(t *testing.T) {
+	res := translateText(t, `events {}
+http {
+	error_page 404 /404.html;
+	server {
+		listen 8080;
+		location / { return 404; }
+	}
+	server {
+		listen 8081;
+		error_page 500 =200 /ok.html;
+		error_page 502 @fallback;
+		error_page 503 https://status.example.com/;
+		location / { return 503; }
+	}
+}
+`, nginximport.Options{})
+	cf := string(res.Caddyfile)
+	for _, want := range []string{"handle_errors 404 {", "rewrite * /404.html", "invoke s1_errors", "error 404",
+		"handle_errors 503 {", "redir * https://status.example.com/ 302", "error 503"} {
+		if !strings.Contains(cf, want) {
+			t.Errorf("no %q in\n%s", want, cf)
+		}
+	}
+	if strings.Contains(cf, "handle_errors 404 {\n\t\tredir") || strings.Count(cf, "handle_errors 404") != 1 {
+		t.Errorf("the second server inherits http's error_page although it has its own:\n%s", cf)
+	}
+	var lines []int
+	for _, n := range res.Notes {
+		if n.Directive == "error_page" {
+			lines = append(lines, n.Line)
+		}
+	}
+	if len(lines) != 2 || lines[0] != 10 || lines[1] != 11 {
+		t.Errorf("error_page notes at lines %v, want [10 11]: %v", lines, res.Notes)
+	}
+	adapt(t, res)
+}

@@ -21,6 +21,10 @@ type scope struct {
 	serverName string
 	// defaultType is the default_type in effect (for return's text).
 	defaultType string
+	// errorCodes are the statuses an error_page of the server handles:
+	// a `return` of one of them (without text) is an error for Caddy,
+	// so that handle_errors sees it, as nginx's error_page does.
+	errorCodes map[int]bool
 }
 
 // simpleVars are the nginx variables with a Caddy placeholder.
