@@ -703,6 +703,7 @@ func TestImportErrorPage(t *testing.T) {
 		{"/text", 500, "custom text"},
 		{"/teapot", 418, ""},
 		{"/50x.html", 200, sorry},
+		{"/404.html", 404, notHere}, // internal: a 404 outside, which its own error_page answers
 	} {
 		for _, who := range []string{"nginx", "caddy"} {
 			port := map[string]int{"nginx": np, "caddy": cp}[who]

@@ -28,9 +28,12 @@ func (t *translator) location(it *locItem, c *ctx, sc *scope, depth, round, copi
 		id = it.name
 	}
 	hasBreak := false
+	var internal *nginxconf.Directive
 	for _, d := range block {
 		switch d.Name {
 		case "location":
+		case "internal":
+			internal = d
 		case "set", "rewrite", "return", "break", "if":
 			rw = append(rw, d)
 			if d.Name == "rewrite" && len(d.Args) == 3 && d.Args[2] == "break" || d.Name == "break" {
@@ -61,6 +64,13 @@ func (t *translator) location(it *locItem, c *ctx, sc *scope, depth, round, copi
 		}
 	}
 	sc.defaultType = c.defaultType
+	if internal != nil && round == 0 && !sc.internalOK {
+		// Only internal redirects (error_page, a rewrite's next round)
+		// reach it; a request for it is a 404, which error_page answers.
+		o.addf(depth, "# %s internal: reached only by error_page and rewrites", t.pos(internal))
+		o.add(depth, "error 404")
+		return o
+	}
 
 	// add_header: deferred, on nginx's statuses unless `always`.
 	for _, d := range c.addHeader {

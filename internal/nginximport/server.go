@@ -238,7 +238,9 @@ func (t *translator) server(p *srvPlan, base *ctx) {
 		nr.add(0, "")
 		nr.addf(0, "# the locations of the server at %s, for its error pages", t.pos(s))
 		nr.addf(0, "&(%s_errors) {", sid)
-		nr.append(t.chain(items, c, sc, 1, 0, copies, chainName))
+		esc := *sc
+		esc.internalOK = true
+		nr.append(t.chain(items, c, &esc, 1, 0, copies, chainName))
 		nr.add(0, "}")
 		t.sites.append(nr)
 	}

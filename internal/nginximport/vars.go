@@ -25,6 +25,9 @@ type scope struct {
 	// a `return` of one of them (without text) is an error for Caddy,
 	// so that handle_errors sees it, as nginx's error_page does.
 	errorCodes map[int]bool
+	// internalOK is set for the locations error_page runs again, which
+	// reach `internal` locations (as rewrites' later rounds do).
+	internalOK bool
 }
 
 // simpleVars are the nginx variables with a Caddy placeholder.
