@@ -33,20 +33,28 @@ const (
 	importModules = "/usr/lib/nginx/modules"
 )
 
-// needNginx skips (or, with RESTY_REQUIRE_NGINX=1, fails) when nginx or
-// its Lua module is missing.
-func needNginx(t *testing.T) {
-	t.Helper()
+// missingNginxLua lists what of nginx with lua-nginx-module is not
+// installed here (Debian's nginx and libnginx-mod-http-lua).
+func missingNginxLua() []string {
 	var missing []string
 	for _, p := range []string{importNginx, filepath.Join(importModules, "ndk_http_module.so"), filepath.Join(importModules, "ngx_http_lua_module.so")} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}
 	}
+	return missing
+}
+
+// needNginx skips (or, with RESTY_REQUIRE_NGINX=1, fails) when nginx or
+// its Lua module is missing; why says what the test then leaves out.
+func needNginx(t *testing.T, why ...string) {
+	t.Helper()
+	missing := missingNginxLua()
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("nginx with lua-nginx-module is needed (missing: %s; Debian: apt-get install nginx libnginx-mod-http-lua)", strings.Join(missing, ", "))
+	msg := fmt.Sprintf("nginx with lua-nginx-module is needed (missing: %s; Debian: apt-get install nginx libnginx-mod-http-lua)%s",
+		strings.Join(missing, ", "), strings.Join(why, ""))
 	if os.Getenv("RESTY_REQUIRE_NGINX") == "1" {
 		t.Fatal(msg)
 	}

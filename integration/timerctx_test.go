@@ -269,10 +269,7 @@ func checkTimerOutcomes(t *testing.T, server string, got map[string]string) {
 func TestOpenRestyTimerContext(t *testing.T) {
 	probe := timerProbe(timerFacts)
 	t.Run("nginx", func(t *testing.T) {
-		body, ok := runNginxLua(t, probe)
-		if !ok {
-			return
-		}
+		body := runNginxLua(t, probe)
 		got := parseTimerOutcomes(t, body)
 		if os.Getenv("RESTY_TIMERCTX_PRINT") != "" {
 			for _, f := range timerFacts {
@@ -294,27 +291,12 @@ func TestOpenRestyTimerContext(t *testing.T) {
 	})
 }
 
-// Real nginx with lua-nginx-module, where installed.
-const (
-	nginxBin        = "/usr/sbin/nginx"
-	nginxModulesDir = "/usr/lib/nginx/modules"
-)
-
 // runNginxLua serves content (Lua) at /probe on a real nginx with a shared
-// dict d of 1m and returns the body of one GET. It reports false (having
-// skipped the calling test) when nginx or its Lua module is not there,
-// unless RESTY_REQUIRE_NGINX is set, which makes that a failure.
-func runNginxLua(t *testing.T, content string) (string, bool) {
+// dict d of 1m and returns the body of one GET. It skips the calling test
+// when nginx or its Lua module is not there (see needNginx).
+func runNginxLua(t *testing.T, content string) string {
 	t.Helper()
-	for _, f := range []string{nginxBin, filepath.Join(nginxModulesDir, "ngx_http_lua_module.so"), filepath.Join(nginxModulesDir, "ndk_http_module.so")} {
-		if _, err := os.Stat(f); err != nil {
-			if os.Getenv("RESTY_REQUIRE_NGINX") != "" {
-				t.Fatalf("nginx with Lua needed (RESTY_REQUIRE_NGINX is set): %v", err)
-			}
-			t.Skipf("no nginx with Lua here (%v): the recorded facts are checked against caddy only", err)
-			return "", false
-		}
-	}
+	needNginx(t, ": the recorded facts are checked against caddy only")
 	dir, err := os.MkdirTemp("", "timerctx-nginx-")
 	if err != nil {
 		t.Fatal(err)
@@ -351,12 +333,12 @@ http {
         }
     }
 }
-`, nginxModulesDir, nginxModulesDir, dir, dir, port, luaFile)
+`, importModules, importModules, dir, dir, port, luaFile)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(nginxBin, "-p", dir+"/", "-c", confPath, "-g", "daemon off;")
+	cmd := exec.Command(importNginx, "-p", dir+"/", "-c", confPath, "-g", "daemon off;")
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -387,7 +369,7 @@ http {
 			if r.status != 200 {
 				t.Fatalf("nginx probe: %v\nlog:\n%s", r, logTail())
 			}
-			return r.body, true
+			return r.body
 		}
 		select {
 		case <-exited:

@@ -696,10 +696,7 @@ func (vm *VM) checkPhase(L *lua.LState, allowed Phase) *Request {
 // or ngx.update_time(), as on nginx, where it is updated once per
 // event-loop iteration (see thread.clock). The lock must be held.
 func (vm *VM) NowMs() int64 {
-	c := &vm.clock
-	if th := vm.cur; th != nil {
-		c = &th.clock
-	}
+	c := vm.clockRef()
 	if *c == 0 {
 		*c = time.Now().UnixMilli()
 	}
@@ -707,10 +704,13 @@ func (vm *VM) NowMs() int64 {
 }
 
 // updateTime is ngx.update_time().
-func (vm *VM) updateTime() {
-	c := &vm.clock
+func (vm *VM) updateTime() { *vm.clockRef() = time.Now().UnixMilli() }
+
+// clockRef is the cached time of the running thread, or the state's
+// outside threads.
+func (vm *VM) clockRef() *int64 {
 	if th := vm.cur; th != nil {
-		c = &th.clock
+		return &th.clock
 	}
-	*c = time.Now().UnixMilli()
+	return &vm.clock
 }
